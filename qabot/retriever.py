@@ -1,0 +1,70 @@
+"""Dense (FAISS) and lexical (BM25) search fused by reciprocal rank, near-duplicates removed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .reader import IndexReader
+from .records import Hit
+from .vectors import search as vector_search
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class FusionParams:
+    candidates: int = 40
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    near_duplicate: float = 0.97
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: sum of weight / (k + rank) over the rankings (rank from 1)."""
+    fused: dict[int, float] = {}
+    for ids, weight in rankings:
+        for rank, doc in enumerate(ids, start=1):
+            fused[doc] = fused.get(doc, 0.0) + weight / (k + rank)
+    return fused
+
+
+def retrieve(reader: IndexReader, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
+    """The n best distinct chunks for a query, best first."""
+    dense_ids, dense_scores = vector_search(reader.vectors, query_vec, params.candidates)
+    lex_ids, lex_scores = reader.lexical.search(query, params.candidates)
+    dense = {int(i): float(s) for i, s in zip(dense_ids, dense_scores, strict=True)}
+    lexical = {int(i): float(s) for i, s in zip(lex_ids, lex_scores, strict=True)}
+    fused = rrf(
+        [([int(i) for i in dense_ids], params.dense_weight), ([int(i) for i in lex_ids], params.lexical_weight)],
+        params.rrf_k,
+    )
+    order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    rows = reader.chunks(order[: max(n * 3, n + 10)])
+    hits: list[Hit] = []
+    kept_vectors: list[np.ndarray] = []
+    seen_texts: set[str] = set()
+    for cid in order:
+        row = rows.get(cid)
+        if row is None:
+            continue
+        source, text = reader.document(row.doc_id)
+        chunk_text = text[row.start : row.end]
+        key = " ".join(chunk_text.lower().split())
+        if key in seen_texts:
+            continue
+        vec = reader.chunk_vector(cid)
+        if any(float(vec @ other) >= params.near_duplicate for other in kept_vectors):
+            continue
+        seen_texts.add(key)
+        kept_vectors.append(vec)
+        cos = dense.get(cid)
+        if cos is None:
+            cos = float(vec @ query_vec)
+        hits.append(Hit(cid, source, row.start, row.end, chunk_text, cos, lexical.get(cid, 0.0), fused[cid]))
+        if len(hits) >= n:
+            break
+    return hits

