@@ -1,0 +1,60 @@
+"""Shared fixtures. The real model and the real seed article, built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "000_1e0f96428eb82f3b.txt"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reads the developer's .env or QABOT_* variables, or writes ./index."""
+    for key in list(os.environ):
+        if key.startswith("QABOT_") or key == "DISCORD_TOKEN":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real sentence-transformers embedder (loaded once)."""
+    from qabot.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seed_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(seeds folder holding a copy of the seed article, index folder built from it)."""
+    base = tmp_path_factory.mktemp("seed")
+    seeds = base / "seeds"
+    seeds.mkdir()
+    shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
+    return seeds, base / "index"
+
+
+@pytest.fixture(scope="session")
+def seed_settings(seed_dirs: tuple[Path, Path]):  # type: ignore[no-untyped-def]
+    from qabot import Settings
+
+    seeds, index = seed_dirs
+    return Settings(seeds_dir=seeds, index_dir=index, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_settings, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A QAEngine over the seed article with the real model, FAISS, BM25 and SQLite."""
+    from qabot import QAEngine
+
+    yield QAEngine.from_settings(seed_settings, embedder=embedder)
