@@ -200,7 +200,7 @@ def _write_generation(
         chunks=len(chunk_inputs),
         sentences=len(sentence_texts),
         embedded=len(missing),
-        reused=len(keys) - len(missing),
+        reused=len(set(keys)) - len(missing),
         skipped=tuple(skipped),
         seconds=time.perf_counter() - began,
     )

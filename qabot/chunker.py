@@ -93,11 +93,11 @@ def plan_chunks(
     ranges: list[tuple[int, int]] = []
     inputs: list[str] = []
     for para in paragraph_spans(text):
-        para_sents = _fit_sentences(text, sentence_spans(text, para), count_tokens, cut_tokens, max_tokens)
-        first_index = len(sentences)
-        sentences.extend(para_sents)
         prefix = title if (title_tokens and para.start > 0 and title_tokens < max_tokens // 3) else ""
         budget = max_tokens - (title_tokens if prefix else 0)
+        para_sents = _fit_sentences(text, sentence_spans(text, para), count_tokens, cut_tokens, budget)
+        first_index = len(sentences)
+        sentences.extend(para_sents)
         costs = count_tokens([text[s.start : s.end] for s in para_sents])
         for lo, hi in _windows(costs, budget, overlap):
             start, end = para_sents[lo].start, para_sents[hi - 1].end

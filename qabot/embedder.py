@@ -156,6 +156,10 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 offline_environment()
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.set_verbosity_error()
+                hf_logging.disable_progress_bar()
 
                 try:
                     self._model = SentenceTransformer(str(self._path), device="cpu")
@@ -169,10 +173,10 @@ class SentenceTransformerEmbedder:
         """Normalized float32 vectors, one row per text, in input order."""
         import numpy as np
 
-        model = self._load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        model = self._load()
         # Longest first in batches of similar length: less padding, same results.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for lo in range(0, len(order), batch_size):

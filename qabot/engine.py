@@ -19,7 +19,6 @@ from .answer import candidates, compose
 from .builder import BuildProgress, build
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexMissing, QuestionError
-from .loader import list_sources
 from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
@@ -94,40 +93,14 @@ class QAEngine:
         return self._state.generation
 
     def info(self, check_stale: bool = True) -> IndexInfo:
+        """Documents, chunks, model and build time of the index in use."""
         snap = self._state
-        manifest = snap.reader.manifest
-        counts = manifest.get("counts", {})
-        return IndexInfo(
-            index_dir=str(self.settings.index_dir),
-            generation=snap.generation,
-            built_at=manifest.get("built_at", "?"),
-            model=manifest.get("embedder", {}).get("model", "?"),
-            dim=int(manifest.get("embedder", {}).get("dim", 0)),
-            documents=int(counts.get("documents", 0)),
-            chunks=int(counts.get("chunks", 0)),
-            sentences=int(counts.get("sentences", 0)),
-            sources=tuple(manifest.get("sources", {})),
-            stale=tuple(self.stale_sources()) if check_stale else (),
-        )
+        stale = self.stale_sources() if check_stale else []
+        return store.describe(self.settings.index_dir, snap.reader.generation, stale)
 
     def stale_sources(self) -> list[str]:
         """Sources added, changed or removed in the seeds folder since the index was built."""
-        manifest = self._state.reader.manifest
-        known = {**manifest.get("sources", {}), **manifest.get("skipped", {})}
-        try:
-            files = list_sources(self.settings.seeds_dir)
-        except Exception:  # noqa: BLE001 - a vanished seeds folder makes every source stale
-            return sorted(manifest.get("sources", {}))
-        changed = [
-            f.source
-            for f in files
-            if f.source not in known
-            or known[f.source].get("size") != f.size
-            or known[f.source].get("mtime_ns") != f.mtime_ns
-        ]
-        present = {f.source for f in files}
-        changed += [s for s in known if s not in present]
-        return sorted(changed)
+        return store.stale_sources(self.settings.seeds_dir, self._state.reader.manifest)
 
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError
+from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError, SourceError
+from .loader import list_sources
+from .records import IndexInfo
 
 SCHEMA_VERSION = 1
 CURRENT = "CURRENT"
@@ -135,6 +137,45 @@ def open_generation(index_dir: Path, model: str | None = None) -> Generation:
         if not (path / name).exists():
             raise IndexCorrupt(f"Index generation {path.name} is missing {name}; {REBUILD_HINT}.")
     return Generation(path, manifest)
+
+
+def stale_sources(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Sources added, changed (size or mtime) or removed since the build, by stat alone."""
+    indexed = manifest.get("sources", {})
+    known = {**indexed, **manifest.get("skipped", {})}
+    try:
+        files = list_sources(seeds_dir)
+    except SourceError:
+        return sorted(indexed)
+    changed = [
+        f.source
+        for f in files
+        if f.source not in known
+        or known[f.source].get("size") != f.size
+        or known[f.source].get("mtime_ns") != f.mtime_ns
+    ]
+    present = {f.source for f in files}
+    changed += [s for s in known if s not in present]
+    return sorted(changed)
+
+
+def describe(index_dir: Path, generation: Generation, stale: list[str]) -> IndexInfo:
+    """What `index status`, the REPL and `/sources` show about a generation."""
+    manifest = generation.manifest
+    counts = manifest.get("counts", {})
+    embedder = manifest.get("embedder", {})
+    return IndexInfo(
+        index_dir=str(index_dir),
+        generation=generation.name,
+        built_at=manifest.get("built_at", "?"),
+        model=embedder.get("model", "?"),
+        dim=int(embedder.get("dim", 0)),
+        documents=int(counts.get("documents", 0)),
+        chunks=int(counts.get("chunks", 0)),
+        sentences=int(counts.get("sentences", 0)),
+        sources=tuple(manifest.get("sources", {})),
+        stale=tuple(stale),
+    )
 
 
 def connect(path: Path, readonly: bool = True) -> sqlite3.Connection:

@@ -1,0 +1,255 @@
+"""The `qabot` command. Turns QabotError into one line on stderr and exit code 1.
+
+    qabot index build [--seeds DIR] [--index DIR] [--full]
+    qabot index status [--index DIR]
+    qabot ask "QUESTION" [--index DIR] [-k N] [--json]      (QUESTION "-" reads stdin, one per line)
+    qabot repl [--index DIR]
+    qabot eval DATASET.jsonl [--index DIR] [-k N] [--json]
+    qabot discord
+
+Exit codes: 0 answered or abstained, 1 user error, 2 usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import QabotError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .engine import QAEngine
+    from .settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seeds", type=Path, metavar="DIR", help="documents folder (QABOT_SEEDS_DIR, default seeds)")
+    common.add_argument("--index", type=Path, metavar="DIR", help="index folder (QABOT_INDEX_DIR, default index)")
+    common.add_argument("--model", metavar="NAME", help="embedding model (QABOT_MODEL)")
+
+    parser = argparse.ArgumentParser(
+        prog="qabot", description="Answers questions from a folder of documents, with exact citations."
+    )
+    parser.add_argument("--version", action="version", version=f"qabot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = sub.add_parser("index", help="build or inspect the index")
+    index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    build = index_sub.add_parser("build", parents=[common], help="build the index from the seeds folder")
+    build.add_argument("--full", action="store_true", help="re-embed everything instead of reusing the cache")
+    index_sub.add_parser("status", parents=[common], help="what is indexed and whether it is stale")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer one question ('-' reads one per line from stdin)")
+    ask.add_argument("question", help='the question, or "-" to read questions from standard input')
+    ask.add_argument("-k", type=int, metavar="N", help="citations to return (QABOT_TOP_K)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+
+    sub.add_parser("repl", parents=[common], help="ask questions interactively")
+
+    ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a JSONL dataset")
+    ev.add_argument("dataset", type=Path, help="JSONL: question, answers, evidence")
+    ev.add_argument("-k", type=int, metavar="N", help="citations per answer (QABOT_TOP_K)")
+    ev.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    sub.add_parser("discord", parents=[common], help="run the Discord bot (token in DISCORD_TOKEN)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from .settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise QabotError(f"Invalid setting {where.upper()}: {first['msg']} (check QABOT_* variables and .env).") from exc
+    update: dict[str, Any] = {}
+    if getattr(args, "seeds", None):
+        update["seeds_dir"] = args.seeds
+    if getattr(args, "index", None):
+        update["index_dir"] = args.index
+    if getattr(args, "model", None):
+        update["model"] = args.model
+    if getattr(args, "k", None) is not None:
+        if not 1 <= args.k <= 50:
+            raise QabotError("-k must be between 1 and 50.")
+        update["top_k"] = args.k
+    return settings.model_copy(update=update).resolved()
+
+
+def _consoles() -> tuple[Console, Console]:
+    from rich.console import Console
+
+    return Console(), Console(stderr=True)
+
+
+def _open_engine(settings: Settings, err: Console) -> QAEngine:
+    """Open the index, building it first (with a progress bar) when there is none."""
+    from .embedder import offline_environment
+    from .engine import QAEngine
+    from .errors import IndexMissing
+    from .progress import build_progress
+    from .render import print_build
+
+    offline_environment()
+    engine = QAEngine(settings)
+    try:
+        engine.reload(force=True)
+    except IndexMissing:
+        err.print(f"No index in {settings.index_dir} yet: building it from {settings.seeds_dir} …")
+        with build_progress(err) as progress:
+            report = engine.build(progress=progress)
+        print_build(err, report)
+        return engine
+    stale = engine.stale_sources()
+    if stale:
+        err.print(
+            f"[yellow]note: the index is stale ({len(stale)} source(s) changed since it was built); "
+            "run `qabot index build`.[/yellow]"
+        )
+    return engine
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from .embedder import offline_environment
+    from .engine import QAEngine
+    from .progress import build_progress
+    from .render import print_build
+
+    out, err = _consoles()
+    offline_environment()
+    engine = QAEngine(_settings(args))
+    with build_progress(err) as progress:
+        report = engine.build(full=args.full, progress=progress)
+    print_build(out, report)
+    return 0
+
+
+def cmd_index_status(args: argparse.Namespace) -> int:
+    from . import store
+    from .reader import IndexReader
+    from .render import print_info
+
+    settings = _settings(args)
+    out, _ = _consoles()
+    generation = store.open_generation(settings.index_dir, model=settings.model)
+    IndexReader(generation).close()  # validates the files, not just the manifest
+    stale = store.stale_sources(settings.seeds_dir, generation.manifest)
+    print_info(out, store.describe(settings.index_dir, generation, stale))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .render import answer_json, print_answer
+
+    settings = _settings(args)
+    out, err = _consoles()
+    if args.question == "-":
+        engine = _open_engine(settings, err)
+        for line in sys.stdin:
+            question = line.strip()
+            if not question:
+                continue
+            try:
+                answer = engine.ask(question)
+            except QabotError as exc:
+                if not args.json:
+                    err.print(f"error: {exc}", markup=False, highlight=False)
+                    continue
+                record = {"question": question, "answer": None, "abstained": False, "citations": [], "error": str(exc)}
+                import json
+
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+                continue
+            if args.json:
+                print(answer_json(answer), flush=True)
+            else:
+                out.print(f"[bold]Q:[/bold] {question}", markup=True, highlight=False)
+                print_answer(out, answer)
+                out.print()
+        return 0
+    question = args.question
+    # Check the question before paying for the model.
+    from .engine import QAEngine
+
+    QAEngine(settings).check_question(question)
+    engine = _open_engine(settings, err)
+    answer = engine.ask(question)
+    if args.json:
+        print(answer_json(answer), flush=True)
+    else:
+        print_answer(out, answer)
+    return 0
+
+
+def cmd_repl(args: argparse.Namespace) -> int:
+    from .repl import run_repl
+
+    settings = _settings(args)
+    out, err = _consoles()
+    engine = _open_engine(settings, err)
+    return run_repl(engine, out)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import load_dataset, render_text, run_eval
+    from .progress import build_progress
+
+    settings = _settings(args)
+    out, err = _consoles()
+    items = load_dataset(args.dataset)
+    engine = _open_engine(settings, err)
+    with build_progress(err) as progress:
+        report = run_eval(engine, items, k=args.k, progress=lambda done, total: progress("questions", done, total))
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        out.print(render_text(report), markup=False, highlight=False)
+    return 0
+
+
+def cmd_discord(args: argparse.Namespace) -> int:
+    from .bot.run import run_bot
+
+    return run_bot(_settings(args))
+
+
+COMMANDS = {
+    ("index", "build"): cmd_index_build,
+    ("index", "status"): cmd_index_status,
+    ("ask", None): cmd_ask,
+    ("repl", None): cmd_repl,
+    ("eval", None): cmd_eval,
+    ("discord", None): cmd_discord,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = COMMANDS[(args.command, getattr(args, "index_command", None))]
+    try:
+        return handler(args)
+    except QabotError as exc:
+        print(f"qabot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qabot: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Answers and index facts as terminal text (rich markup) or JSON lines."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from .records import ABSTAIN_TEXT, Answer, BuildReport, IndexInfo
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+QUOTE_CHARS = 240
+
+
+def answer_json(answer: Answer) -> str:
+    return json.dumps(answer.to_json(), ensure_ascii=False)
+
+
+def _quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    """The answer, then its numbered sources: file, character span, quoted text."""
+    from rich.markup import escape
+
+    if answer.abstained:
+        console.print(f"[yellow]{ABSTAIN_TEXT}[/yellow]")
+        return
+    console.print(f"[bold]{escape(answer.text or '')}[/bold]")
+    console.print()
+    for n, cite in enumerate(answer.citations, start=1):
+        where = f"{cite.source}:{cite.start}-{cite.end}"
+        console.print(f"[cyan]\\[{n}][/cyan] [green]{escape(where)}[/green]  [dim]“{escape(_quote(cite.text))}”[/dim]")
+
+
+def print_info(console: Console, info: IndexInfo) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold]Index[/bold] {escape(info.index_dir)} ({info.generation}, built {info.built_at})")
+    console.print(f"model {escape(info.model)} ({info.dim} dimensions)")
+    console.print(f"{info.documents} documents, {info.chunks} chunks, {info.sentences} sentences")
+    if info.stale:
+        shown = ", ".join(info.stale[:5]) + (" …" if len(info.stale) > 5 else "")
+        console.print(
+            f"[yellow]stale: {len(info.stale)} source(s) changed since the build ({escape(shown)}); "
+            "run `qabot index build`[/yellow]"
+        )
+    else:
+        console.print("[green]up to date with the seeds folder[/green]")
+
+
+def print_sources(console: Console, info: IndexInfo, limit: int = 50) -> None:
+    from rich.markup import escape
+
+    for source in info.sources[:limit]:
+        console.print(f"  {escape(source)}")
+    if len(info.sources) > limit:
+        console.print(f"  … and {len(info.sources) - limit} more")
+
+
+def print_build(console: Console, report: BuildReport) -> None:
+    from rich.markup import escape
+
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped {escape(skipped.source)}: {escape(skipped.reason)}[/yellow]")
+    console.print(
+        f"Built {report.generation}: {report.documents} documents, {report.chunks} chunks, "
+        f"{report.sentences} sentences; embedded {report.embedded}, reused {report.reused} "
+        f"in {report.seconds:.1f} s."
+    )
