@@ -93,9 +93,9 @@ def html_to_text(markup: str) -> str:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(markup, "html.parser")
+    title = " ".join(soup.title.get_text().split()) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "head"]):
         tag.decompose()
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
     blocks: list[str] = []
     if title:
         blocks.append(title)
@@ -103,7 +103,7 @@ def html_to_text(markup: str) -> str:
     for el in soup.find_all(block_tags):
         if el.find(block_tags):
             continue  # the inner block elements are taken on their own
-        text = " ".join(el.get_text(" ", strip=True).split())
+        text = " ".join(el.get_text().split())
         if text and (not blocks or text != blocks[-1]):
             blocks.append(text)
     if len(blocks) <= (1 if title else 0):

@@ -1,0 +1,165 @@
+"""Index generations: atomic switch, incremental reuse, pruning, and every way an index can be bad."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qabot import QAEngine, Settings
+from qabot import store
+from qabot.errors import BuildInterrupted, IndexCorrupt, IndexMismatch, IndexMissing, SourceError
+
+from .conftest import SEED_FILE
+from .fakes import FakeEmbedder
+
+
+def _settings(tmp_path: Path, **kw: object) -> Settings:
+    return Settings(seeds_dir=tmp_path / "seeds", index_dir=tmp_path / "index", _env_file=None, **kw)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy2(SEED_FILE, folder / SEED_FILE.name)
+    (folder / "cats.md").write_text("# Cats\n\nCats sleep sixteen hours a day.\n\nThey purr.", encoding="utf-8")
+    return folder
+
+
+def test_build_publishes_a_generation_and_answers(tmp_path: Path, seeds: Path) -> None:
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    index = tmp_path / "index"
+    assert (index / store.CURRENT).read_text().strip() == "gen-000001"
+    manifest = json.loads((index / "gen-000001" / store.MANIFEST).read_text())
+    assert manifest["schema"] == store.SCHEMA_VERSION
+    assert manifest["embedder"] == {"model": "fake-embedder", "dim": 64, "max_tokens": 256}
+    assert set(manifest["sources"]) == {SEED_FILE.name, "cats.md"}
+    assert manifest["counts"]["documents"] == 2
+    answer = engine.ask("How many hours do cats sleep?")
+    assert not answer.abstained and "sixteen hours" in (answer.text or "")
+    first = answer.citations[0]
+    assert first.source == "cats.md"
+    assert (seeds / "cats.md").read_text()[first.start : first.end] == first.text
+
+
+def test_incremental_rebuild_reuses_vectors_and_drops_removed_documents(tmp_path: Path, seeds: Path) -> None:
+    fake = FakeEmbedder()
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=fake)
+    first_count = fake.embedded
+    (seeds / "cats.md").unlink()
+    (seeds / "dogs.txt").write_text("Dogs bark at the mail carrier.", encoding="utf-8")
+    assert engine.stale_sources() == ["cats.md", "dogs.txt"]
+    report = engine.build()
+    # Only the new one-sentence document goes through the model (its chunk and sentence are one text).
+    assert report.embedded == 1
+    assert fake.embedded == first_count + 1
+    assert engine.info().sources == (SEED_FILE.name, "dogs.txt")
+    assert engine.stale_sources() == []
+    assert engine.ask("What do dogs bark at?").citations[0].source == "dogs.txt"
+
+
+def test_same_sources_give_the_same_index(tmp_path: Path, seeds: Path) -> None:
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    engine.build()  # incremental: every vector from the cache
+    engine.build(full=True)  # everything embedded again
+    index = tmp_path / "index"
+    gens = store.list_generations(index)
+    assert [g.name for g in gens] == ["gen-000002", "gen-000003"]  # pruned to the last two
+
+    def dump(gen: Path) -> list[object]:
+        conn = store.connect(gen / store.META)
+        rows = [conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("documents", "chunks", "sentences")]
+        conn.close()
+        return [*rows, np.load(gen / store.SENTENCE_VECTORS).tolist()]
+
+    assert dump(gens[0]) == dump(gens[1])
+
+
+def test_interrupted_build_leaves_the_previous_index_in_use(tmp_path: Path, seeds: Path) -> None:
+    fake = FakeEmbedder()
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=fake)
+    before = engine.ask("How many hours do cats sleep?")
+    (seeds / "new.txt").write_text("Fresh text about parrots. Parrots talk.", encoding="utf-8")
+    fake.fail_after = fake.embedded + 1  # Ctrl-C in the middle of embedding
+    with pytest.raises(BuildInterrupted, match="previous index .* is unchanged"):
+        engine.build(full=True)
+    index = tmp_path / "index"
+    assert (index / store.CURRENT).read_text().strip() == "gen-000001"
+    assert not list(index.glob(".tmp-*"))
+    fake.fail_after = None
+    reopened = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    assert reopened.ask("How many hours do cats sleep?").to_json() == before.to_json()
+
+
+def test_missing_index_and_empty_seeds_are_clear_errors(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    with pytest.raises(IndexMissing, match="qabot index build"):
+        store.open_generation(settings.index_dir)
+    (tmp_path / "seeds").mkdir()
+    with pytest.raises(SourceError, match=r"no \.txt, \.md or \.html files"):
+        QAEngine.from_settings(settings, embedder=FakeEmbedder())
+    (tmp_path / "seeds" / "junk.txt").write_bytes(b"\x00\x01\x02")
+    with pytest.raises(SourceError, match="none readable"):
+        QAEngine.from_settings(settings, embedder=FakeEmbedder())
+    assert not (tmp_path / "index" / store.CURRENT).exists()
+
+
+def test_corrupt_index_files_are_reported_with_what_to_run(tmp_path: Path, seeds: Path) -> None:
+    QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    gen = tmp_path / "index" / "gen-000001"
+    (gen / store.VECTORS).write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt, match="index build --full"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    (gen / store.VECTORS).unlink()
+    with pytest.raises(IndexCorrupt, match="missing vectors.faiss"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    (gen / store.MANIFEST).write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="unreadable"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    (tmp_path / "index" / store.CURRENT).write_text("../../etc")
+    with pytest.raises(IndexCorrupt, match="does not name a generation"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+
+
+def test_a_corrupt_index_is_repaired_by_a_full_build(tmp_path: Path, seeds: Path) -> None:
+    QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    (tmp_path / "index" / "gen-000001" / store.VECTORS).write_bytes(b"garbage")
+    engine = QAEngine(_settings(tmp_path), embedder=FakeEmbedder())
+    engine.build(full=True)
+    assert engine.ask("How many hours do cats sleep?").citations
+
+
+def test_index_from_another_model_or_schema_is_refused(tmp_path: Path, seeds: Path) -> None:
+    QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder(model_id="other-model"))
+    with pytest.raises(IndexMismatch, match="built with model 'other-model'.*index build --full"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    manifest_file = tmp_path / "index" / "gen-000001" / store.MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    manifest["schema"] = 999
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="schema 999"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder(model_id="other-model"))
+
+
+def test_a_second_build_at_the_same_time_is_refused(tmp_path: Path, seeds: Path) -> None:
+    from qabot.errors import QabotError
+
+    settings = _settings(tmp_path)
+    with store.build_lock(settings.index_dir), pytest.raises(QabotError, match="Another build"):
+        QAEngine(settings, embedder=FakeEmbedder()).build()
+
+
+def test_reload_picks_up_a_build_made_elsewhere(tmp_path: Path, seeds: Path) -> None:
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    assert engine.reload() is False
+    other = QAEngine(_settings(tmp_path), embedder=FakeEmbedder())
+    (seeds / "dogs.txt").write_text("Dogs bark at the mail carrier.", encoding="utf-8")
+    other.build()
+    assert engine.generation == "gen-000001"
+    assert engine.reload() is True
+    assert engine.generation == "gen-000002"
+    assert "dogs.txt" in engine.info().sources
