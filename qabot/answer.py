@@ -39,6 +39,7 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
 # Sentence ranking weights (tuned on the development sets; docs/quality.md).
 W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.10
 SECOND_SENTENCE_RATIO = 0.80
+CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 # Abstention model: logistic over (best sentence cosine, its coverage, top passage cosine).
 SUPPORT_BIAS, SUPPORT_W_COS, SUPPORT_W_COVER, SUPPORT_W_TOP = -6.0, 6.0, 4.0, 2.0
 
@@ -100,12 +101,24 @@ def support(best: Candidate, top_cosine: float) -> float:
 
 
 def candidates(
-    reader: IndexReader, question: str, query_vec: np.ndarray, hits: list[Hit], passages: int
+    reader: IndexReader,
+    question: str,
+    query_vec: np.ndarray,
+    hits: list[Hit],
+    passages: int,
+    context: str = "",
 ) -> list[Candidate]:
-    """Scored sentences from the first `passages` hits, best first."""
+    """Scored sentences from the first `passages` hits, best first.
+
+    `context` (earlier questions of a conversation) adds its words at a lower weight;
+    `query_vec` should then embed context and question together.
+    """
     import numpy as np
 
     weights = question_weights(reader, question)
+    if context:
+        for stem, weight in question_weights(reader, context).items():
+            weights.setdefault(stem, CONTEXT_WEIGHT * weight)
     kind = question_kind(question)
     rows = reader.chunks([h.chunk_id for h in hits[:passages]])
     out: list[Candidate] = []

@@ -121,11 +121,11 @@ class QAEngine:
         snap = self._state
         s = self.settings
         k = k or s.top_k
-        earlier = [" ".join(h.split()) for h in history if h and h.strip()][-2:]
-        query = " ".join([*earlier, text])[: s.max_question_chars * 2]
+        earlier = " ".join(" ".join(h.split()) for h in history[-2:] if h and h.strip())[: s.max_question_chars]
+        query = f"{earlier} {text}" if earlier else text
         qvec = self.embedder.embed_query(query)
         params = FusionParams(s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, s.near_duplicate)
         hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
-        ranked = candidates(snap.reader, query, qvec, hits, s.answer_passages)
+        ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
         answer = compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold)
         return answer

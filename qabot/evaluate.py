@@ -48,10 +48,6 @@ class DatasetError(QabotError):
     """An evaluation dataset cannot be read; the message names the line and the problem."""
 
 
-class _Settings(Protocol):
-    seeds_dir: Path
-
-
 class Engine(Protocol):
     """What run_eval needs from an engine (QAEngine, or a fake in tests)."""
 
