@@ -186,8 +186,10 @@ def citation_matches(evidence: str, citation: Citation, docs: DocumentCache) -> 
 
 def exact_offset(citation: Citation, docs: DocumentCache) -> bool:
     text = docs.text(citation.source)
-    return text is not None and 0 <= citation.start <= citation.end <= len(text) and (
-        text[citation.start : citation.end] == citation.text
+    return (
+        text is not None
+        and 0 <= citation.start <= citation.end <= len(text)
+        and (text[citation.start : citation.end] == citation.text)
     )
 
 
@@ -374,7 +376,8 @@ def run_eval(
 ) -> EvalReport:
     """Ask every question once and judge the answers. `progress(done, total)` after each."""
     settings = engine.settings
-    k_eff = int(k or getattr(settings, "top_k", 5))
+    default_k = getattr(settings, "top_k", None)
+    k_eff = k if k else (default_k if isinstance(default_k, int) else 5)
     docs = DocumentCache(Path(settings.seeds_dir))
     total = len(items)
     results: list[ItemResult] = []
@@ -442,7 +445,7 @@ def render_text(report: EvalReport) -> str:
         f"{c['questions']} questions: {c['answerable']} answerable ({evid} with evidence), "
         f"{c['unanswerable']} unanswerable; k = {report.k}",
         "",
-        f"  {'metric':<24}{'value':>10}   {'count':<10}",
+        f"  {'metric':<24}{'value':>10}   count",
         f"  {'-' * 24}{'-' * 10}   {'-' * 10}",
     ]
     rows = [
