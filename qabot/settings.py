@@ -92,3 +92,29 @@ class Settings(BaseSettings):
         return self.model_copy(
             update={"seeds_dir": self.seeds_dir.expanduser().resolve(), "index_dir": self.index_dir.expanduser().resolve()}
         )
+
+
+def env_example_text() -> str:
+    """The text of `.env.example`: every setting, its description and its default."""
+    lines = [
+        "# qabot settings. Copy to .env and uncomment what you change; environment variables win over .env.",
+        "# Every setting is listed with its default value.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        env = f"QABOT_{name.upper()}"
+        default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+        if isinstance(default, bool):
+            value = str(default).lower()
+        elif isinstance(default, list):
+            value = "[]"
+        elif default is None:
+            value = ""
+        else:
+            value = str(default)
+        lines.append(f"# {field.description}")
+        if name == "discord_token":
+            lines.append("# Also read as DISCORD_TOKEN. Keep it secret: never commit .env.")
+        lines.append(f"# {env}={value}")
+        lines.append("")
+    return "\n".join(lines)
