@@ -25,23 +25,35 @@ if TYPE_CHECKING:
     import numpy as np
 
 _NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundreds?|thousands?|millions?)\b",
+    r"(?<![\w-])\d+(?:[.,]\d+)*(?![\w-])|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|"
+    r"dozens?|tens|hundreds|thousands?|millions?|billions?|several|multiple|none|no)\b",
     re.IGNORECASE,
 )
 _TIME = re.compile(
-    r"\b(\d{3,4}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|morning|evening|night|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"yesterday|today|week|year|century|ago|last|later)\b",
+    r"\b(1\d{3}|20\d{2}|\d{1,2}(st|nd|rd|th)? century|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"morning|evening|night|january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|yesterday|today|tonight|week|ago|bc|bce|ad|ce|\d+s)\b",
     re.IGNORECASE,
 )
-_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
+_PLACE = re.compile(
+    r"\b(in|at|near|from|on|to|into|across|outside|inside)\s+(the\s+)?[A-Z][\w-]+|"
+    r"\b(north|south|east|west|northern|southern|eastern|western|central|north-eastern|north-western|"
+    r"south-eastern|south-western|coast|border|city|country|region|province|state)\b",
+)
+_NAME = re.compile(r"(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][\w’'-]+)+")
 
 # Sentence ranking weights (tuned on the development sets; docs/quality.md).
 W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.10
 SECOND_SENTENCE_RATIO = 0.80
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
-# Abstention model: logistic over (best sentence cosine, its coverage, top passage cosine).
-SUPPORT_BIAS, SUPPORT_W_COS, SUPPORT_W_COVER, SUPPORT_W_TOP = -6.0, 6.0, 4.0, 2.0
+# Abstention model: logistic regression over the answer's signals, fitted on the labelled
+# development sets by scripts/fit_abstention.py (docs/quality.md). support = sigmoid(z).
+SUPPORT_BIAS = -2.285
+SUPPORT_WEIGHTS = {
+    "cosine": 3.989, "coverage": 2.834, "top_cosine": -0.34, "max_cosine": 0.893,
+    "unknown": -1.609, "type_mismatch": -1.326, "gain": -2.453,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +67,32 @@ class Candidate:
     coverage: float
     type_match: float
     score: float
+    vector: np.ndarray | None = None
 
 
 def question_kind(question: str) -> str:
+    """What kind of thing the question asks for: number, time, place, name or other."""
     q = question.lower()
-    if re.search(r"\bhow (many|much)\b|\bwhat (number|percentage|amount)\b|\bcount\b", q):
+    if re.search(r"\bhow (many|much|old|long|far|tall|big|large)\b|\bwhat (number|percentage|amount)\b", q):
         return "number"
-    if re.search(r"\bwhen\b|\bwhat (day|date|year|time)\b", q):
+    if re.search(r"\bwhen\b|\bwhat (day|date|year|time|century)\b|\bwhich (day|year|century)\b", q):
         return "time"
+    if re.search(r"\bwhere\b|\bwhich (city|country|place|town|region|state)\b", q):
+        return "place"
     if re.search(r"\bwho(m|se)?\b", q):
         return "name"
     return "other"
 
 
+_KIND_PATTERNS = {"number": _NUMBER, "time": _TIME, "place": _PLACE, "name": _NAME}
+
+
 def type_match(kind: str, sentence: str) -> float:
-    if kind == "number":
-        return 1.0 if _NUMBER.search(sentence) else 0.0
-    if kind == "time":
-        return 1.0 if _TIME.search(sentence) else 0.0
-    if kind == "name":
-        return 1.0 if _NAME.search(sentence) else 0.0
-    return 0.0
+    """1 when the sentence holds the kind of thing asked for, 0 when not, 0.5 when the kind is open."""
+    pattern = _KIND_PATTERNS.get(kind)
+    if pattern is None:
+        return 0.5
+    return 1.0 if pattern.search(sentence) else 0.0
 
 
 def coverage(question_terms: dict[str, float], sentence: str) -> float:
@@ -95,9 +112,25 @@ def question_weights(reader: IndexReader, question: str) -> dict[str, float]:
     return {s: (v if v > 0 else rarest) for s, v in idfs.items()}
 
 
-def support(best: Candidate, top_cosine: float) -> float:
-    z = SUPPORT_BIAS + SUPPORT_W_COS * best.cosine + SUPPORT_W_COVER * best.coverage + SUPPORT_W_TOP * top_cosine
-    return 1.0 / (1.0 + math.exp(-z))
+def missing_words_removed(question: str, sentence: str) -> str:
+    """The question without the content words the sentence lacks (for the ablation signal)."""
+    present = set(tokenize(sentence))
+    kept = [w for w in re.findall(r"\w+|\W+", question) if not (stems := tokenize(w)) or any(s in present for s in stems)]
+    return "".join(kept)
+
+
+def unknown_share(reader: IndexReader, question: str) -> float:
+    """Share of the question's content words that no indexed passage contains."""
+    stems = set(tokenize(question))
+    if not stems:
+        return 0.0
+    return sum(1 for s in stems if reader.lexical.idf(s) <= 0) / len(stems)
+
+
+def support(signals: dict[str, float]) -> float:
+    """Probability that the best sentence answers the question (logistic over the signals)."""
+    z = SUPPORT_BIAS + sum(w * signals.get(name, 0.0) for name, w in SUPPORT_WEIGHTS.items())
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def candidates(
@@ -131,7 +164,7 @@ def candidates(
             continue
         vecs = np.asarray(reader.sentence_vectors[sents[0].sentence_id : sents[-1].sentence_id + 1], dtype=np.float32)
         cosines = vecs @ query_vec
-        for sent, cos in zip(sents, cosines, strict=True):
+        for sent, cos, vec in zip(sents, cosines, vecs, strict=True):
             if (hit.source, sent.start) in seen:
                 continue
             seen.add((hit.source, sent.start))
@@ -139,7 +172,9 @@ def candidates(
             cover = coverage(weights, sentence)
             match = type_match(kind, sentence)
             score = W_COS * float(cos) + W_COVER * cover + W_RANK / (1 + rank) + W_TYPE * match
-            out.append(Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), cover, match, score))
+            out.append(
+                Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), cover, match, score, vec)
+            )
     out.sort(key=lambda c: (-c.score, c.passage_rank, c.start))
     return out
 
@@ -152,19 +187,26 @@ def compose(
     max_chars: int,
     max_sentences: int,
     threshold: float,
+    question_signals: dict[str, float] | None = None,
 ) -> Answer:
     """Pick the answer sentences, attach citations, or abstain."""
     if not hits or not ranked:
         return Answer(question, None, (), 0.0, {})
     best = ranked[0]
-    confidence = support(best, hits[0].dense)
     signals = {
         "cosine": best.cosine,
         "coverage": best.coverage,
         "top_cosine": hits[0].dense,
+        "max_cosine": max(c.cosine for c in ranked),
+        "max_coverage": max(c.coverage for c in ranked),
         "type_match": best.type_match,
-        "support": confidence,
+        "passage_rank": float(best.passage_rank),
+        "top_lexical": hits[0].lexical,
+        "type_mismatch": 1.0 if best.type_match == 0 else 0.0,
+        **(question_signals or {}),
     }
+    confidence = support(signals)
+    signals["support"] = confidence
     if confidence < threshold:
         return Answer(question, None, (), confidence, signals)
     chosen = [_trim(best, max_chars)]
@@ -197,5 +239,5 @@ def _trim(cand: Candidate, max_chars: int) -> Candidate:
     text = cand.text[:cut].rstrip()
     return Candidate(
         cand.source, cand.start, cand.start + len(text), text, cand.passage_rank,
-        cand.cosine, cand.coverage, cand.type_match, cand.score,
+        cand.cosine, cand.coverage, cand.type_match, cand.score, cand.vector,
     )  # fmt: skip

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import store
-from .answer import candidates, compose
+from .answer import candidates, compose, missing_words_removed, unknown_share
 from .builder import BuildProgress, build
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexMissing, QuestionError
@@ -127,5 +127,12 @@ class QAEngine:
         params = FusionParams(s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, s.near_duplicate)
         hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
-        answer = compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold)
-        return answer
+        signals = {"unknown": unknown_share(snap.reader, text), "gain": 0.0}
+        if ranked and ranked[0].vector is not None and not earlier:
+            # Ablation: does the best sentence match better once the words it lacks are removed
+            # from the question? Then those words named something the documents don't hold.
+            reduced = missing_words_removed(text, ranked[0].text)
+            if reduced.strip() and reduced != text:
+                vec = self.embedder.embed_query(reduced)
+                signals["gain"] = float(vec @ ranked[0].vector) - float(qvec @ ranked[0].vector)
+        return compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals)

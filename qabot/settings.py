@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(400, ge=40, le=4000, description="Longest answer, in characters.")
     answer_max_sentences: int = Field(2, ge=1, le=5, description="Most sentences in an answer.")
     abstain_threshold: float = Field(
-        0.5, ge=0, le=1, description="Answer only when the support score reaches this (0 never abstains)."
+        0.4, ge=0, le=1, description="Answer only when the support score reaches this (0 never abstains)."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
 
@@ -86,6 +86,17 @@ class Settings(BaseSettings):
     discord_max_question_chars: int = Field(500, ge=10, le=4000, description="Longest question from Discord.")
     discord_max_concurrency: int = Field(2, ge=1, le=64, description="Retrievals running at once.")
     discord_max_queue: int = Field(20, ge=0, le=10000, description="Questions waiting before new ones are refused.")
+    discord_threads: bool = Field(
+        True, description="Open a thread on each /ask answer in a server channel, for follow-up questions."
+    )
+    discord_message_content: bool = Field(
+        False,
+        description="Request the privileged message-content intent (enable it in the developer portal too) "
+        "so every message in the bot's threads is a follow-up, without a mention.",
+    )
+    discord_shard_count: int | None = Field(
+        None, ge=1, description="Shards for discord_sharded (empty: Discord's recommendation)."
+    )
 
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""
