@@ -157,7 +157,7 @@ def _write_generation(
     np.save(tmp / store.SENTENCE_VECTORS, sentence_vectors.astype(np.float16), allow_pickle=False)
     chunk_texts = [c.text for plan in plans for c in plan.chunks]
     (tmp / store.BM25_DIR).mkdir()
-    LexicalIndex.build(chunk_texts).save(tmp / store.BM25_DIR)
+    LexicalIndex.build_and_save(chunk_texts, tmp / store.BM25_DIR)
 
     by_source = {f.source: f for f in files}
     manifest = {

@@ -32,11 +32,25 @@ _EXTRA_STOPWORDS = {
 }  # fmt: skip
 
 
+# English stop words (NLTK's list, plus a few modal verbs). Kept here, not imported, so that
+# a query loads no NLP package just for them.
+_STOPWORDS_EN = frozenset(
+    """
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
+hers herself it its itself they them their theirs themselves what which who whom this that these
+those am is are was were be been being have has had having do does did doing a an the and but if or
+because as until while of at by for with about against between into through during before after
+above below to from up down in out on off over under again further then once here there when where
+why how all any both each few more most other some such no nor not only own same so than too very s
+t can will just don should now d ll m o re ve y ain aren couldn didn doesn hadn hasn haven isn ma
+mightn mustn needn shan shouldn wasn weren won wouldn could would might must shall also
+""".split()
+)
+
+
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS
+    return _STOPWORDS_EN | _EXTRA_STOPWORDS
 
 
 @lru_cache(maxsize=1)
@@ -64,52 +78,67 @@ def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
 
 
 class LexicalIndex:
-    """BM25 over chunk texts; rows are chunk ids."""
+    """BM25 over chunk texts; rows are chunk ids.
 
-    def __init__(self, bm25: Any) -> None:
-        self._bm25 = bm25
+    Built with bm25s; read back straight from bm25s's saved arrays (memory-mapped), so a
+    query needs neither bm25s nor scipy: a cold `qabot ask` stays fast.
+    """
 
-    @classmethod
-    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+    def __init__(self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int) -> None:
+        self._vocab = vocab
+        self._data = data
+        self._indices = indices
+        self._indptr = indptr
+        self._n = n
+
+    @staticmethod
+    def build_and_save(texts: Sequence[str], folder: Path) -> None:
+        """Index `texts` with bm25s and save its arrays into `folder` (no pickle)."""
         import bm25s
 
         bm25 = bm25s.BM25()
-        tokens = tokenize_many(texts)
-        bm25.index(tokens, show_progress=False)
-        return cls(bm25)
-
-    def save(self, folder: Path) -> None:
-        self._bm25.save(str(folder), show_progress=False)
+        bm25.index(tokenize_many(texts), show_progress=False)
+        bm25.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
+        import json
 
-        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False))
+        import numpy as np
+
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        arrays = [
+            np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False)
+            for name in ("data", "indices", "indptr")
+        ]
+        return cls(vocab, *arrays, n=int(params["num_docs"]))
 
     def idf(self, stem: str) -> float:
         """Inverse document frequency of a stem (0 for stems not in the index)."""
         from math import log
 
-        vocab = self._bm25.vocab_dict
-        if stem not in vocab:
+        tid = self._vocab.get(stem)
+        if tid is None:
             return 0.0
-        tid = vocab[stem]
-        indptr = self._bm25.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid])
-        n = int(self._bm25.scores["num_docs"])
-        return log(1 + (n - df + 0.5) / (df + 0.5))
+        df = int(self._indptr[tid + 1] - self._indptr[tid])
+        if df == 0:
+            return 0.0
+        return log(1 + (self._n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (chunk ids, scores), best first; only chunks sharing a word with the query."""
+        """Top-k (chunk ids, scores), best first (ties by id); only chunks sharing a word with the query."""
         import numpy as np
 
-        ids = self._bm25.get_tokens_ids(tokenize(query))
-        if not ids or k <= 0:
+        ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        if not ids or k <= 0 or self._n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = self._bm25.get_scores_from_ids(ids)
-        k = min(k, len(scores))
+        scores = np.zeros(self._n, dtype=np.float32)
+        for tid in ids:
+            lo, hi = int(self._indptr[tid]), int(self._indptr[tid + 1])
+            scores[self._indices[lo:hi]] += self._data[lo:hi]
+        k = min(k, self._n)
         top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        keep = scores[top] > 0
-        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+        top = top[np.lexsort((top, -scores[top]))]
+        top = top[scores[top] > 0]
+        return top.astype(np.int64), scores[top].astype(np.float32)
