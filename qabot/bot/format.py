@@ -1,0 +1,342 @@
+"""Pure formatting for Discord: escaping, Discord's size limits, answer and index embeds.
+
+Nothing here talks to Discord. Every text that came from a document or a user goes
+through `escape` (markdown and mentions neutralised), and every embed or message built
+here stays within Discord's limits, so Discord never rejects what the bot sends:
+
+    2000 characters of message content      4096 per embed description
+    256 per title or field name             1024 per field value
+    2048 per footer                         6000 per message across all its embeds
+    25 fields per embed                     10 embeds per message
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import discord
+
+from ..records import ABSTAIN_TEXT, Answer, Citation, IndexInfo
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+FIELDS_PER_EMBED = 25
+EMBEDS_PER_MESSAGE = 10
+THREAD_NAME_LIMIT = 100
+
+QUOTE_CHARS = 300  # longest quote shown for one source
+MIN_QUOTE_CHARS = 80  # below this, sources move to an embed of their own
+ELLIPSIS = "…"
+
+ANSWER_COLOUR = discord.Colour.blurple()
+ABSTAIN_COLOUR = discord.Colour.light_grey()
+INFO_COLOUR = discord.Colour.teal()
+
+ABSTAIN_DETAIL = (
+    "I couldn't find a passage in the indexed documents that answers this. "
+    "Try rephrasing the question, or use /sources to see what is indexed."
+)
+
+_ZWSP = "\u200b"
+_WS = re.compile(r"\s+")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to send: optional content plus embeds, already within limits."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+# ---- escaping ---------------------------------------------------------------------
+def escape(text: str) -> str:
+    """Markdown and mentions made inert: `@everyone`, `<@&role>`, `**x**` show as typed."""
+    text = discord.utils.escape_markdown(text)
+    text = discord.utils.escape_mentions(text)
+    # escape_mentions is case-sensitive; Discord clients are not always.
+    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), text)
+
+
+def unescape(text: str) -> str:
+    """Undo `escape` well enough to reuse shown text as a question."""
+    return re.sub(r"\\(?=[^\w\s])", "", text).replace(_ZWSP, "")
+
+
+def one_line(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def code(text: str) -> str:
+    """Inline code for file names: no markdown or mention is parsed inside."""
+    return "`" + text.replace("`", "ˋ").replace("\n", " ") + "`"
+
+
+# ---- cutting ----------------------------------------------------------------------
+def _clean_end(text: str) -> str:
+    """Never end on a lone escaping backslash or a half-written mention guard."""
+    text = text.rstrip()
+    while text.endswith("\\") and (len(text) - len(text.rstrip("\\"))) % 2 == 1:
+        text = text[:-1].rstrip()
+    if text.endswith("@"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Best place to cut `text` to at most `limit` characters: paragraph, line, sentence, word."""
+    if len(text) <= limit:
+        return len(text)
+    floor = max(1, limit // 2)
+    window = text[: limit + 1]
+    for sep in ("\n\n", "\n", ". ", "! ", "? ", "; ", ", ", " "):
+        at = window.rfind(sep, floor)
+        if at != -1:
+            return min(limit, at + len(sep.rstrip()))  # keep the punctuation, drop the space
+    return limit
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to fit `limit`, with an ellipsis when cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    head = _clean_end(text[: _cut_point(text, limit - len(ELLIPSIS))])
+    return head + ELLIPSIS
+
+
+def fit(text: str, limit: int) -> str:
+    """Escape `text` and trim it so the escaped form fits `limit`."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    budget = limit
+    while budget > 0:
+        candidate = escape(truncate(text, budget))
+        if len(candidate) <= limit:
+            return candidate
+        budget -= max(1, len(candidate) - limit)
+    return ""
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut `text` into pieces of at most `limit` characters at natural boundaries."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    pieces: list[str] = []
+    rest = text.strip()
+    while rest:
+        if len(rest) <= limit:
+            pieces.append(rest)
+            break
+        at = _cut_point(rest, limit)
+        head = _clean_end(rest[:at]) or rest[:at]
+        pieces.append(head)
+        rest = rest[len(head) :].lstrip()
+    return pieces
+
+
+def split_escaped(text: str, limit: int) -> list[str]:
+    """Like split_text, but each piece is escaped and the escaped piece fits `limit`."""
+    out: list[str] = []
+    for raw in split_text(text, limit):
+        pending = raw
+        while pending:
+            budget = limit
+            while True:
+                head = split_text(pending, budget)[0]
+                shown = escape(head)
+                if len(shown) <= limit:
+                    break
+                budget -= max(1, len(shown) - limit)
+            out.append(shown)
+            pending = pending[len(head) :].lstrip()
+    return out
+
+
+# ---- sizes ------------------------------------------------------------------------
+def embed_size(embed: discord.Embed) -> int:
+    """Characters Discord counts toward the 6000 limit (an upper bound)."""
+    return len(embed)
+
+
+def check_embed(embed: discord.Embed) -> None:
+    """Raise ValueError when `embed` breaks one of Discord's limits (used by tests)."""
+    if len(embed.title or "") > TITLE_LIMIT:
+        raise ValueError("title too long")
+    if len(embed.description or "") > DESCRIPTION_LIMIT:
+        raise ValueError("description too long")
+    if len(embed.fields) > FIELDS_PER_EMBED:
+        raise ValueError("too many fields")
+    for f in embed.fields:
+        if len(f.name or "") > FIELD_NAME_LIMIT or len(f.value or "") > FIELD_VALUE_LIMIT:
+            raise ValueError("field too long")
+    if len(embed.footer.text or "") > FOOTER_LIMIT:
+        raise ValueError("footer too long")
+    if embed_size(embed) > EMBED_TOTAL_LIMIT:
+        raise ValueError("embed too long")
+
+
+def pack(embeds: Sequence[discord.Embed]) -> list[Reply]:
+    """Group embeds into as few messages as the 10-embed and 6000-character limits allow."""
+    replies: list[Reply] = []
+    batch: list[discord.Embed] = []
+    used = 0
+    for embed in embeds:
+        size = embed_size(embed)
+        if batch and (len(batch) >= EMBEDS_PER_MESSAGE or used + size > EMBED_TOTAL_LIMIT):
+            replies.append(Reply(embeds=batch))
+            batch, used = [], 0
+        batch.append(embed)
+        used += size
+    if batch:
+        replies.append(Reply(embeds=batch))
+    return replies
+
+
+# ---- answers ----------------------------------------------------------------------
+def span_label(citation: Citation) -> str:
+    return f"chars {citation.start}–{citation.end}"
+
+
+def source_field(number: int, citation: Citation, quote_chars: int) -> tuple[str, str]:
+    """(name, value) of the field for source [number]: file and span, then a short quote."""
+    source = citation.source
+    tail = f" · {span_label(citation)}"
+    room = FIELD_NAME_LIMIT - len(f"[{number}] ") - len(tail) - 2
+    if len(source) > room:
+        source = ELLIPSIS + source[-(room - 1) :]
+    name = f"[{number}] {code(source)}{tail}"
+    quote = fit(one_line(citation.text), min(quote_chars, FIELD_VALUE_LIMIT - 2))
+    return name, f"> {quote}" if quote else "> …"
+
+
+def _source_fields(citations: Sequence[Citation], quote_chars: int) -> list[tuple[str, str]]:
+    return [source_field(i, c, quote_chars) for i, c in enumerate(citations[:FIELDS_PER_EMBED], start=1)]
+
+
+def _fields_size(fields: Sequence[tuple[str, str]]) -> int:
+    return sum(len(n) + len(v) for n, v in fields)
+
+
+def answer_replies(answer: Answer, question: str | None = None, footer: str | None = None) -> list[Reply]:
+    """The messages that show one answer: text with [n] markers, then numbered sources."""
+    title = fit(one_line(question if question is not None else answer.question), TITLE_LIMIT) or None
+    footer_text = truncate(footer, FOOTER_LIMIT) if footer else None
+    if answer.abstained or not answer.text:
+        embed = discord.Embed(title=title, description=f"**{ABSTAIN_TEXT}** {ABSTAIN_DETAIL}", colour=ABSTAIN_COLOUR)
+        if footer_text:
+            embed.set_footer(text=footer_text)
+        return [Reply(embeds=[embed])]
+
+    parts = split_escaped(answer.text, DESCRIPTION_LIMIT)
+    embeds = [
+        discord.Embed(title=title if i == 0 else None, description=part, colour=ANSWER_COLOUR)
+        for i, part in enumerate(parts)
+    ]
+    if len(embeds) > 1:
+        for i, embed in enumerate(embeds[1:], start=2):
+            embed.title = f"(continued {i}/{len(embeds)})"
+
+    last = embeds[-1]
+    fixed = embed_size(last) + len(footer_text or "")
+    citations = answer.citations[:FIELDS_PER_EMBED]
+    fields: list[tuple[str, str]] = []
+    if citations:
+        names = sum(len(source_field(i, c, 0)[0]) + 2 for i, c in enumerate(citations, start=1))
+        room = (EMBED_TOTAL_LIMIT - fixed - names) // len(citations) - 2
+        quote_chars = min(QUOTE_CHARS, room)
+        if quote_chars >= MIN_QUOTE_CHARS:
+            fields = _source_fields(citations, quote_chars)
+            for name, value in fields:
+                last.add_field(name=name, value=value, inline=False)
+        else:  # no room beside a very long answer: the sources get an embed of their own
+            sources = discord.Embed(title="Sources", colour=ANSWER_COLOUR)
+            for name, value in _source_fields(citations, QUOTE_CHARS):
+                sources.add_field(name=name, value=value, inline=False)
+            embeds.append(sources)
+            last = sources
+    if footer_text:
+        if embed_size(last) + len(footer_text) > EMBED_TOTAL_LIMIT:
+            footer_text = truncate(footer_text, max(0, EMBED_TOTAL_LIMIT - embed_size(last)))
+        if footer_text:
+            last.set_footer(text=footer_text)
+    return pack(embeds)
+
+
+def answer_footer(answer: Answer, generation: str | None) -> str:
+    n = len(answer.citations)
+    sources = f"{n} source{'s' if n != 1 else ''}"
+    return f"{sources} · index {generation}" if generation else sources
+
+
+# ---- index information ------------------------------------------------------------
+def _when(built_at: str) -> str:
+    try:
+        moment = datetime.fromisoformat(built_at)
+    except ValueError:
+        return escape(built_at)
+    return discord.utils.format_dt(moment, "f") + " (" + discord.utils.format_dt(moment, "R") + ")"
+
+
+def sources_embed(info: IndexInfo) -> discord.Embed:
+    """What /sources shows: counts, model, build time, then the indexed files."""
+    embed = discord.Embed(title="Indexed documents", colour=INFO_COLOUR)
+    embed.add_field(name="Documents", value=f"{info.documents:,}")
+    embed.add_field(name="Chunks", value=f"{info.chunks:,}")
+    embed.add_field(name="Sentences", value=f"{info.sentences:,}")
+    embed.add_field(name="Model", value=code(truncate(info.model, FIELD_VALUE_LIMIT - 2)))
+    embed.add_field(name="Built", value=_when(info.built_at))
+    embed.add_field(name="Generation", value=code(truncate(info.generation, FIELD_VALUE_LIMIT - 2)))
+    if info.stale:
+        changed = len(info.stale)
+        embed.add_field(
+            name="Changed since the build",
+            value=f"{changed:,} file{'s' if changed != 1 else ''} added, changed or removed: "
+            "a member with Manage Server can run /reindex.",
+            inline=False,
+        )
+    lines: list[str] = []
+    used = 0
+    budget = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_size(embed)) - 40
+    for i, source in enumerate(info.sources):
+        line = "• " + code(truncate(source, 200))
+        if used + len(line) + 1 > budget:
+            lines.append(f"… and {len(info.sources) - i:,} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(lines) if lines else "No documents are indexed yet."
+    return embed
+
+
+# ---- small texts ------------------------------------------------------------------
+def notice(text: str) -> str:
+    """A short plain message (errors, refusals), escaped and within the content limit."""
+    return fit(text, CONTENT_LIMIT)
+
+
+def thread_name(question: str) -> str:
+    """A thread title from a question: one line, no mentions, 1-100 characters."""
+    text = re.sub(r"<[@#][!&]?\d+>|@(everyone|here)\b", " ", question, flags=re.IGNORECASE)
+    return truncate(one_line(text), THREAD_NAME_LIMIT) or "Question"
+
+
+def question_from_embeds(embeds: Sequence[discord.Embed]) -> str | None:
+    """The question an earlier answer showed as its title, if any."""
+    for embed in embeds:
+        if embed.title and not embed.title.startswith("(continued") and embed.title != "Sources":
+            return unescape(embed.title).rstrip(ELLIPSIS).strip() or None
+    return None

@@ -1,0 +1,136 @@
+"""Abuse and load limits: a per-user cooldown and a bounded gate for retrievals.
+
+    cooldown = Cooldown(5.0)
+    if (wait := cooldown.remaining(user_id)) > 0: refuse(f"try again in {wait:.0f} s")
+    ticket = gate.admit()          # None when `concurrency + queue` questions are in already
+    if ticket is None: refuse("busy")
+    cooldown.start(user_id)
+    async with ticket:             # at most `concurrency` inside at once, the rest wait in line
+        answer = await asyncio.to_thread(engine.ask, question)
+
+Both structures are bounded: the cooldown forgets users whose pause is over, and the gate
+never holds more than `concurrency + queue` questions, so a burst of questions costs a
+fixed amount of memory and threads and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from types import TracebackType
+
+
+def _monotonic() -> float:
+    # Looked up at call time, so test clocks that patch time.monotonic apply.
+    return time.monotonic()
+
+
+class Cooldown:
+    """At most one question per `seconds` per key (a user id)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = _monotonic) -> None:
+        self.seconds = max(0.0, float(seconds))
+        self._clock = clock
+        self._last: OrderedDict[Hashable, float] = OrderedDict()  # oldest first
+        self._warned: set[Hashable] = set()
+
+    def _forget_expired(self, now: float) -> None:
+        while self._last:
+            key, at = next(iter(self._last.items()))
+            if now - at < self.seconds:
+                break
+            self._last.popitem(last=False)
+            self._warned.discard(key)
+
+    def remaining(self, key: Hashable) -> float:
+        """Seconds until `key` may ask again (0 when it may ask now)."""
+        if self.seconds <= 0:
+            return 0.0
+        now = self._clock()
+        self._forget_expired(now)
+        at = self._last.get(key)
+        return 0.0 if at is None else max(0.0, self.seconds - (now - at))
+
+    def start(self, key: Hashable) -> None:
+        """`key` just asked: its pause starts now."""
+        if self.seconds <= 0:
+            return
+        now = self._clock()
+        self._last[key] = now
+        self._last.move_to_end(key)
+        self._warned.discard(key)
+        self._forget_expired(now)
+
+    def first_refusal(self, key: Hashable) -> bool:
+        """True once per pause: whether to tell `key` it is too fast (later refusals stay quiet)."""
+        if key in self._warned:
+            return False
+        self._warned.add(key)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+
+class Gate:
+    """Up to `concurrency` holders at once and `queue` more waiting; the rest are refused."""
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        if concurrency < 1 or queue < 0:
+            raise ValueError("concurrency must be >= 1 and queue >= 0")
+        self.concurrency = concurrency
+        self.capacity = concurrency + queue
+        self.admitted = 0  # tickets handed out and not yet closed
+        self.running = 0  # tickets inside the gate
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def waiting(self) -> int:
+        return self.admitted - self.running
+
+    def _sem(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        return self._semaphore
+
+    def admit(self) -> Ticket | None:
+        """A place in line, or None when the line is full. Close the ticket when done."""
+        if self.admitted >= self.capacity:
+            return None
+        self.admitted += 1
+        return Ticket(self)
+
+
+class Ticket:
+    """One admitted question. `async with ticket:` waits for a free slot."""
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+        self._inside = False
+        self._closed = False
+
+    async def __aenter__(self) -> Ticket:
+        if self._closed:
+            raise RuntimeError("ticket already closed")
+        await self._gate._sem().acquire()
+        self._inside = True
+        self._gate.running += 1
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Give the place back (idempotent; also for tickets that never went inside)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._inside:
+            self._inside = False
+            self._gate.running -= 1
+            self._gate._sem().release()
+        self._gate.admitted -= 1
