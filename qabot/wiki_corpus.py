@@ -50,6 +50,9 @@ _TRANSLIT = str.maketrans(
     | {"œ": "oe", "Œ": "OE", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ı": "i"}
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9()-]+")
+_SPACES: dict[int, str | None] = dict.fromkeys((0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000), " ")
+_SPACES.update(dict.fromkeys((0x200B, 0x2060, 0xFEFF)))  # zero-width space, word joiner, BOM: dropped
+_RUNS = re.compile(r"[ \t]{2,}")
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
 
 
@@ -177,9 +180,12 @@ def parse_articles(raw: bytes) -> tuple[list[Article], int]:
 
 
 def normalise_text(extract: str) -> str:
-    """Paragraphs (newline-separated in the data) joined by one blank line; line ends trimmed."""
+    """Paragraphs (newline-separated in the data) joined by one blank line. Within a paragraph,
+    no-break, thin and hair spaces become plain spaces, invisible word joiners are dropped and runs
+    of spaces collapse to one, so that "5,895 m" typed by a user matches the text."""
     text = unicodedata.normalize("NFC", extract.replace("\r\n", "\n").replace("\r", "\n"))
-    paragraphs = [p.strip() for p in text.split("\n")]
+    text = text.translate(_SPACES)
+    paragraphs = [_RUNS.sub(" ", p).strip() for p in text.split("\n")]
     return "\n\n".join(p for p in paragraphs if p)
 
 

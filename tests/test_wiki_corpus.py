@@ -12,7 +12,7 @@ from qabot.wiki_corpus import assign_names, main, slugify
 SAMPLE = {
     "Albert Einstein": {
         "title": "Albert Einstein",
-        "extract": "Albert Einstein was a physicist. \nHe was born in 1879 in Ulm.",
+        "extract": "Albert Einstein was a physicist. \nHe was born in\u00a01879 in  Ulm\u2060.",
         "description": "German-born physicist (1879–1955)",
         "topic": "People",
     },
