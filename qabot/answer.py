@@ -73,6 +73,8 @@ class Candidate:
 def question_kind(question: str) -> str:
     """What kind of thing the question asks for: number, time, place, name or other."""
     q = question.lower()
+    if re.search(r"\b(headline|title)\b", q):
+        return "title"
     if re.search(r"\bhow (many|much|old|long|far|tall|big|large)\b|\bwhat (number|percentage|amount)\b", q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (day|date|year|time|century)\b|\bwhich (day|year|century)\b", q):
@@ -87,8 +89,10 @@ def question_kind(question: str) -> str:
 _KIND_PATTERNS = {"number": _NUMBER, "time": _TIME, "place": _PLACE, "name": _NAME}
 
 
-def type_match(kind: str, sentence: str) -> float:
+def type_match(kind: str, sentence: str, is_title: bool = False) -> float:
     """1 when the sentence holds the kind of thing asked for, 0 when not, 0.5 when the kind is open."""
+    if kind == "title":
+        return 1.0 if is_title else 0.0
     pattern = _KIND_PATTERNS.get(kind)
     if pattern is None:
         return 0.5
@@ -162,6 +166,7 @@ def candidates(
         sents = reader.sentences(row.sent_lo, row.sent_hi)
         if not sents:
             continue
+        first_start = len(text) - len(text.lstrip())  # where the document's first line begins
         vecs = np.asarray(reader.sentence_vectors[sents[0].sentence_id : sents[-1].sentence_id + 1], dtype=np.float32)
         cosines = vecs @ query_vec
         for sent, cos, vec in zip(sents, cosines, vecs, strict=True):
@@ -170,7 +175,7 @@ def candidates(
             seen.add((hit.source, sent.start))
             sentence = text[sent.start : sent.end]
             cover = coverage(weights, sentence)
-            match = type_match(kind, sentence)
+            match = type_match(kind, sentence, is_title=sent.start == first_start)
             score = W_COS * float(cos) + W_COVER * cover + W_RANK / (1 + rank) + W_TYPE * match
             out.append(
                 Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), cover, match, score, vec)

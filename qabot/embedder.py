@@ -94,6 +94,7 @@ class SentenceTransformerEmbedder:
         self._query_threads = query_threads
         self._lock = threading.Lock()
         self._model: Any = None
+        self._onnx: Any = None  # OnnxQueryEncoder, when an export is attached
 
     @property
     def model_id(self) -> str:
@@ -193,8 +194,30 @@ class SentenceTransformerEmbedder:
                 progress(len(idx))
         return out
 
+    # ---- fast questions through an ONNX export of the same model -----------------------
+    def export_query_encoder(self, index_dir: Path) -> Path:
+        """Export the model to ONNX under index_dir (once; shared by all generations)."""
+        from .onnx_encoder import encoder_folder, ensure_exported
+
+        return ensure_exported(self._path, encoder_folder(index_dir, self._name, self._path))
+
+    def attach_query_encoder(self, index_dir: Path) -> bool:
+        """Embed questions with the ONNX export in index_dir, if there is one: no torch needed."""
+        from .onnx_encoder import OnnxQueryEncoder, encoder_folder, is_exported
+
+        folder = encoder_folder(index_dir, self._name, self._path)
+        if not is_exported(folder):
+            self._onnx = None
+            return False
+        if self._onnx is None or self._onnx.folder != folder:
+            self._onnx = OnnxQueryEncoder(folder, threads=self._query_threads)
+        return True
+
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector, computed with `query_threads` CPU threads."""
+        if self._onnx is not None:
+            vec: np.ndarray = self._onnx.embed_query(text)
+            return vec
         import torch
 
         model = self._load()

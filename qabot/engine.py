@@ -10,6 +10,7 @@ snapshot in a single assignment, so questions in flight finish on the index they
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,16 @@ class QAEngine:
     def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
         """Build a new generation from the seeds folder and switch to it."""
         report = build(self.settings, self.embedder, full=full, progress=progress)
+        export = getattr(self.embedder, "export_query_encoder", None)
+        if self.settings.onnx_queries and export is not None:
+            if progress:
+                progress("exporting", 0, 1)
+            try:
+                export(self.settings.index_dir)
+            except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
+                log.warning("ONNX export failed (%s); questions will use torch (slower start).", exc)
+            if progress:
+                progress("exporting", 1, 1)
         self.reload(force=True)
         return report
 
@@ -78,6 +91,9 @@ class QAEngine:
                     return False
             generation = store.open_generation(self.settings.index_dir, model=self.embedder.model_id)
             reader = IndexReader(generation)
+            attach = getattr(self.embedder, "attach_query_encoder", None)
+            if self.settings.onnx_queries and attach is not None:
+                attach(self.settings.index_dir)
             self._snapshot = _Snapshot(reader, generation.name)
             return True
 

@@ -72,3 +72,15 @@ def test_json_shape(seed_engine) -> None:  # type: ignore[no-untyped-def]
     assert set(data) == {"question", "answer", "abstained", "citations"}
     assert len(data["citations"]) == 3
     assert set(data["citations"][0]) == {"source", "start", "end", "text", "score"}
+
+
+def test_questions_are_embedded_without_torch_after_a_build(seed_engine) -> None:  # type: ignore[no-untyped-def]
+    """The build exported the model to ONNX; questions use it and agree with sentence-transformers."""
+    import numpy as np
+
+    embedder = seed_engine.embedder
+    assert embedder._onnx is not None
+    question = "How many ballistic missiles were launched?"
+    fast = embedder.embed_query(question)
+    slow = embedder.embed([question])[0]
+    assert float(np.dot(fast, slow)) >= 0.999
