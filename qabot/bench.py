@@ -1,0 +1,476 @@
+"""`python -m qabot.bench`: measure qabot's speed, memory and scale in one run (issue 5).
+
+    python -m qabot.bench                         # everything, prints a table
+    python -m qabot.bench --json                  # one JSON object instead
+    python -m qabot.bench --quick                 # smoke run: small sample, small sizes
+    python -m qabot.bench --only build,search --sizes 100000,1000000
+
+Parts (`--only`, comma separated):
+  build        raw model throughput vs index build throughput on the same texts, build peak RSS
+  ask          warm `ask` p50/p95 on the seed index and on the large (wiki) index
+  cold         one-shot `qabot ask` wall time in a new process; peak RSS of a loaded large index
+  search       vector search latency, recall@10 vs exact and memory at each of --sizes
+  incremental  rebuild after changing one document of the large corpus, as a fraction of a full build
+  langchain    LangChain FAISS + HuggingFaceEmbeddings on the sample corpus: build, query, recall@5
+
+Inputs: the Wikipedia corpus (`python -m qabot.wiki_corpus --out data/wiki-seeds`), its
+questions eval/wiki.jsonl, the seed article and eval/seed.jsonl, and a qabot index of the
+whole wiki corpus (`--large-index`, default /tmp/wiki-index; built by the bench with
+`qabot index build` when missing, which takes about an hour). Heavy steps run one after
+another; measure on an otherwise idle machine (`uptime`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import bench_corpus as corpus
+from . import bench_proc
+
+PARTS = ("build", "ask", "cold", "search", "incremental", "langchain")
+DEFAULT_LARGE = Path("/tmp/wiki-index")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m qabot.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--quick", action="store_true", help="smoke run: 8 documents, 20k vectors, one cold run")
+    p.add_argument("--only", default=",".join(PARTS), help=f"parts to run, comma separated ({','.join(PARTS)})")
+    p.add_argument("--sizes", help="vector counts for the search part (default 100000,1000000; quick 20000)")
+    p.add_argument("--docs", type=int, help="documents in the build / LangChain sample (default 300; quick 8)")
+    p.add_argument("--wiki-seeds", type=Path, default=corpus.WIKI_SEEDS, help="the Wikipedia corpus folder")
+    p.add_argument("--wiki-questions", type=Path, default=corpus.WIKI_QUESTIONS)
+    p.add_argument(
+        "--large-index",
+        type=Path,
+        help=f"qabot index of the whole wiki corpus (default {DEFAULT_LARGE}; quick: the sample's)",
+    )
+    p.add_argument("--full-build", action="store_true", help="incremental: also time a full rebuild (an hour)")
+    p.add_argument("--cold-runs", type=int, help="fresh `qabot ask` processes per index (default 3; quick 1)")
+    p.add_argument("--no-search-questions", action="store_true", help="search queries: held-out vectors only")
+    p.add_argument("--profile", type=Path, help="write a pyinstrument profile of the sample build here")
+    p.add_argument("--workdir", type=Path, help="keep temporary indexes here (default: a temp folder, removed)")
+    return p
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = {}
+    for name in ("faiss", "torch", "sentence_transformers", "numpy", "onnxruntime"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(
+                {"faiss": "faiss-cpu", "sentence_transformers": "sentence-transformers"}.get(name, name)
+            )
+        except Exception:  # noqa: BLE001 - not installed
+            continue
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_gb, 1),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.quick = bool(args.quick)
+        self.parts = [p.strip() for p in args.only.split(",") if p.strip()]
+        unknown = set(self.parts) - set(PARTS)
+        if unknown:
+            raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
+        self.n_docs = args.docs or (8 if self.quick else 300)
+        sizes = args.sizes or ("20000" if self.quick else "100000,1000000")
+        self.sizes = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
+        self.cold_runs = args.cold_runs or (1 if self.quick else 3)
+        self.sample_seeds = work / "sample-seeds"
+        self.sample_index = work / "sample-index"
+        self.seed_index = work / "seed-index"
+        self.wiki_items = corpus.load(args.wiki_questions)
+        self.result: dict[str, Any] = {"machine": machine(), "options": self._options()}
+        self.result.update({part: None for part in PARTS})
+
+    def _options(self) -> dict[str, Any]:
+        a = self.args
+        return {
+            "quick": self.quick,
+            "only": self.parts,
+            "docs": self.n_docs,
+            "sizes": self.sizes,
+            "cold_runs": self.cold_runs,
+            "large_index": str(self.large_index()),
+            "command": " ".join(["python -m qabot.bench", *sys.argv[1:]]),
+            "wiki_seeds": str(a.wiki_seeds),
+        }
+
+    # ---- inputs -----------------------------------------------------------------------------
+    def large_index(self) -> Path:
+        """The big index: the whole wiki corpus, or in quick mode the sample index."""
+        if self.args.large_index:
+            return Path(self.args.large_index)
+        return self.sample_index if self.quick else DEFAULT_LARGE
+
+    def large_seeds(self) -> Path:
+        return self.sample_seeds if self.large_index() == self.sample_index else Path(self.args.wiki_seeds)
+
+    def ensure_sample(self) -> None:
+        if not self.sample_seeds.exists():
+            corpus.sample_corpus(self.args.wiki_seeds, self.sample_seeds, self.n_docs, self.wiki_items)
+
+    def ensure_sample_index(self) -> None:
+        self.ensure_sample()
+        if not (self.sample_index / "CURRENT").exists():
+            self._qabot_build(self.sample_seeds, self.sample_index)
+
+    def ensure_seed_index(self) -> None:
+        if not (self.seed_index / "CURRENT").exists():
+            self._qabot_build(corpus.SEED_SEEDS, self.seed_index)
+
+    def ensure_large_index(self) -> None:
+        large = self.large_index()
+        if large == self.sample_index:
+            self.ensure_sample_index()
+        elif not (large / "CURRENT").exists():
+            result = self._qabot_build(self.large_seeds(), large)
+            self.result["large_build"] = {
+                "seconds": round(result.seconds, 1),
+                "peak_rss_mb": round(result.peak_rss_mb, 1),
+            }
+
+    def _qabot_build(self, seeds: Path, index: Path) -> bench_proc.ProcResult:
+        cmd = [*bench_proc.qabot_command(), "index", "build", "--seeds", str(seeds), "--index", str(index)]
+        result = bench_proc.run(cmd)
+        if result.returncode != 0:
+            raise RuntimeError(f"`{' '.join(cmd)}` failed: {result.stderr[-2000:]}")
+        return result
+
+    # ---- parts ------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        for part in PARTS:
+            if part in self.parts:
+                began = time.perf_counter()
+                getattr(self, f"part_{part}")()
+                section = self.result.get(part)
+                if isinstance(section, dict):
+                    section["bench_seconds"] = round(time.perf_counter() - began, 1)
+        self.result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        self.result["targets"] = targets(self.result)
+        return self.result
+
+    def part_build(self) -> None:
+        from .bench_build import measure_build
+
+        self.ensure_sample()
+        shutil.rmtree(self.sample_index, ignore_errors=True)
+        self.result["build"] = measure_build(self.sample_seeds, self.sample_index, profile=self.args.profile)
+
+    def part_ask(self) -> None:
+        from .bench_ask import warm_latency
+
+        self.ensure_seed_index()
+        self.ensure_large_index()
+        samples = 20 if self.quick else 200
+        seed_q = [it.question for it in corpus.load(corpus.SEED_QUESTIONS)]
+        wiki_q = [it.question for it in self.wiki_items]
+        self.result["ask"] = {
+            "seed": warm_latency(corpus.SEED_SEEDS, self.seed_index, seed_q, samples),
+            "large": warm_latency(self.large_seeds(), self.large_index(), wiki_q, samples),
+        }
+
+    def part_cold(self) -> None:
+        from .bench_ask import cold_ask
+
+        self.ensure_seed_index()
+        self.ensure_large_index()
+        self.result["cold"] = {
+            "seed": cold_ask(self.seed_index, "How many missiles were launched?", self.cold_runs),
+            "large": cold_ask(self.large_index(), "how tall is mount everest", self.cold_runs),
+        }
+
+    def part_search(self) -> None:
+        from .bench_search import measure
+
+        self.ensure_large_index()
+        questions: list[str] = []
+        if not self.args.no_search_questions:
+            questions = [it.question for it in self.wiki_items]
+            questions += [it.question for it in corpus.load(corpus.SEED_QUESTIONS)]
+        held_out = 100 if self.quick else 300
+        self.result["search"] = measure(self.large_index(), self.sizes, questions, held_out)
+
+    def part_incremental(self) -> None:
+        from .bench_build import measure_incremental
+
+        self.ensure_large_index()
+        work = self.work / "incremental"
+        shutil.rmtree(work, ignore_errors=True)
+        out = measure_incremental(self.large_index(), self.large_seeds(), work, self.args.full_build)
+        if out.get("full_build_s") is None and self.result.get("large_build"):
+            out["full_build_s"] = self.result["large_build"]["seconds"]
+            out["full_build_source"] = "measured (the bench built the large index)"
+        if out.get("full_build_s") is None and self.quick and isinstance(self.result.get("build"), dict):
+            out["full_build_s"] = self.result["build"]["build_s"]
+            out["full_build_source"] = "measured (build part, sample corpus)"
+        if out.get("full_build_s"):
+            out["fraction"] = round(out["incremental_s"] / out["full_build_s"], 4)
+        shutil.rmtree(work, ignore_errors=True)
+        self.result["incremental"] = out
+
+    def part_langchain(self) -> None:
+        from .bench_ask import retrieval_recall, warm_latency
+
+        self.ensure_sample_index()
+        items = corpus.questions_for(self.wiki_items, {p.name for p in self.sample_seeds.iterdir()})
+        cmd = bench_proc.python_module("qabot.bench_langchain", str(self.sample_seeds), str(self.args.wiki_questions))
+        proc = bench_proc.run(cmd)
+        if proc.returncode != 0:
+            self.result["langchain"] = {
+                "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+            }
+            return
+        lc = proc.json_tail()
+        qa_recall = retrieval_recall(self.sample_seeds, self.sample_index, items, k=5)
+        qa_ask = warm_latency(self.sample_seeds, self.sample_index, [it.question for it in items], len(items))
+        build = self.result.get("build")
+        qa_build = build["build_s"] if isinstance(build, dict) else None
+        out: dict[str, Any] = {
+            "documents": lc["documents"],
+            "questions": lc["questions"],
+            "langchain": lc,
+            "qabot": {
+                "build_s": qa_build,
+                "chunks": build.get("chunks") if isinstance(build, dict) else None,
+                "ask_p50_ms": qa_ask["p50_ms"],
+                "ask_p95_ms": qa_ask["p95_ms"],
+                "recall_at_5": qa_recall["recall_at_k"],
+                "retrieve_p50_ms": qa_recall["retrieve_p50_ms"],
+            },
+        }
+        out["build_speedup"] = round(lc["build_s"] / qa_build, 3) if qa_build else None
+        out["query_speedup"] = round(lc["query_p50_ms"] / qa_ask["p50_ms"], 3) if qa_ask["p50_ms"] else None
+        rc, rq = lc.get("recall_at_k"), qa_recall["recall_at_k"]
+        out["recall_ratio"] = round(rq / rc, 3) if rc and rq is not None else None
+        self.result["langchain"] = out
+
+
+# ---- targets and the table ----------------------------------------------------------------------
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    cur: Any = data
+    for key in path:
+        if not isinstance(cur, dict) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
+
+
+def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target of issue 5 with the measured value and whether it is met (None: not measured)."""
+
+    def check(value: Any, ok: Any, goal: str) -> dict[str, Any]:
+        return {"value": value, "goal": goal, "met": None if value is None else bool(ok(value))}
+
+    largest = None
+    sizes = _get(r, "search", "sizes") or {}
+    if sizes:
+        largest = sizes[max(sizes, key=int)]
+    return {
+        "cold_ask_s": check(_get(r, "cold", "large", "median_s"), lambda v: v <= 1.5, "<= 1.5 s"),
+        "warm_ask_seed_p50_ms": check(_get(r, "ask", "seed", "p50_ms"), lambda v: v <= 15, "<= 15 ms"),
+        "warm_ask_large_p50_ms": check(_get(r, "ask", "large", "p50_ms"), lambda v: v <= 40, "<= 40 ms"),
+        "build_vs_raw": check(_get(r, "build", "build_vs_raw"), lambda v: v >= 0.9, ">= 0.90"),
+        "search_recall_at_10": check(largest and largest["recall_at_10"], lambda v: v >= 0.95, ">= 0.95 (largest)"),
+        "search_ms": check(largest and largest["search_p50_ms"], lambda v: v <= 10, "<= 10 ms (largest)"),
+        "vector_mb": check(largest and largest["index_mb"], lambda v: v <= 450, "<= 450 MB (largest)"),
+        "incremental_fraction": check(_get(r, "incremental", "fraction"), lambda v: v <= 0.05, "<= 0.05"),
+        "langchain_build_speedup": check(_get(r, "langchain", "build_speedup"), lambda v: v > 1, "> 1"),
+        "langchain_query_speedup": check(_get(r, "langchain", "query_speedup"), lambda v: v > 1, "> 1"),
+        "langchain_recall_ratio": check(_get(r, "langchain", "recall_ratio"), lambda v: v > 1, "> 1"),
+    }
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        text = f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, value, target / note) rows of the table."""
+    t = r.get("targets") or targets(r)
+
+    def mark(key: str) -> str:
+        target = t.get(key, {})
+        met = target.get("met")
+        verdict = "" if met is None else (" ✓" if met else " ✗")
+        return f"{target.get('goal', '')}{verdict}"
+
+    out: list[tuple[str, str, str]] = []
+    b = r.get("build")
+    if isinstance(b, dict):
+        sample = f"{b['documents']} docs: {b['chunks']:,} chunks + {b['texts'] - b['chunk_texts']:,} sentences"
+        out += [
+            ("build sample", sample, f"{b['tokens_per_chunk']} / {b['tokens_per_sentence']} tokens each"),
+            ("raw model, chunks only", _fmt(b["raw_chunks_per_s"], "chunks/s"), "SentenceTransformer.encode"),
+            ("raw model, chunks+sentences", _fmt(b["raw_texts_per_s"], "texts/s"), "same texts as the build"),
+            ("index build", _fmt(b["build_texts_per_s"], "texts/s"), f"= {_fmt(b['build_chunks_per_s'])} chunks/s"),
+            ("build / raw (same texts)", _fmt(b["build_vs_raw"]), mark("build_vs_raw")),
+            ("build peak RSS", _fmt(b["rss_build_peak_mb"], "MB"), f"model alone {_fmt(b['rss_model_mb'], 'MB')}"),
+        ]
+    a = r.get("ask")
+    if isinstance(a, dict):
+        for name, key in (("seed", "warm_ask_seed_p50_ms"), ("large", "warm_ask_large_p50_ms")):
+            s = a[name]
+            out.append(
+                (
+                    f"warm ask p50 / p95, {name} ({s['chunks']:,} chunks)",
+                    f"{_fmt(s['p50_ms'])} / {_fmt(s['p95_ms'])} ms",
+                    mark(key),
+                )
+            )
+    c = r.get("cold")
+    if isinstance(c, dict):
+        for name in ("seed", "large"):
+            s = c[name]
+            out.append(
+                (
+                    f"cold `qabot ask`, {name} index",
+                    f"{_fmt(s['median_s'])} s (min {_fmt(s['min_s'])})",
+                    mark("cold_ask_s") if name == "large" else f"median of {s['runs']}",
+                )
+            )
+        out.append(
+            ("peak RSS, `qabot ask` on large index", _fmt(c["large"]["peak_rss_mb"], "MB"), "model + loaded index")
+        )
+    s = r.get("search")
+    if isinstance(s, dict):
+        last = max(s["sizes"], key=int) if s["sizes"] else None
+        for n, m in sorted(s["sizes"].items(), key=lambda kv: int(kv[0])):
+            probe = f" nprobe {m['nprobe']}" if m.get("nprobe") else ""
+            out.append(
+                (f"search {int(n):,} vectors: index", f"{m['kind']}{probe}", f"built in {_fmt(m['build_s'], 's')}")
+            )
+            extra = lambda key, n=n: mark(key) if n == last else ""  # noqa: E731
+            out.append(
+                (
+                    f"search {int(n):,}: p50 / p95",
+                    f"{_fmt(m['search_p50_ms'])} / {_fmt(m['search_p95_ms'])} ms",
+                    extra("search_ms"),
+                )
+            )
+            out.append(
+                (f"search {int(n):,}: recall@10 vs exact", _fmt(m["recall_at_10"]), extra("search_recall_at_10"))
+            )
+            out.append(
+                (
+                    f"search {int(n):,}: vector memory",
+                    f"{_fmt(m['index_mb'], 'MB')} ({_fmt(m['bytes_per_vector'])} B/vector)",
+                    extra("vector_mb") or f"RSS after load {_fmt(m['rss_after_load_mb'], 'MB')}",
+                )
+            )
+    i = r.get("incremental")
+    if isinstance(i, dict):
+        out += [
+            (
+                "incremental rebuild (1 of " + f"{i['documents']:,} docs)",
+                _fmt(i["incremental_s"], "s"),
+                f"embedded {_fmt(i['embedded'])}, reused {_fmt(i['reused'])}",
+            ),
+            ("full build", _fmt(i["full_build_s"], "s"), str(i.get("full_build_source") or "")),
+            ("incremental / full", _fmt(i["fraction"]), mark("incremental_fraction")),
+        ]
+    lc = r.get("langchain")
+    if isinstance(lc, dict) and "error" in lc:
+        out.append(("LangChain comparison", "not run", str(lc["error"])[:80]))
+    elif isinstance(lc, dict):
+        lang, qa = lc["langchain"], lc["qabot"]
+        out += [
+            (
+                "LangChain vs qabot corpus",
+                f"{lc['documents']} docs, {lc['questions']} questions",
+                f"LangChain {lang['chunks']:,} chunks",
+            ),
+            (
+                "build: LangChain / qabot",
+                f"{_fmt(lang['build_s'], 's')} / {_fmt(qa['build_s'], 's')}",
+                f"speedup {_fmt(lc['build_speedup'])} {mark('langchain_build_speedup')}",
+            ),
+            (
+                "query p50: LangChain / qabot ask",
+                f"{_fmt(lang['query_p50_ms'])} / {_fmt(qa['ask_p50_ms'])} ms",
+                f"speedup {_fmt(lc['query_speedup'])} {mark('langchain_query_speedup')}",
+            ),
+            (
+                "recall@5: LangChain / qabot",
+                f"{_fmt(lang['recall_at_k'])} / {_fmt(qa['recall_at_5'])}",
+                f"ratio {_fmt(lc['recall_ratio'])} {mark('langchain_recall_ratio')}",
+            ),
+        ]
+    return out
+
+
+def render_table(r: dict[str, Any]) -> str:
+    table = rows(r)
+    w1 = max([len(a) for a, _, _ in table] + [6])
+    w2 = max([len(b) for _, b, _ in table] + [5])
+    lines = [f"| {'figure':<{w1}} | {'value':<{w2}} | target / note |", f"|{'-' * (w1 + 2)}|{'-' * (w2 + 2)}|---|"]
+    lines += [f"| {a:<{w1}} | {b:<{w2}} | {c} |" for a, b, c in table]
+    m = r.get("machine", {})
+    lines.append("")
+    lines.append(
+        f"machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gb')} GB; "
+        f"load average {m.get('load_average_start')} -> {m.get('load_average_end')}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        work = args.workdir
+        result = Bench(args, work).run()
+    else:
+        with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
+            result = Bench(args, Path(tmp)).run()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(render_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

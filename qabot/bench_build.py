@@ -1,0 +1,241 @@
+"""Benchmark helper: index build throughput against the model alone, build memory, rebuilds.
+
+Run as a child process so its peak RSS is the build's own:
+
+    python -m qabot.bench_build SEEDS INDEX [--batch-size 32] [--profile FILE]
+
+It loads the model, warms it up, builds SEEDS into INDEX with `qabot.builder.build`
+(full build: nothing reused), records the texts the builder handed to the model, then
+encodes exactly those texts with `SentenceTransformer.encode` alone, and prints one JSON
+line. Both timings see the same texts, batch size and threads, so their ratio is honest.
+qabot embeds chunks (for retrieval) and sentences (for picking the answer), so the
+throughput is given both as chunks/s and as texts/s (chunks + sentences).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import bench_proc, store
+
+
+class _RecordingEmbedder:
+    """Wraps an Embedder and remembers what `embed` was asked to embed (no other change)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.texts: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def model_id(self) -> str:
+        return str(self._inner.model_id)
+
+    @property
+    def dim(self) -> int:
+        return int(self._inner.dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._inner.max_tokens)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Any = None) -> Any:
+        self.texts.extend(texts)
+        return self._inner.embed(texts, batch_size, progress)
+
+
+def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> dict[str, Any]:
+    from .builder import build
+    from .embedder import SentenceTransformerEmbedder, offline_environment
+    from .settings import Settings
+
+    offline_environment()
+    inner = SentenceTransformerEmbedder()
+    began = time.perf_counter()
+    model = inner._load()
+    load_seconds = time.perf_counter() - began
+    model.encode(["warm up the model with a sentence of ordinary length."] * 64, batch_size=batch_size)
+    rss_model = bench_proc.vm_hwm_mb()
+
+    embedder = _RecordingEmbedder(inner)
+    settings = Settings(seeds_dir=seeds, index_dir=index, batch_size=batch_size, _env_file=None)  # type: ignore[call-arg]
+    stages: dict[str, list[float]] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        span = stages.setdefault(stage, [now, now])
+        span[1] = now
+
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    report = build(settings, embedder, full=True, progress=progress)  # type: ignore[arg-type]
+    if profiler is not None:
+        profiler.stop()
+        assert profile is not None
+        profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
+    rss_build = bench_proc.vm_hwm_mb()
+
+    texts = embedder.texts  # unique texts, chunks first (the builder embeds each distinct text once)
+    chunk_inputs = _chunk_inputs(settings, inner)
+    chunk_texts = [t for t in texts if t in chunk_inputs]
+    sentence_texts = [t for t in texts if t not in chunk_inputs]
+    n_chunks = len(chunk_texts)
+    t0 = time.perf_counter()
+    model.encode(chunk_texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    t1 = time.perf_counter()
+    model.encode(sentence_texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    t2 = time.perf_counter()
+    tokens = inner.count_tokens(chunk_texts + sentence_texts)
+    raw_seconds = t2 - t0
+    texts_n = len(texts)
+    return {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "sentences": report.sentences,
+        "chunk_texts": n_chunks,
+        "texts": texts_n,
+        "tokens_per_chunk": round(sum(tokens[:n_chunks]) / max(1, n_chunks), 1),
+        "tokens_per_sentence": round(sum(tokens[n_chunks:]) / max(1, texts_n - n_chunks), 1),
+        "model_load_s": round(load_seconds, 2),
+        "build_s": round(report.seconds, 2),
+        "build_stage_s": {k: round(v[1] - v[0], 2) for k, v in stages.items()},
+        "raw_s": round(raw_seconds, 2),
+        "raw_chunks_s": round(t1 - t0, 2),
+        "raw_chunks_per_s": round(n_chunks / max(1e-9, t1 - t0), 1),
+        "raw_texts_per_s": round(texts_n / max(1e-9, raw_seconds), 1),
+        "build_chunks_per_s": round(report.chunks / max(1e-9, report.seconds), 1),
+        "build_texts_per_s": round(texts_n / max(1e-9, report.seconds), 1),
+        "build_vs_raw": round(raw_seconds / max(1e-9, report.seconds), 3),
+        "rss_model_mb": round(rss_model, 1),
+        "rss_build_peak_mb": round(rss_build, 1),
+    }
+
+
+def _chunk_inputs(settings: Any, embedder: Any) -> set[str]:
+    """The chunk texts the builder gives the model (title prefix included), recomputed."""
+    from .builder import chunker_settings
+    from .chunker import plan_chunks
+    from .loader import list_sources, read_document
+    from .records import Document
+
+    cfg = chunker_settings(settings, embedder)
+    inputs: set[str] = set()
+    for file in list_sources(settings.seeds_dir):
+        doc = read_document(file)
+        if isinstance(doc, Document):
+            plan = plan_chunks(
+                doc,
+                embedder.count_tokens,
+                embedder.cut_points,
+                cfg["max_tokens"],
+                cfg["overlap_sentences"],
+                cfg["embed_title"],
+            )
+            inputs.update(plan.embed_inputs)
+    return inputs
+
+
+# ---- parent side ------------------------------------------------------------------------------
+
+
+def measure_build(seeds: Path, index: Path, batch_size: int = 32, profile: Path | None = None) -> dict[str, Any]:
+    """Build throughput, raw model throughput and build peak RSS, measured in a child process."""
+    args = [str(seeds), str(index), "--batch-size", str(batch_size)]
+    if profile is not None:
+        args += ["--profile", str(profile)]
+    result = bench_proc.run(bench_proc.python_module("qabot.bench_build", *args))
+    if result.returncode != 0:
+        raise RuntimeError(f"build child failed: {result.stderr[-2000:]}")
+    out = result.json_tail()
+    out["child_peak_rss_mb"] = round(result.peak_rss_mb, 1)
+    return out
+
+
+_BUILT = re.compile(r"embedded\s+(\d+),\s+reused\s+(\d+)\s+in\s+([\d.]+)\s+s")
+
+
+def full_build_seconds(index_dir: Path) -> tuple[float | None, str]:
+    """How long the build of the index in use took, and how that is known."""
+    try:
+        gen = store.open_generation(index_dir)
+    except Exception:  # noqa: BLE001 - no usable index: nothing known
+        return None, "no index"
+    recorded = gen.manifest.get("build_seconds")
+    if isinstance(recorded, int | float):
+        return float(recorded), "manifest build_seconds"
+    lock = index_dir / ".lock"
+    manifest = gen.path / store.MANIFEST
+    if lock.is_file() and int(gen.name.removeprefix(store.GEN_PREFIX) or 0) == 1:
+        # First generation of a fresh index folder: the lock file was created when the build began.
+        seconds = manifest.stat().st_mtime - lock.stat().st_mtime
+        if seconds > 0:
+            return seconds, "index timestamps (.lock created -> manifest written)"
+    return None, "unknown"
+
+
+def measure_incremental(large_index: Path, full_seeds: Path, work: Path, measure_full: bool = False) -> dict[str, Any]:
+    """Rebuild after changing one document of the corpus, reusing the large index's cache."""
+    gen = store.open_generation(large_index)
+    seeds = work / "seeds"
+    index = work / "index"
+    shutil.copytree(full_seeds, seeds)
+    index.mkdir(parents=True)
+    shutil.copytree(gen.path, index / gen.name)
+    (index / store.CURRENT).write_text(gen.name + "\n", encoding="utf-8")
+    qabot = bench_proc.qabot_command()
+    full_seconds, source = full_build_seconds(large_index)
+    if measure_full:
+        full = bench_proc.run([*qabot, "index", "build", "--full", "--seeds", str(seeds), "--index", str(index)])
+        if full.returncode != 0:
+            raise RuntimeError(f"full build failed: {full.stderr[-2000:]}")
+        full_seconds = full.seconds
+        source = "measured (qabot index build --full)"
+    files = sorted(p for p in seeds.iterdir() if p.suffix == ".txt")
+    changed = files[len(files) // 2]
+    with open(changed, "a", encoding="utf-8") as f:
+        f.write("\nThis sentence was added by the qabot benchmark to change one document.\n")
+    result = bench_proc.run([*qabot, "index", "build", "--seeds", str(seeds), "--index", str(index)])
+    if result.returncode != 0:
+        raise RuntimeError(f"incremental build failed: {result.stderr[-2000:]}")
+    match = _BUILT.search(result.stdout)
+    out: dict[str, Any] = {
+        "documents": len(files),
+        "changed": changed.name,
+        "incremental_s": round(result.seconds, 2),
+        "incremental_build_s": float(match.group(3)) if match else None,
+        "embedded": int(match.group(1)) if match else None,
+        "reused": int(match.group(2)) if match else None,
+        "incremental_peak_rss_mb": round(result.peak_rss_mb, 1),
+        "full_build_s": round(full_seconds, 1) if full_seconds else None,
+        "full_build_source": source,
+    }
+    out["fraction"] = round(result.seconds / full_seconds, 4) if full_seconds else None
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("seeds", type=Path)
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of the build here")
+    args = parser.parse_args(argv)
+    print(json.dumps(child(args.seeds, args.index, args.batch_size, args.profile)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Benchmark helper: the usual stack on the same corpus and questions, in a child process.
+
+    python -m qabot.bench_langchain SEEDS QUESTIONS.jsonl [-k 5]
+
+The LangChain recipe people copy: TextLoader per file, RecursiveCharacterTextSplitter
+(chunk_size=1000, chunk_overlap=200, add_start_index=True), `FAISS.from_documents` with
+`HuggingFaceEmbeddings` of the same local model folder qabot uses (sentence-transformers
+underneath), then `similarity_search(question, k)`. Build time runs from reading the files
+to the finished store (the model is loaded before, as qabot's build timing also excludes it).
+Recall@k uses qabot.evaluate's own judge on the returned chunks (source, start_index).
+Needs the optional extra: `pip install -e '.[bench]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .bench_corpus import load, percentile, questions_for
+
+
+def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
+    from .embedder import offline_environment, resolve_model_path
+    from .evaluate import DocumentCache, citation_matches
+    from .records import Citation
+    from .settings import PACKAGED_MODEL
+
+    offline_environment()
+    warnings.filterwarnings("ignore")
+    from langchain_community.document_loaders import TextLoader
+    from langchain_community.embeddings import HuggingFaceEmbeddings
+    from langchain_community.vectorstores import FAISS
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    embeddings = HuggingFaceEmbeddings(model_name=str(resolve_model_path(PACKAGED_MODEL)))
+    embeddings.embed_documents(["warm up the model with a sentence of ordinary length."] * 64)
+
+    files = sorted(p for p in seeds.rglob("*") if p.is_file() and p.suffix in {".txt", ".md"})
+    began = time.perf_counter()
+    docs = []
+    for file in files:
+        for doc in TextLoader(str(file), encoding="utf-8").load():
+            doc.metadata["source"] = file.relative_to(seeds).as_posix()
+            docs.append(doc)
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
+    chunks = splitter.split_documents(docs)
+    store = FAISS.from_documents(chunks, embeddings)
+    build_s = time.perf_counter() - began
+
+    items = questions_for(load(questions), {f.name for f in files})
+    store.similarity_search(items[0].question, k=k)
+    cache = DocumentCache(seeds)
+    times: list[float] = []
+    found = 0
+    judged = 0
+    for item in items:
+        t0 = time.perf_counter()
+        got = store.similarity_search(item.question, k=k)
+        times.append((time.perf_counter() - t0) * 1000.0)
+        if item.answerable and item.evidence:
+            judged += 1
+            cites = [
+                Citation(
+                    d.metadata["source"],
+                    int(d.metadata["start_index"]),
+                    int(d.metadata["start_index"]) + len(d.page_content),
+                    d.page_content,
+                    0.0,
+                )
+                for d in got
+            ]
+            found += any(citation_matches(item.evidence, c, cache) for c in cites)
+    return {
+        "documents": len(files),
+        "chunks": len(chunks),
+        "build_s": round(build_s, 2),
+        "query_p50_ms": round(percentile(times, 50) or 0.0, 2),
+        "query_p95_ms": round(percentile(times, 95) or 0.0, 2),
+        "queries": len(times),
+        "recall_at_k": round(found / judged, 4) if judged else None,
+        "k": k,
+        "questions": judged,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("seeds", type=Path)
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("-k", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.seeds, args.questions, args.k)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Benchmark helper: run a command in a fresh process and measure its wall time and peak RSS.
+
+`os.wait4` returns the resource usage of exactly the child that ended, so the peak RSS
+(`ru_maxrss`, the kernel's VmHWM of that process) is not mixed with other children's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProcResult:
+    returncode: int
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+    def json_tail(self) -> dict[str, Any]:
+        """The last stdout line that is a JSON object (how bench children report)."""
+        for line in reversed(self.stdout.splitlines()):
+            line = line.strip()
+            if line.startswith("{"):
+                return dict(json.loads(line))
+        raise RuntimeError(f"child printed no JSON (exit {self.returncode}): {self.stderr[-2000:]}")
+
+
+def bench_env() -> dict[str, str]:
+    """The environment for children: offline, no .env surprises, no tokenizer threads warning."""
+    env = dict(os.environ)
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    return env
+
+
+def run(args: list[str], timeout: float = 7200.0, cwd: Path | None = None) -> ProcResult:
+    """Run `args`, capture its output, and return its wall time and own peak RSS."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        began = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=bench_env(), cwd=cwd)
+        deadline = began + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.002)
+        seconds = time.perf_counter() - began
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ProcResult(proc.returncode, seconds, usage.ru_maxrss / 1024.0, out.read(), err.read())
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def qabot_command() -> list[str]:
+    """The installed `qabot` console script (next to this Python, else on PATH)."""
+    here = Path(sys.executable).parent / "qabot"
+    if here.is_file():
+        return [str(here)]
+    found = shutil.which("qabot")
+    if found:
+        return [found]
+    return python_module("qabot.cli")
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident set size so far (VmHWM), in MB."""
+    return _status_field("VmHWM")
+
+
+def vm_rss_mb() -> float:
+    return _status_field("VmRSS")
+
+
+def _status_field(name: str) -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
