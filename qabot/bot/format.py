@@ -69,7 +69,7 @@ def escape(text: str) -> str:
 
 def unescape(text: str) -> str:
     """Undo `escape` well enough to reuse shown text as a question."""
-    return re.sub(r"\\(?=[^\w\s])", "", text).replace(_ZWSP, "")
+    return re.sub(r"\\([^A-Za-z0-9\s])", r"\1", text).replace(_ZWSP, "")
 
 
 def one_line(text: str) -> str:
@@ -227,14 +227,10 @@ def _source_fields(citations: Sequence[Citation], quote_chars: int) -> list[tupl
     return [source_field(i, c, quote_chars) for i, c in enumerate(citations[:FIELDS_PER_EMBED], start=1)]
 
 
-def _fields_size(fields: Sequence[tuple[str, str]]) -> int:
-    return sum(len(n) + len(v) for n, v in fields)
-
-
 def answer_replies(answer: Answer, question: str | None = None, footer: str | None = None) -> list[Reply]:
     """The messages that show one answer: text with [n] markers, then numbered sources."""
     title = fit(one_line(question if question is not None else answer.question), TITLE_LIMIT) or None
-    footer_text = truncate(footer, FOOTER_LIMIT) if footer else None
+    footer_text = truncate(one_line(footer), 200) if footer else None
     if answer.abstained or not answer.text:
         embed = discord.Embed(title=title, description=f"**{ABSTAIN_TEXT}** {ABSTAIN_DETAIL}", colour=ABSTAIN_COLOUR)
         if footer_text:
@@ -251,29 +247,29 @@ def answer_replies(answer: Answer, question: str | None = None, footer: str | No
             embed.title = f"(continued {i}/{len(embeds)})"
 
     last = embeds[-1]
-    fixed = embed_size(last) + len(footer_text or "")
     citations = answer.citations[:FIELDS_PER_EMBED]
-    fields: list[tuple[str, str]] = []
-    if citations:
-        names = sum(len(source_field(i, c, 0)[0]) + 2 for i, c in enumerate(citations, start=1))
-        room = (EMBED_TOTAL_LIMIT - fixed - names) // len(citations) - 2
-        quote_chars = min(QUOTE_CHARS, room)
-        if quote_chars >= MIN_QUOTE_CHARS:
-            fields = _source_fields(citations, quote_chars)
-            for name, value in fields:
-                last.add_field(name=name, value=value, inline=False)
-        else:  # no room beside a very long answer: the sources get an embed of their own
-            sources = discord.Embed(title="Sources", colour=ANSWER_COLOUR)
-            for name, value in _source_fields(citations, QUOTE_CHARS):
-                sources.add_field(name=name, value=value, inline=False)
-            embeds.append(sources)
-            last = sources
+    if citations and not _add_sources(last, citations, len(footer_text or ""), MIN_QUOTE_CHARS):
+        # no room beside a very long answer: the sources get an embed of their own
+        last = discord.Embed(title="Sources", colour=ANSWER_COLOUR)
+        _add_sources(last, citations, len(footer_text or ""), 1)
+        embeds.append(last)
     if footer_text:
-        if embed_size(last) + len(footer_text) > EMBED_TOTAL_LIMIT:
-            footer_text = truncate(footer_text, max(0, EMBED_TOTAL_LIMIT - embed_size(last)))
+        footer_text = truncate(footer_text, EMBED_TOTAL_LIMIT - embed_size(last))
         if footer_text:
             last.set_footer(text=footer_text)
     return pack(embeds)
+
+
+def _add_sources(embed: discord.Embed, citations: Sequence[Citation], reserve: int, min_quote: int) -> bool:
+    """Add one field per citation, quotes shortened so the embed stays within 6000."""
+    names = sum(len(source_field(i, c, 0)[0]) + 2 for i, c in enumerate(citations, start=1))
+    room = (EMBED_TOTAL_LIMIT - embed_size(embed) - reserve - names) // len(citations) - 2
+    quote_chars = min(QUOTE_CHARS, room)
+    if quote_chars < min_quote:
+        return False
+    for name, value in _source_fields(citations, quote_chars):
+        embed.add_field(name=name, value=value, inline=False)
+    return True
 
 
 def answer_footer(answer: Answer, generation: str | None) -> str:

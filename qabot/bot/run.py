@@ -62,11 +62,21 @@ def run_bot(settings: Settings) -> int:
     if not secret:
         return _error(NO_TOKEN, secret)
 
-    discord.utils.setup_logging(level=logging.INFO, root=True)
+    root = logging.getLogger()
+    if not root.handlers:  # keep a logging setup the caller already made
+        discord.utils.setup_logging(level=logging.INFO, root=True)
     redact = _Redact(secret)
-    for handler in logging.getLogger().handlers:
+    handlers = list(root.handlers)
+    for handler in handlers:
         handler.addFilter(redact)
+    try:
+        return _run(settings, secret)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(redact)
 
+
+def _run(settings: Settings, secret: str) -> int:
     try:
         engine = QAEngine.from_settings(settings)
         bot = create_bot(engine, settings)

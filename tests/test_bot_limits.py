@@ -1,0 +1,130 @@
+"""Cooldown, the bounded gate for retrievals, and follow-up memory (fast, no Discord)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from qabot.bot.conversation import Conversations
+from qabot.bot.limits import Cooldown, Gate
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cooldown_is_per_user_and_expires() -> None:
+    clock = Clock()
+    cooldown = Cooldown(5.0, clock=clock)
+    assert cooldown.remaining(1) == 0
+    cooldown.start(1)
+    clock.now += 2
+    assert cooldown.remaining(1) == pytest.approx(3.0)
+    assert cooldown.remaining(2) == 0
+    assert cooldown.first_refusal(1) and not cooldown.first_refusal(1)  # told once per pause
+    clock.now += 3
+    assert cooldown.remaining(1) == 0 and len(cooldown) == 0  # forgotten: memory stays bounded
+    assert cooldown.first_refusal(1)
+
+
+def test_zero_cooldown_never_refuses_or_remembers() -> None:
+    cooldown = Cooldown(0)
+    for user in range(1000):
+        cooldown.start(user)
+        assert cooldown.remaining(user) == 0
+    assert len(cooldown) == 0
+
+
+def test_cooldown_memory_is_bounded_by_active_users() -> None:
+    clock = Clock()
+    cooldown = Cooldown(1.0, clock=clock)
+    for user in range(10_000):
+        cooldown.start(user)
+        clock.now += 0.01
+    assert len(cooldown) <= 101
+
+
+def test_a_burst_of_50_is_bounded_and_never_blocks_the_event_loop() -> None:
+    """2 retrievals at a time, 20 waiting, 28 refused at once; the loop keeps ticking."""
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def blocking_retrieval() -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+
+    async def main() -> tuple[int, int, int]:
+        gate = Gate(concurrency=2, queue=20)
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def heartbeat() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        async def question() -> bool:
+            ticket = gate.admit()
+            if ticket is None:
+                return False
+            try:
+                async with ticket:
+                    await asyncio.to_thread(blocking_retrieval)
+            finally:
+                ticket.close()
+            return True
+
+        beat = asyncio.create_task(heartbeat())
+        results = await asyncio.gather(*(question() for _ in range(50)))
+        stop.set()
+        await beat
+        assert gate.admitted == 0 and gate.running == 0
+        return sum(results), len(results) - sum(results), ticks
+
+    answered, refused, ticks = asyncio.run(main())
+    assert (answered, refused) == (22, 28)
+    assert peak <= 2
+    assert ticks >= 20  # ~11 rounds of 20 ms: the heartbeat ran throughout
+
+
+def test_tickets_are_returned_even_when_never_used() -> None:
+    async def main() -> None:
+        gate = Gate(1, 0)
+        ticket = gate.admit()
+        assert ticket is not None and gate.admit() is None
+        ticket.close()
+        ticket.close()
+        again = gate.admit()
+        assert again is not None
+        async with again:
+            assert gate.running == 1
+        assert gate.admitted == 0 and gate.running == 0
+
+    asyncio.run(main())
+    with pytest.raises(ValueError):
+        Gate(0, 1)
+
+
+def test_conversations_remember_recent_questions_and_forget_old_ones() -> None:
+    memory = Conversations(max_conversations=3, max_questions=2)
+    memory.record([10, 11], (), "How many missiles?")
+    assert memory.history(10) == ["How many missiles?"] and memory.history(11) == ["How many missiles?"]
+    memory.record([12], memory.history(10) or [], "and how many failed?")
+    memory.record([13], memory.history(12) or [], "where?")
+    assert memory.history(13) == ["and how many failed?", "where?"]  # the last two only
+    assert memory.history(11) is None and len(memory) == 3  # the least recently used is forgotten
+    assert memory.history(None) is None and 99 not in memory
