@@ -1,7 +1,11 @@
 """Benchmark helper: run a command in a fresh process and measure its wall time and peak RSS.
 
-`os.wait4` returns the resource usage of exactly the child that ended, so the peak RSS
-(`ru_maxrss`, the kernel's VmHWM of that process) is not mixed with other children's.
+`os.wait4` returns the resource usage of exactly the child that ended. One Linux trap: at
+exec the kernel folds the *old* memory map's high-water mark into the child's `ru_maxrss`, and
+Python spawns children with vfork, whose old map is the parent's, so a child of a big benchmark
+process would report the benchmark's RSS. Commands therefore start through a tiny wrapper
+process (`_WRAPPER`, a few MB) that spawns the command, waits for it with `wait4`, and writes
+the command's own wall time and peak RSS to a file.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,26 +45,41 @@ def bench_env() -> dict[str, str]:
     return env
 
 
+_WRAPPER = """
+import json, os, sys, time
+began = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - began
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "seconds": seconds, "maxrss_kb": usage.ru_maxrss}, f)
+"""
+
+
 def run(args: list[str], timeout: float = 7200.0, cwd: Path | None = None) -> ProcResult:
     """Run `args`, capture its output, and return its wall time and own peak RSS."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        began = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=bench_env(), cwd=cwd)
-        deadline = began + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.002)
-        seconds = time.perf_counter() - began
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.TemporaryDirectory(prefix="qabot-bench-proc-") as tmp,
+    ):
+        report = Path(tmp) / "usage.json"
+        cmd = [sys.executable, "-S", "-c", _WRAPPER, str(report), *args]
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=bench_env(), cwd=cwd)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         out.seek(0)
         err.seek(0)
-        return ProcResult(proc.returncode, seconds, usage.ru_maxrss / 1024.0, out.read(), err.read())
+        try:
+            usage = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            usage = {"code": proc.returncode or -9, "seconds": timeout, "maxrss_kb": 0}
+        return ProcResult(
+            int(usage["code"]), float(usage["seconds"]), usage["maxrss_kb"] / 1024.0, out.read(), err.read()
+        )
 
 
 def python_module(module: str, *args: str) -> list[str]:
