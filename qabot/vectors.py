@@ -58,10 +58,16 @@ def load_index(path: Path) -> Any:
     """Read an index memory-mapped and read-only where FAISS supports it."""
     import faiss
 
+    # IO_FLAG_MMAP maps IVF inverted lists; IO_FLAG_MMAP_IFC (faiss >= 1.10) maps the codes of
+    # flat indexes too, so a loaded index costs page cache shared between processes, not heap.
+    flags = faiss.IO_FLAG_MMAP | getattr(faiss, "IO_FLAG_MMAP_IFC", 0) | faiss.IO_FLAG_READ_ONLY
     try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        index = faiss.read_index(str(path), flags)
     except RuntimeError:
-        index = faiss.read_index(str(path))
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            index = faiss.read_index(str(path))
     if hasattr(index, "nprobe"):
         index.nprobe = IVF_NPROBE
     else:
