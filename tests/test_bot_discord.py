@@ -283,3 +283,35 @@ def test_the_bot_needs_a_sync_setting_to_register_commands(seed_engine, seed_set
         assert set(w.alice.available_commands(w.channel)) == {"ask", "sources", "reindex"}
 
     run_scenario(seed_engine, bot_settings(seed_settings), synced)
+
+
+def test_auto_sync_registers_only_when_the_commands_changed(seed_engine, seed_settings) -> None:
+    settings = seed_settings.model_copy(update={"discord_sync": "auto", "discord_cooldown_seconds": 0.0})
+
+    def puts(w: World) -> list[str]:
+        return [r.path for r in w.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+
+    async def scenario(w: World) -> None:
+        assert len(puts(w)) == 1  # nothing registered yet: synced once
+        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources", "reindex"}
+        await w.env.restart_bot()  # same commands already registered: no second sync
+        assert len(puts(w)) == 1
+        result = await w.alice.slash(w.channel, "ask", question=MISSILES)
+        assert result.response.embeds
+
+    run_scenario(seed_engine, settings, scenario)
+
+
+def test_a_sharded_bot_answers_too(seed_engine, seed_settings) -> None:
+    settings = bot_settings(seed_settings, discord_sharded=True, discord_shard_count=2)
+
+    async def scenario(w: World) -> None:
+        assert isinstance(w.bot, discord.AutoShardedClient) and w.bot.shard_count == 2
+        other = w.env.create_guild("Second", shard_id=1)
+        channel = other.create_text_channel("general")
+        bob = other.add_member(w.env.create_user("bob"))
+        for member, where in ((w.alice, w.channel), (bob, channel)):
+            result = await member.slash(where, "ask", question=MISSILES)
+            assert result.response.embeds[0].fields
+
+    run_scenario(seed_engine, settings, scenario)

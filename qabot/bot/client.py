@@ -79,7 +79,8 @@ def create_bot(engine: QAEngine, settings: Settings) -> AnyBot:
 
 
 async def _setup(bot: AnyBot, engine: QAEngine, settings: Settings) -> None:
-    await bot.add_cog(QACog(bot, engine, settings))
+    if bot.get_cog("qabot") is None:  # setup_hook runs again when a bot object is restarted
+        await bot.add_cog(QACog(bot, engine, settings))
     await sync_commands(bot, settings)
 
 
@@ -110,8 +111,13 @@ class ShardedQABot(commands.AutoShardedBot):
 
 
 async def sync_commands(bot: AnyBot, settings: Settings) -> None:
-    """Register the slash commands with Discord as the sync setting says (never blindly)."""
-    mode = settings.discord_sync
+    """Register the slash commands with Discord as the sync setting says (never blindly).
+
+    off: leave them; global: every server; guild: one server (development); and, when the
+    setting allows it, auto: compare with what Discord has (one cheap GET) and sync globally
+    only when they differ.
+    """
+    mode = str(settings.discord_sync)
     try:
         if mode == "global":
             synced = await bot.tree.sync()
@@ -121,6 +127,11 @@ async def sync_commands(bot: AnyBot, settings: Settings) -> None:
             bot.tree.copy_global_to(guild=guild)
             synced = await bot.tree.sync(guild=guild)
             log.info("Synced %d slash commands to guild %s.", len(synced), settings.discord_guild_id)
+        elif mode == "auto":
+            registered = {_shape(c.to_dict()) for c in await bot.tree.fetch_commands()}
+            if registered != {_shape(c.to_dict(bot.tree)) for c in bot.tree.get_commands()}:
+                synced = await bot.tree.sync()
+                log.info("Slash commands changed: synced %d globally.", len(synced))
         else:
             log.info("Slash commands not synced (QABOT_DISCORD_SYNC=off); set it to global once after changes.")
     except discord.HTTPException as err:
@@ -129,6 +140,15 @@ async def sync_commands(bot: AnyBot, settings: Settings) -> None:
             err.status,
             err.text,
         )
+
+
+def _shape(payload: Any) -> tuple[Any, ...]:
+    """What matters of a command for deciding whether to sync."""
+    options = tuple(
+        (o.get("name"), int(o.get("type", 0)), bool(o.get("required", False)), o.get("description"))
+        for o in payload.get("options") or ()
+    )
+    return (payload.get("name"), int(payload.get("type", 1)), payload.get("description"), options)
 
 
 # ---- the commands and listeners -----------------------------------------------------------
