@@ -81,13 +81,20 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("QABOT_DISCORD_TOKEN", "DISCORD_TOKEN", "discord_token"),
         description="Bot token (DISCORD_TOKEN or QABOT_DISCORD_TOKEN).",
     )
-    discord_sync: Literal["off", "global", "guild"] = Field(
-        "off", description="Slash-command sync at start: off, global, or guild (QABOT_DISCORD_GUILD_ID)."
+    discord_sync: Literal["auto", "off", "global", "guild"] = Field(
+        "auto",
+        description="Slash-command sync at start: auto (sync globally only when Discord's copy differs, one "
+        "cheap check), off, global, or guild (QABOT_DISCORD_GUILD_ID, for development).",
     )
     discord_guild_id: int | None = Field(None, description="Guild for discord_sync=guild.")
     discord_sharded: bool = Field(False, description="Run as AutoShardedBot.")
     discord_owner_ids: list[int] = Field(default_factory=list, description="User ids allowed to /reindex.")
-    discord_cooldown_seconds: float = Field(5.0, ge=0, description="Per-user pause between questions.")
+    discord_cooldown_seconds: float = Field(
+        30.0, ge=0, description="Per-user rate limit window, in seconds (0 turns the limit off)."
+    )
+    discord_cooldown_rate: int = Field(
+        5, ge=1, le=1000, description="Questions one user may ask per discord_cooldown_seconds."
+    )
     discord_max_question_chars: int = Field(500, ge=10, le=4000, description="Longest question from Discord.")
     discord_max_concurrency: int = Field(2, ge=1, le=64, description="Retrievals running at once.")
     discord_max_queue: int = Field(20, ge=0, le=10000, description="Questions waiting before new ones are refused.")

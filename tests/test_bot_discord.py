@@ -173,11 +173,13 @@ def test_abstention_reads_as_a_polite_answer(seed_engine, settings) -> None:
 
 
 def test_cooldown_refuses_quick_questions_until_it_expires(seed_engine, seed_settings) -> None:
-    settings = bot_settings(seed_settings, discord_cooldown_seconds=30.0)
+    settings = bot_settings(seed_settings, discord_cooldown_seconds=30.0, discord_cooldown_rate=2)
 
     async def scenario(w: World) -> None:
         first = await w.alice.slash(w.channel, "ask", question=MISSILES)
         assert first.response.embeds
+        second = await w.alice.slash(w.channel, "ask", question=MISSILES)  # a burst of `rate` is fine
+        assert second.response.embeds and not second.ephemeral
         refused = await w.alice.slash(w.channel, "ask", question=FAILED)
         assert refused.ephemeral and "please wait 30 s" in refused.response.content
         assert callback_types(w.env)[-1] == 4  # refused at once, never deferred
@@ -315,3 +317,16 @@ def test_a_sharded_bot_answers_too(seed_engine, seed_settings) -> None:
             assert result.response.embeds[0].fields
 
     run_scenario(seed_engine, settings, scenario)
+
+
+def test_default_settings_work_as_a_server_sees_them(seed_engine, seed_settings) -> None:
+    """No overrides: commands get registered, a member can ask a few questions in a row."""
+
+    async def scenario(w: World) -> None:
+        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources", "reindex"}
+        for question in (MISSILES, "Who is Iran's foreign minister?", "What did Trump tweet?"):
+            result = await w.alice.slash(w.channel, "ask", question=question)
+            assert result.response.embeds and not result.ephemeral, question
+            assert_pings_nobody(result.response)
+
+    run_scenario(seed_engine, seed_settings, scenario)

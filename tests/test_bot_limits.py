@@ -34,6 +34,21 @@ def test_cooldown_is_per_user_and_expires() -> None:
     assert cooldown.first_refusal(1)
 
 
+def test_rate_lets_a_few_questions_through_then_waits_for_the_oldest() -> None:
+    clock = Clock()
+    cooldown = Cooldown(30.0, rate=3, clock=clock)
+    for _ in range(3):
+        assert cooldown.remaining(7) == 0
+        cooldown.start(7)
+        clock.now += 1.0
+    assert cooldown.remaining(7) == pytest.approx(27.0)  # the first of the three was 3 s ago
+    assert cooldown.first_refusal(7) and not cooldown.first_refusal(7)
+    clock.now += 27.0
+    assert cooldown.remaining(7) == 0  # the oldest left the window: one more may go
+    cooldown.start(7)
+    assert cooldown.remaining(7) > 0
+
+
 def test_zero_cooldown_never_refuses_or_remembers() -> None:
     cooldown = Cooldown(0)
     for user in range(1000):

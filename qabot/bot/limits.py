@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from types import TracebackType
 
@@ -28,20 +28,25 @@ def _monotonic() -> float:
 
 
 class Cooldown:
-    """At most one question per `seconds` per key (a user id)."""
+    """At most `rate` questions per `seconds` per key (a user id), over a sliding window.
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = _monotonic) -> None:
+    rate=1 is a plain cooldown; a larger rate lets a person ask a few questions in a row
+    (a follow-up right after an answer) while still stopping a flood.
+    """
+
+    def __init__(self, seconds: float, rate: int = 1, clock: Callable[[], float] = _monotonic) -> None:
         self.seconds = max(0.0, float(seconds))
+        self.rate = max(1, int(rate))
         self._clock = clock
-        self._last: OrderedDict[Hashable, float] = OrderedDict()  # oldest first
+        self._asked: OrderedDict[Hashable, deque[float]] = OrderedDict()  # least recently active first
         self._warned: set[Hashable] = set()
 
     def _forget_expired(self, now: float) -> None:
-        while self._last:
-            key, at = next(iter(self._last.items()))
-            if now - at < self.seconds:
+        while self._asked:
+            key, times = next(iter(self._asked.items()))
+            if now - times[-1] < self.seconds:
                 break
-            self._last.popitem(last=False)
+            self._asked.popitem(last=False)
             self._warned.discard(key)
 
     def remaining(self, key: Hashable) -> float:
@@ -50,17 +55,24 @@ class Cooldown:
             return 0.0
         now = self._clock()
         self._forget_expired(now)
-        at = self._last.get(key)
-        return 0.0 if at is None else max(0.0, self.seconds - (now - at))
+        times = self._asked.get(key)
+        if times is None:
+            return 0.0
+        while times and now - times[0] >= self.seconds:
+            times.popleft()
+        if len(times) < self.rate:
+            self._warned.discard(key)
+            return 0.0
+        return max(0.0, self.seconds - (now - times[0]))
 
     def start(self, key: Hashable) -> None:
-        """`key` just asked: its pause starts now."""
+        """`key` just asked."""
         if self.seconds <= 0:
             return
         now = self._clock()
-        self._last[key] = now
-        self._last.move_to_end(key)
-        self._warned.discard(key)
+        times = self._asked.setdefault(key, deque(maxlen=self.rate))
+        times.append(now)
+        self._asked.move_to_end(key)
         self._forget_expired(now)
 
     def first_refusal(self, key: Hashable) -> bool:
@@ -71,7 +83,7 @@ class Cooldown:
         return True
 
     def __len__(self) -> int:
-        return len(self._last)
+        return len(self._asked)
 
 
 class Gate:
