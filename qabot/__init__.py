@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["QAEngine", "Settings", "Answer", "Citation", "QabotError", "__version__"]
+__all__ = ["Answer", "Citation", "QAEngine", "QabotError", "Settings", "__version__"]
 
 if TYPE_CHECKING:
     from .engine import QAEngine

@@ -119,7 +119,9 @@ def question_weights(reader: IndexReader, question: str) -> dict[str, float]:
 def missing_words_removed(question: str, sentence: str) -> str:
     """The question without the content words the sentence lacks (for the ablation signal)."""
     present = set(tokenize(sentence))
-    kept = [w for w in re.findall(r"\w+|\W+", question) if not (stems := tokenize(w)) or any(s in present for s in stems)]
+    kept = [
+        w for w in re.findall(r"\w+|\W+", question) if not (stems := tokenize(w)) or any(s in present for s in stems)
+    ]
     return "".join(kept)
 
 

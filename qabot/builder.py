@@ -146,9 +146,7 @@ def _write_generation(
             conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", rows)
             sent_base += len(plan.sentences)
         unique = dict.fromkeys(keys)
-        conn.executemany(
-            "INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in unique)
-        )
+        conn.executemany("INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in unique))
         conn.commit()
     finally:
         conn.close()

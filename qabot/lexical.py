@@ -35,16 +35,167 @@ _EXTRA_STOPWORDS = {
 # English stop words (NLTK's list, plus a few modal verbs). Kept here, not imported, so that
 # a query loads no NLP package just for them.
 _STOPWORDS_EN = frozenset(
-    """
-i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
-hers herself it its itself they them their theirs themselves what which who whom this that these
-those am is are was were be been being have has had having do does did doing a an the and but if or
-because as until while of at by for with about against between into through during before after
-above below to from up down in out on off over under again further then once here there when where
-why how all any both each few more most other some such no nor not only own same so than too very s
-t can will just don should now d ll m o re ve y ain aren couldn didn doesn hadn hasn haven isn ma
-mightn mustn needn shan shouldn wasn weren won wouldn could would might must shall also
-""".split()
+    [
+        "i",
+        "me",
+        "my",
+        "myself",
+        "we",
+        "our",
+        "ours",
+        "ourselves",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "he",
+        "him",
+        "his",
+        "himself",
+        "she",
+        "her",
+        "hers",
+        "herself",
+        "it",
+        "its",
+        "itself",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "themselves",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "this",
+        "that",
+        "these",
+        "those",
+        "am",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "have",
+        "has",
+        "had",
+        "having",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "a",
+        "an",
+        "the",
+        "and",
+        "but",
+        "if",
+        "or",
+        "because",
+        "as",
+        "until",
+        "while",
+        "of",
+        "at",
+        "by",
+        "for",
+        "with",
+        "about",
+        "against",
+        "between",
+        "into",
+        "through",
+        "during",
+        "before",
+        "after",
+        "above",
+        "below",
+        "to",
+        "from",
+        "up",
+        "down",
+        "in",
+        "out",
+        "on",
+        "off",
+        "over",
+        "under",
+        "again",
+        "further",
+        "then",
+        "once",
+        "here",
+        "there",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "no",
+        "nor",
+        "not",
+        "only",
+        "own",
+        "same",
+        "so",
+        "than",
+        "too",
+        "very",
+        "s",
+        "t",
+        "can",
+        "will",
+        "just",
+        "don",
+        "should",
+        "now",
+        "d",
+        "ll",
+        "m",
+        "o",
+        "re",
+        "ve",
+        "y",
+        "ain",
+        "aren",
+        "couldn",
+        "didn",
+        "doesn",
+        "hadn",
+        "hasn",
+        "haven",
+        "isn",
+        "ma",
+        "mightn",
+        "mustn",
+        "needn",
+        "shan",
+        "shouldn",
+        "wasn",
+        "weren",
+        "won",
+        "wouldn",
+        "could",
+        "would",
+        "might",
+        "must",
+        "shall",
+        "also",
+    ]
 )
 
 
@@ -84,7 +235,9 @@ class LexicalIndex:
     query needs neither bm25s nor scipy: a cold `qabot ask` stays fast.
     """
 
-    def __init__(self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int) -> None:
+    def __init__(
+        self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int
+    ) -> None:
         self._vocab = vocab
         self._data = data
         self._indices = indices
@@ -108,11 +261,11 @@ class LexicalIndex:
 
         vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
         params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
-        arrays = [
+        data, indices, indptr = (
             np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False)
             for name in ("data", "indices", "indptr")
-        ]
-        return cls(vocab, *arrays, n=int(params["num_docs"]))
+        )
+        return cls(vocab, data, indices, indptr, int(params["num_docs"]))
 
     def idf(self, stem: str) -> float:
         """Inverse document frequency of a stem (0 for stems not in the index)."""

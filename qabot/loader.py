@@ -68,11 +68,8 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return SkippedFile(file.source, f"is not UTF-8 (bad byte at offset {exc.start})")
-    if file.path.suffix.lower() in HTML_SUFFIXES:
-        text = html_to_text(decoded)
-    else:
-        # Same characters as open(path, encoding="utf-8", newline="").read().
-        text = decoded
+    # .txt/.md: the same characters as open(path, encoding="utf-8", newline="").read().
+    text = html_to_text(decoded) if file.path.suffix.lower() in HTML_SUFFIXES else decoded
     if not text.strip():
         return SkippedFile(file.source, "is empty")
     return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())

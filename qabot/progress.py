@@ -19,6 +19,7 @@ def build_progress(console: Console) -> Iterator[BuildProgress]:
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TaskProgressColumn,
         TextColumn,
         TimeElapsedColumn,
@@ -36,7 +37,7 @@ def build_progress(console: Console) -> Iterator[BuildProgress]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

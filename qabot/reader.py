@@ -87,7 +87,9 @@ class IndexReader:
         return {r[0]: ChunkRow(*r) for r in rows}
 
     def sentences(self, lo: int, hi: int) -> list[SentenceRow]:
-        rows = self._query('SELECT id, doc_id, start, "end" FROM sentences WHERE id >= ? AND id < ? ORDER BY id', (lo, hi))
+        rows = self._query(
+            'SELECT id, doc_id, start, "end" FROM sentences WHERE id >= ? AND id < ? ORDER BY id', (lo, hi)
+        )
         return [SentenceRow(*r) for r in rows]
 
     def document(self, doc_id: int) -> tuple[str, str]:

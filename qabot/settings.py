@@ -49,9 +49,7 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(
         1, ge=0, le=5, description="Sentences repeated between consecutive chunks of one paragraph."
     )
-    embed_title: bool = Field(
-        True, description="Prefix each chunk's embedding input with its document's first line."
-    )
+    embed_title: bool = Field(True, description="Prefix each chunk's embedding input with its document's first line.")
 
     # --- retrieval
     top_k: int = Field(5, ge=1, le=50, description="Citations returned per answer.")
@@ -113,7 +111,10 @@ class Settings(BaseSettings):
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""
         return self.model_copy(
-            update={"seeds_dir": self.seeds_dir.expanduser().resolve(), "index_dir": self.index_dir.expanduser().resolve()}
+            update={
+                "seeds_dir": self.seeds_dir.expanduser().resolve(),
+                "index_dir": self.index_dir.expanduser().resolve(),
+            }
         )
 
 

@@ -1,6 +1,6 @@
 """Run a dataset with abstention off and dump each question's answer signals and labels (JSONL).
 
-    python scripts/collect_signals.py eval/seed.jsonl --seeds seeds --index /tmp/seed-index > /tmp/seed-signals.jsonl
+python scripts/collect_signals.py eval/seed.jsonl --seeds seeds --index /tmp/seed-index > /tmp/seed-signals.jsonl
 """
 
 from __future__ import annotations

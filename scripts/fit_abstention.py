@@ -21,7 +21,8 @@ FEATURES = ["cosine", "coverage", "top_cosine", "max_cosine", "unknown", "type_m
 
 
 def load(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+    with open(path, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
     x = np.array([[r["signals"].get(f, 0.0) for f in FEATURES] for r in rows])
     answerable = np.array([r["answerable"] for r in rows])
     correct = np.array([bool(r["correct"]) for r in rows])

@@ -37,7 +37,9 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 def test_ask_json_single(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     seeds, index = built
-    code, out, _ = _run(["ask", "How many missiles failed?", "--seeds", str(seeds), "--index", str(index), "--json"], capsys)
+    code, out, _ = _run(
+        ["ask", "How many missiles failed?", "--seeds", str(seeds), "--index", str(index), "--json"], capsys
+    )
     assert code == 0
     data = json.loads(out)
     assert data["abstained"] is False and "four failed" in data["answer"]
@@ -88,13 +90,15 @@ def test_index_status(built: tuple[Path, Path], capsys: pytest.CaptureFixture[st
 def test_user_errors_are_one_line_with_exit_1(
     args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run([*args, "--index", str(tmp_path / "idx")], capsys)
+    code, _, err = _run([*args, "--index", str(tmp_path / "idx")], capsys)
     assert code == 1
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_index_built_with_another_model_is_refused(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_index_built_with_another_model_is_refused(
+    built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     seeds, index = built
     code, _, err = _run(["ask", "hi", "--seeds", str(seeds), "--index", str(index), "--model", str(seeds)], capsys)
     assert code == 1
@@ -107,7 +111,9 @@ def test_stale_index_is_reported(tmp_path: Path, built: tuple[Path, Path], capsy
     shutil.copytree(seeds, copy_seeds)
     shutil.copytree(index, copy_index)
     (copy_seeds / "new.txt").write_text("A new file.", encoding="utf-8")
-    code, _, err = _run(["ask", "What did Trump tweet?", "--seeds", str(copy_seeds), "--index", str(copy_index)], capsys)
+    code, _, err = _run(
+        ["ask", "What did Trump tweet?", "--seeds", str(copy_seeds), "--index", str(copy_index)], capsys
+    )
     assert code == 0 and "stale" in err
     code, out, _ = _run(["index", "status", "--seeds", str(copy_seeds), "--index", str(copy_index)], capsys)
     assert "stale: 1 source(s)" in out
@@ -127,7 +133,9 @@ def test_ask_without_index_builds_one(tmp_path: Path, capsys: pytest.CaptureFixt
     seeds.mkdir()
     shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
     (seeds / "photo.txt").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
-    code, out, err = _run(["ask", "What did Trump tweet?", "--seeds", str(seeds), "--index", str(tmp_path / "i")], capsys)
+    code, out, err = _run(
+        ["ask", "What did Trump tweet?", "--seeds", str(seeds), "--index", str(tmp_path / "i")], capsys
+    )
     assert code == 0 and "All is well" in out
     assert "building it" in err and "skipped photo.txt: looks binary" in err
     assert (tmp_path / "i" / store.CURRENT).exists()

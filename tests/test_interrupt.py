@@ -33,7 +33,9 @@ def test_sigint_during_build_keeps_the_previous_generation(tmp_path: Path) -> No
 
     text = SEED_FILE.read_text(encoding="utf-8")
     for i in range(300):  # enough new text that embedding takes many seconds
-        (seeds / f"copy_{i:03d}.txt").write_text(f"Variant {i}.\n\n{text.replace('Iran', f'Iran{i}')}", encoding="utf-8")
+        (seeds / f"copy_{i:03d}.txt").write_text(
+            f"Variant {i}.\n\n{text.replace('Iran', f'Iran{i}')}", encoding="utf-8"
+        )
     build = _qabot("index", "build", "--full", env=env)
     deadline = time.time() + 120
     while time.time() < deadline and not list(index.glob(".tmp-gen-*")):

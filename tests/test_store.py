@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot import QAEngine, Settings
-from qabot import store
+from qabot import QAEngine, Settings, store
 from qabot.errors import BuildInterrupted, IndexCorrupt, IndexMismatch, IndexMissing, SourceError
 
 from .conftest import SEED_FILE
@@ -85,7 +84,7 @@ def test_interrupted_build_leaves_the_previous_index_in_use(tmp_path: Path, seed
     before = engine.ask("How many hours do cats sleep?")
     (seeds / "new.txt").write_text("Fresh text about parrots. Parrots talk.", encoding="utf-8")
     fake.fail_after = fake.embedded + 1  # Ctrl-C in the middle of embedding
-    with pytest.raises(BuildInterrupted, match="previous index .* is unchanged"):
+    with pytest.raises(BuildInterrupted, match=r"previous index .* is unchanged"):
         engine.build(full=True)
     index = tmp_path / "index"
     assert (index / store.CURRENT).read_text().strip() == "gen-000001"
@@ -115,7 +114,7 @@ def test_corrupt_index_files_are_reported_with_what_to_run(tmp_path: Path, seeds
     with pytest.raises(IndexCorrupt, match="index build --full"):
         QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
     (gen / store.VECTORS).unlink()
-    with pytest.raises(IndexCorrupt, match="missing vectors.faiss"):
+    with pytest.raises(IndexCorrupt, match=r"missing vectors\.faiss"):
         QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
     (gen / store.MANIFEST).write_text("{not json")
     with pytest.raises(IndexCorrupt, match="unreadable"):
@@ -135,7 +134,7 @@ def test_a_corrupt_index_is_repaired_by_a_full_build(tmp_path: Path, seeds: Path
 
 def test_index_from_another_model_or_schema_is_refused(tmp_path: Path, seeds: Path) -> None:
     QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder(model_id="other-model"))
-    with pytest.raises(IndexMismatch, match="built with model 'other-model'.*index build --full"):
+    with pytest.raises(IndexMismatch, match=r"built with model 'other-model'.*index build --full"):
         QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
     manifest_file = tmp_path / "index" / "gen-000001" / store.MANIFEST
     manifest = json.loads(manifest_file.read_text())
