@@ -45,14 +45,14 @@ _NAME = re.compile(r"(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][\w’'-]+
 
 # Sentence ranking weights (tuned on the development sets; docs/quality.md).
 W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.10
-SECOND_SENTENCE_RATIO = 0.80
+SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 # Abstention model: logistic regression over the answer's signals, fitted on the labelled
 # development sets by scripts/fit_abstention.py (docs/quality.md). support = sigmoid(z).
-SUPPORT_BIAS = -2.285
+SUPPORT_BIAS = -3.056
 SUPPORT_WEIGHTS = {
-    "cosine": 3.989, "coverage": 2.834, "top_cosine": -0.34, "max_cosine": 0.893,
-    "unknown": -1.609, "type_mismatch": -1.326, "gain": -2.453,
+    "cosine": 3.234, "coverage": 2.837, "top_cosine": -0.184, "max_cosine": 1.867, "unknown": -0.941,
+    "type_mismatch": -0.42, "gain": -3.094, "number_missing": -2.231,
 }  # fmt: skip
 
 
@@ -125,6 +125,22 @@ def missing_words_removed(question: str, sentence: str) -> str:
     return "".join(kept)
 
 
+def _ends_like_a_sentence(text: str) -> bool:
+    return text.rstrip("\"'”’)]»").endswith((".", "!", "?", "…", ":", ";"))
+
+
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def number_missing(question: str, passage: str) -> float:
+    """1 when the question names a number (a year, a figure) that the passage does not contain."""
+    wanted = {n.replace(",", "") for n in _DIGITS.findall(question)}
+    if not wanted:
+        return 0.0
+    present = {n.replace(",", "") for n in _DIGITS.findall(passage)}
+    return 0.0 if wanted <= present else 1.0
+
+
 def unknown_share(reader: IndexReader, question: str) -> float:
     """Share of the question's content words that no indexed passage contains."""
     stems = set(tokenize(question))
@@ -159,6 +175,7 @@ def candidates(
         for stem, weight in question_weights(reader, context).items():
             weights.setdefault(stem, CONTEXT_WEIGHT * weight)
     kind = question_kind(question)
+    asked = set(weights)
     rows = reader.chunks([h.chunk_id for h in hits[:passages]])
     out: list[Candidate] = []
     seen: set[tuple[str, int]] = set()
@@ -176,8 +193,14 @@ def candidates(
                 continue
             seen.add((hit.source, sent.start))
             sentence = text[sent.start : sent.end]
+            is_title = sent.start == first_start
+            if not _ends_like_a_sentence(sentence):
+                if is_title and kind != "title":
+                    continue  # a heading names a topic; it answers only questions about the heading itself
+                if not set(tokenize(sentence)) - asked:
+                    continue  # a fragment made only of the question's own words answers nothing
             cover = coverage(weights, sentence)
-            match = type_match(kind, sentence, is_title=sent.start == first_start)
+            match = type_match(kind, sentence, is_title=is_title)
             score = W_COS * float(cos) + W_COVER * cover + W_RANK / (1 + rank) + W_TYPE * match
             out.append(
                 Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), cover, match, score, vec)
@@ -210,6 +233,7 @@ def compose(
         "passage_rank": float(best.passage_rank),
         "top_lexical": hits[0].lexical,
         "type_mismatch": 1.0 if best.type_match == 0 else 0.0,
+        "number_missing": number_missing(question, hits[best.passage_rank].text),
         **(question_signals or {}),
     }
     confidence = support(signals)

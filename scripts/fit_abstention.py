@@ -17,7 +17,7 @@ import sys
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-FEATURES = ["cosine", "coverage", "top_cosine", "max_cosine", "unknown", "type_mismatch", "gain"]
+FEATURES = ["cosine", "coverage", "top_cosine", "max_cosine", "unknown", "type_mismatch", "gain", "number_missing"]
 
 
 def load(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
