@@ -49,10 +49,10 @@ SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 # Abstention model: logistic regression over the answer's signals, fitted on the labelled
 # development sets by scripts/fit_abstention.py (docs/quality.md). support = sigmoid(z).
-SUPPORT_BIAS = -3.056
+SUPPORT_BIAS = -4.228
 SUPPORT_WEIGHTS = {
-    "cosine": 3.234, "coverage": 2.837, "top_cosine": -0.184, "max_cosine": 1.867, "unknown": -0.941,
-    "type_mismatch": -0.42, "gain": -3.094, "number_missing": -2.231,
+    "cosine": 3.419, "coverage": 4.411, "top_cosine": -0.719, "max_cosine": 2.865, "unknown": -0.524,
+    "type_mismatch": -1.287, "gain": -3.865, "number_missing": -3.384,
 }  # fmt: skip
 
 

@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     # --- retrieval
     top_k: int = Field(5, ge=1, le=50, description="Citations returned per answer.")
     candidates: int = Field(40, ge=1, le=1000, description="Chunks taken from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    rrf_k: int = Field(20, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(2.0, ge=0, description="Weight of the dense ranking in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     near_duplicate: float = Field(
         0.97, ge=0, le=1, description="Cosine above which two retrieved chunks count as duplicates."

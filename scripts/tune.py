@@ -58,24 +58,34 @@ def patched(**constants: Any) -> Callable[[], None]:
 def main() -> int:
     loaded = engines()
     measure("current", loaded)
-    for ratio in (0.6, 0.7, 0.9):
-        undo = patched(SECOND_SENTENCE_RATIO=ratio)
-        measure(f"second ratio {ratio}", loaded)
-        undo()
-    for passages in (2, 3, 6):
-        measure(f"answer_passages {passages}", loaded, answer_passages=passages)
-    for w in ((0.6, 0.3), (0.3, 0.5), (0.45, 0.25)):
-        undo = patched(W_COS=w[0], W_COVER=w[1])
-        measure(f"W_COS,W_COVER {w}", loaded)
-        undo()
-    for wr in (0.0, 0.2):
-        undo = patched(W_RANK=wr)
-        measure(f"W_RANK {wr}", loaded)
-        undo()
-    for wt in (0.0, 0.2):
-        undo = patched(W_TYPE=wt)
-        measure(f"W_TYPE {wt}", loaded)
-        undo()
+    variants = sys.argv[1:] or ["fusion", "answer"]
+    if "fusion" in variants:
+        measure("dense only", loaded, lexical_weight=0.0)
+        measure("bm25 only", loaded, dense_weight=0.0)
+        measure("dense 1.5 : bm25 1", loaded, dense_weight=1.5)
+        measure("dense 1 : bm25 1.5", loaded, lexical_weight=1.5)
+        measure("rrf_k 10", loaded, rrf_k=10)
+        measure("candidates 100", loaded, candidates=100)
+    if "dense" in variants:
+        for dw in (2.0, 3.0):
+            measure(f"dense {dw} : bm25 1", loaded, dense_weight=dw)
+        measure("dense 2 : bm25 1, rrf_k 20", loaded, dense_weight=2.0, rrf_k=20)
+        measure("dense 2 : bm25 1, passages 3", loaded, dense_weight=2.0, answer_passages=3)
+    if "answer" in variants:
+        for ratio in (0.4, 0.8):
+            undo = patched(SECOND_SENTENCE_RATIO=ratio)
+            measure(f"second ratio {ratio}", loaded)
+            undo()
+        for passages in (3, 6):
+            measure(f"answer_passages {passages}", loaded, answer_passages=passages)
+        for w in ((0.6, 0.3), (0.3, 0.5)):
+            undo = patched(W_COS=w[0], W_COVER=w[1])
+            measure(f"W_COS,W_COVER {w}", loaded)
+            undo()
+        for wt in (0.0, 0.2):
+            undo = patched(W_TYPE=wt)
+            measure(f"W_TYPE {wt}", loaded)
+            undo()
     return 0
 
 
