@@ -84,7 +84,12 @@ def exact_top(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 
 def measure_size(
-    data: np.ndarray, queries: np.ndarray, k: int = 10, kind: str | None = None, nprobe: int | None = None
+    data: np.ndarray,
+    queries: np.ndarray,
+    k: int = 10,
+    kind: str | None = None,
+    nprobe: int | None = None,
+    n_questions: int = 0,
 ) -> dict[str, Any]:
     """Build qabot's index for `data`, save, load memory-mapped, search one query at a time."""
     n = len(data)
@@ -117,17 +122,24 @@ def measure_size(
     return {
         "n": n,
         "kind": kind,
-        "nprobe": nprobe if nprobe is not None else (vectors.IVF_NPROBE if "IVF" in kind else None),
+        "nprobe": nprobe if nprobe is not None else _nprobe(kind),
         "build_s": round(build_s, 2),
         "search_p50_ms": round(percentile(times, 50) or 0.0, 3),
         "search_p95_ms": round(percentile(times, 95) or 0.0, 3),
         "recall_at_10": round(float(np.mean(found)), 4),
+        "recall_at_10_questions": round(float(np.mean(found[:n_questions])), 4) if n_questions else None,
         "queries": len(queries),
         "index_mb": round(file_bytes / 1e6, 1),
         "bytes_per_vector": round(file_bytes / max(1, n), 1),
         "rss_after_load_mb": round(rss_loaded, 1),
         "rss_after_search_mb": round(rss_searched, 1),
     }
+
+
+def _nprobe(kind: str) -> int | None:
+    if not kind.startswith("IVF"):
+        return None
+    return vectors.nprobe_for(int(kind[3:].split(",")[0].split("_")[0]))
 
 
 def _set_nprobe(index: Any, nprobe: int) -> None:
@@ -163,6 +175,6 @@ def measure(
     }
     for n in sizes:
         data = perturbed(base, n, rng)
-        out["sizes"][str(n)] = measure_size(data, queries)
+        out["sizes"][str(n)] = measure_size(data, queries, n_questions=len(questions))
         del data
     return out
