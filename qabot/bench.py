@@ -222,10 +222,14 @@ class Bench:
         for part in PARTS:
             if part in self.parts:
                 began = time.perf_counter()
-                getattr(self, f"part_{part}")()
+                try:
+                    getattr(self, f"part_{part}")()
+                except Exception as exc:  # noqa: BLE001 - one failed part must not lose the others
+                    self.result[part] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
                 section = self.result.get(part)
                 if isinstance(section, dict):
                     section["bench_seconds"] = round(time.perf_counter() - began, 1)
+                (self.work / "partial.json").write_text(json.dumps(self.result), encoding="utf-8")
         self.result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         self.result["targets"] = targets(self.result)
         return self.result
@@ -421,9 +425,17 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         verdict = "" if met is None else (" ✓" if met else " ✗")
         return f"{target.get('goal', '')}{verdict}"
 
+    def ok(key: str) -> dict[str, Any] | None:
+        section = r.get(key)
+        return section if isinstance(section, dict) and "error" not in section else None
+
     out: list[tuple[str, str, str]] = []
-    b = r.get("build")
-    if isinstance(b, dict):
+    for part in PARTS:
+        section = r.get(part)
+        if isinstance(section, dict) and "error" in section:
+            out.append((f"{part}: not measured", "error", str(section["error"])[:100]))
+    b = ok("build")
+    if b is not None:
         sample = f"{b['documents']} docs: {b['chunks']:,} chunks + {b['texts'] - b['chunk_texts']:,} sentences"
         out += [
             ("build sample", sample, f"{b['tokens_per_chunk']} / {b['tokens_per_sentence']} tokens each"),
@@ -433,8 +445,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("build / raw (same texts)", _fmt(b["build_vs_raw"]), mark("build_vs_raw")),
             ("build peak RSS", _fmt(b["rss_build_peak_mb"], "MB"), f"model alone {_fmt(b['rss_model_mb'], 'MB')}"),
         ]
-    a = r.get("ask")
-    if isinstance(a, dict):
+    a = ok("ask")
+    if a is not None:
         for name, key in (("seed", "warm_ask_seed_p50_ms"), ("large", "warm_ask_large_p50_ms")):
             s = a[name]
             out.append(
@@ -444,8 +456,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                     mark(key),
                 )
             )
-    c = r.get("cold")
-    if isinstance(c, dict):
+    c = ok("cold")
+    if c is not None:
         for name in ("seed", "large"):
             s = c[name]
             out.append(
@@ -458,8 +470,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(
             ("peak RSS, `qabot ask` on large index", _fmt(c["large"]["peak_rss_mb"], "MB"), "model + loaded index")
         )
-    s = r.get("search")
-    if isinstance(s, dict):
+    s = ok("search")
+    if s is not None:
         last = max(s["sizes"], key=int) if s["sizes"] else None
         for n, m in sorted(s["sizes"].items(), key=lambda kv: int(kv[0])):
             probe = f" nprobe {m['nprobe']}" if m.get("nprobe") else ""
@@ -484,8 +496,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                     extra("vector_mb") or f"RSS after load {_fmt(m['rss_after_load_mb'], 'MB')}",
                 )
             )
-    i = r.get("incremental")
-    if isinstance(i, dict):
+    i = ok("incremental")
+    if i is not None:
         out += [
             (
                 "incremental rebuild (1 of " + f"{i['documents']:,} docs)",
@@ -500,10 +512,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             ),
             ("incremental / full", _fmt(i["fraction"]), mark("incremental_fraction")),
         ]
-    lc = r.get("langchain")
-    if isinstance(lc, dict) and "error" in lc:
-        out.append(("LangChain comparison", "not run", str(lc["error"])[:80]))
-    elif isinstance(lc, dict):
+    lc = ok("langchain")
+    if lc is not None:
         lang, qa, lsam = lc["langchain"], lc["qabot"], lc["langchain_sample"]
         out += [
             (
