@@ -69,18 +69,32 @@ class QAEngine:
     def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
         """Build a new generation from the seeds folder and switch to it."""
         report = build(self.settings, self.embedder, full=full, progress=progress)
-        export = getattr(self.embedder, "export_query_encoder", None)
-        if self.settings.onnx_queries and export is not None:
-            if progress:
-                progress("exporting", 0, 1)
-            try:
-                export(self.settings.index_dir)
-            except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
-                log.warning("ONNX export failed (%s); questions will use torch (slower start).", exc)
-            if progress:
-                progress("exporting", 1, 1)
+        if progress:
+            progress("exporting", 0, 1)
+        self._export_query_encoder()
+        if progress:
+            progress("exporting", 1, 1)
         self.reload(force=True)
         return report
+
+    def _export_query_encoder(self) -> None:
+        """Make the ONNX export questions are embedded with (once per index folder and model)."""
+        export = getattr(self.embedder, "export_query_encoder", None)
+        if not self.settings.onnx_queries or export is None:
+            return
+        try:
+            export(self.settings.index_dir)
+        except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
+            log.warning("ONNX export failed (%s); questions will use torch (slower start).", exc)
+
+    def _attach_query_encoder(self) -> None:
+        """Embed questions through the ONNX export; make it first if an older build lacks it."""
+        attach = getattr(self.embedder, "attach_query_encoder", None)
+        if not self.settings.onnx_queries or attach is None:
+            return
+        if not attach(self.settings.index_dir):
+            self._export_query_encoder()
+            attach(self.settings.index_dir)
 
     def reload(self, force: bool = False) -> bool:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
@@ -91,9 +105,7 @@ class QAEngine:
                 return False
             generation = store.open_generation(self.settings.index_dir, model=self.embedder.model_id)
             reader = IndexReader(generation)
-            attach = getattr(self.embedder, "attach_query_encoder", None)
-            if self.settings.onnx_queries and attach is not None:
-                attach(self.settings.index_dir)
+            self._attach_query_encoder()
             self._snapshot = _Snapshot(reader, generation.name)
             return True
 

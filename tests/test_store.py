@@ -162,3 +162,30 @@ def test_reload_picks_up_a_build_made_elsewhere(tmp_path: Path, seeds: Path) -> 
     assert engine.reload() is True
     assert engine.generation == "gen-000002"
     assert "dogs.txt" in engine.info().sources
+
+
+class _ExportingFake(FakeEmbedder):
+    """A fake that records ONNX export/attach calls like SentenceTransformerEmbedder's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exported: list[Path] = []
+        self.attached = False
+
+    def export_query_encoder(self, index_dir: Path) -> Path:
+        self.exported.append(index_dir)
+        return index_dir / "onnx"
+
+    def attach_query_encoder(self, index_dir: Path) -> bool:
+        self.attached = bool(self.exported)
+        return self.attached
+
+
+def test_an_index_without_the_fast_query_encoder_gets_it_on_open(tmp_path: Path, seeds: Path) -> None:
+    QAEngine.from_settings(_settings(tmp_path, onnx_queries=False), embedder=_ExportingFake())
+    fake = _ExportingFake()
+    QAEngine.from_settings(_settings(tmp_path), embedder=fake)
+    assert fake.exported == [tmp_path / "index"] and fake.attached
+    off = _ExportingFake()
+    QAEngine.from_settings(_settings(tmp_path, onnx_queries=False), embedder=off)
+    assert off.exported == [] and not off.attached
