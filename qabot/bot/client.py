@@ -62,6 +62,9 @@ def create_bot(engine: QAEngine, settings: Settings) -> AnyBot:
     """A ready-to-start bot answering from `engine`. Nothing connects until `bot.start()`."""
     if settings.discord_sync == "guild" and settings.discord_guild_id is None:
         raise ConfigError("QABOT_DISCORD_SYNC=guild needs QABOT_DISCORD_GUILD_ID (the id of your test server).")
+    # qabot never joins voice: skip discord.py's start-up warnings about missing voice libraries.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     options: dict[str, Any] = {
         # Never used for text commands (on_message below skips them); when_mentioned
         # keeps discord.py from warning about the message-content intent we don't need.
