@@ -37,9 +37,8 @@ _TIME = re.compile(
     re.IGNORECASE,
 )
 _PLACE = re.compile(
-    r"\b(in|at|near|from|on|to|into|across|outside|inside)\s+(the\s+)?[A-Z][\w-]+|"
-    r"\b(north|south|east|west|northern|southern|eastern|western|central|north-eastern|north-western|"
-    r"south-eastern|south-western|coast|border|city|country|region|province|state)\b",
+    r"\b(in|at|near|from|to|into|across|outside|inside|off|of)\s+(the\s+)?([a-z-]+\s+)?[A-Z][\w-]+|"
+    r"\b(north|south|east|west)(ern)?\b|\b(north|south)-(east|west)(ern)?\b",
 )
 _NAME = re.compile(r"(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][\w’'-]+)+")
 
