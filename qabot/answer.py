@@ -43,7 +43,7 @@ _PLACE = re.compile(
 _NAME = re.compile(r"(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][\w’'-]+)+")
 
 # Sentence ranking weights (tuned on the development sets; docs/quality.md).
-W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.10
+W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.30
 SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 # Abstention model: logistic regression over the answer's signals, fitted on the labelled
@@ -69,12 +69,21 @@ class Candidate:
     vector: np.ndarray | None = None
 
 
+_MEASURES = (
+    r"\b(population|area|height|length|depth|diameter|radius|distance|speed|weight|mass|size|temperature|"
+    r"thickness|width|elevation|volume|capacity|value|price|cost|budget|revenue|percentage|share|number|"
+    r"amount|rate|age|total)\b"
+)
+
+
 def question_kind(question: str) -> str:
     """What kind of thing the question asks for: number, time, place, name or other."""
     q = question.lower()
     if re.search(r"\b(headline|title)\b", q):
         return "title"
-    if re.search(r"\bhow (many|much|old|long|far|tall|big|large)\b|\bwhat (number|percentage|amount)\b", q):
+    if re.search(r"\bhow (many|much|old|long|far|tall|high|deep|big|large|wide|heavy|fast)\b", q):
+        return "number"
+    if re.match(r"\s*(what|which)\b", q) and re.search(_MEASURES, q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (day|date|year|time|century)\b|\bwhich (day|year|century)\b", q):
         return "time"

@@ -66,6 +66,11 @@ def main() -> int:
         measure("dense 1 : bm25 1.5", loaded, lexical_weight=1.5)
         measure("rrf_k 10", loaded, rrf_k=10)
         measure("candidates 100", loaded, candidates=100)
+    if "type" in variants:
+        for wt in (0.15, 0.2, 0.3):
+            undo = patched(W_TYPE=wt)
+            measure(f"W_TYPE {wt}", loaded)
+            undo()
     if "dense" in variants:
         for dw in (2.0, 3.0):
             measure(f"dense {dw} : bm25 1", loaded, dense_weight=dw)
