@@ -447,6 +447,11 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("raw model, chunks+sentences", _fmt(b["raw_texts_per_s"], "texts/s"), "same texts as the build"),
             ("index build", _fmt(b["build_texts_per_s"], "texts/s"), f"= {_fmt(b['build_chunks_per_s'])} chunks/s"),
             ("build / raw (same texts)", _fmt(b["build_vs_raw"]), mark("build_vs_raw")),
+            (
+                "  raw before / build / raw after",
+                f"{_fmt(b.get('raw_before_s'))} / {_fmt(b['build_s'])} / {_fmt(b.get('raw_after_s'))} s",
+                f"CPU-time ratio {_fmt(b.get('build_vs_raw_cpu'))}",
+            ),
             ("build peak RSS", _fmt(b["rss_build_peak_mb"], "MB"), f"model alone {_fmt(b['rss_model_mb'], 'MB')}"),
         ]
     a = ok("ask")
