@@ -255,6 +255,8 @@ def compose(
             break
         if used + len(cand.text) + 6 > max_chars:
             continue
+        if any(_same_words(cand.text, c.text) for c in chosen):
+            continue  # the same sentence again (another copy of a document): say it once
         chosen.append(cand)
         used += len(cand.text) + 6
     citations = [Citation(c.source, c.start, c.end, c.text, c.score) for c in chosen]
@@ -264,8 +266,12 @@ def compose(
         if any(c.source == hit.source and hit.start <= c.start < hit.end for c in chosen):
             continue
         citations.append(Citation(hit.source, hit.start, hit.end, hit.text, hit.fused))
-    parts = [f"{' '.join(c.text.split())} [{i}]" for i, c in enumerate(chosen, start=1)]
+    parts = [f"{' '.join(c.text.replace(chr(0xFEFF), '').split())} [{i}]" for i, c in enumerate(chosen, start=1)]
     return Answer(question, " ".join(parts), tuple(citations[: max(top_k, len(chosen))]), confidence, signals)
+
+
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
 def _trim(cand: Candidate, max_chars: int) -> Candidate:

@@ -59,6 +59,21 @@ def build(
             what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
             raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")
         chunking = chunker_settings(settings, embedder)
+        if not full:
+            current = _unchanged_generation(settings, embedder, chunking, docs, skipped)
+            if current is not None:
+                counts = current.manifest.get("counts", {})
+                return BuildReport(
+                    generation=current.name,
+                    documents=len(docs),
+                    chunks=int(counts.get("chunks", 0)),
+                    sentences=int(counts.get("sentences", 0)),
+                    embedded=0,
+                    reused=0,
+                    skipped=tuple(skipped),
+                    seconds=time.perf_counter() - began,
+                    unchanged=True,
+                )
         plans = []
         for i, doc in enumerate(docs):
             plans.append(
@@ -202,6 +217,28 @@ def _write_generation(
         skipped=tuple(skipped),
         seconds=time.perf_counter() - began,
     )
+
+
+def _unchanged_generation(
+    settings: Settings,
+    embedder: Embedder,
+    chunking: dict[str, Any],
+    docs: list[Document],
+    skipped: list[SkippedFile],
+) -> store.Generation | None:
+    """The generation in use, when it was built from exactly these documents the same way."""
+    try:
+        gen = store.open_generation(settings.index_dir, model=embedder.model_id)
+    except IndexError_:
+        return None
+    manifest = gen.manifest
+    same = (
+        manifest.get("chunker") == chunking
+        and {s: v.get("sha256") for s, v in manifest.get("sources", {}).items()} == {d.source: d.sha256 for d in docs}
+        and set(manifest.get("skipped", {})) == {s.source for s in skipped}
+        and str(manifest.get("seeds_dir")) == str(settings.seeds_dir)
+    )
+    return gen if same else None
 
 
 def _cache_key(model_id: str, text: str) -> bytes:

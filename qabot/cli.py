@@ -13,13 +13,15 @@ Exit codes: 0 answered or abstained, 1 user error, 2 usage, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import QabotError
+from .errors import BuildInterrupted, QabotError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,10 +30,28 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
+def _folder(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty (give a folder path)")
+    return Path(value)
+
+
+def _top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError("must be between 1 and 50")
+    return k
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seeds", type=Path, metavar="DIR", help="documents folder (QABOT_SEEDS_DIR, default seeds)")
-    common.add_argument("--index", type=Path, metavar="DIR", help="index folder (QABOT_INDEX_DIR, default index)")
+    common.add_argument(
+        "--seeds", type=_folder, metavar="DIR", help="documents folder (QABOT_SEEDS_DIR, default seeds)"
+    )
+    common.add_argument("--index", type=_folder, metavar="DIR", help="index folder (QABOT_INDEX_DIR, default index)")
     common.add_argument("--model", metavar="NAME", help="embedding model (QABOT_MODEL)")
 
     parser = argparse.ArgumentParser(
@@ -48,14 +68,14 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question ('-' reads one per line from stdin)")
     ask.add_argument("question", help='the question, or "-" to read questions from standard input')
-    ask.add_argument("-k", type=int, metavar="N", help="citations to return (QABOT_TOP_K)")
+    ask.add_argument("-k", type=_top_k, metavar="N", help="citations to return, 1-50 (QABOT_TOP_K)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
 
     sub.add_parser("repl", parents=[common], help="ask questions interactively")
 
     ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a JSONL dataset")
     ev.add_argument("dataset", type=Path, help="JSONL: question, answers, evidence")
-    ev.add_argument("-k", type=int, metavar="N", help="citations per answer (QABOT_TOP_K)")
+    ev.add_argument("-k", type=_top_k, metavar="N", help="citations per answer, 1-50 (QABOT_TOP_K)")
     ev.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     sub.add_parser("discord", parents=[common], help="run the Discord bot (token in DISCORD_TOKEN)")
@@ -83,8 +103,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "model", None):
         update["model"] = args.model
     if getattr(args, "k", None) is not None:
-        if not 1 <= args.k <= 50:
-            raise QabotError("-k must be between 1 and 50.")
         update["top_k"] = args.k
     return settings.model_copy(update=update).resolved()
 
@@ -92,7 +110,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _consoles() -> tuple[Console, Console]:
     from rich.console import Console
 
-    return Console(), Console(stderr=True)
+    # soft_wrap: never insert line breaks of our own (pipes and files get whole lines);
+    # highlight off: document text is shown as written, not re-coloured.
+    return Console(soft_wrap=True, highlight=False), Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _path_flags(settings: Settings) -> str:
+    return f" --seeds {shlex.quote(str(settings.seeds_dir))} --index {shlex.quote(str(settings.index_dir))}"
 
 
 def _open_engine(settings: Settings, err: Console) -> QAEngine:
@@ -117,7 +141,7 @@ def _open_engine(settings: Settings, err: Console) -> QAEngine:
     if stale:
         err.print(
             f"[yellow]note: the index is stale ({len(stale)} source(s) changed since it was built); "
-            "run `qabot index build`.[/yellow]"
+            f"run `qabot index build{_path_flags(settings)}`.[/yellow]"
         )
     return engine
 
@@ -158,9 +182,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     out, err = _consoles()
     if args.question == "-":
         engine = _open_engine(settings, err)
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")  # bytes that are not UTF-8 become U+FFFD
         for line in sys.stdin:
             question = line.strip()
-            if not question:
+            if not question and not args.json:
                 continue
             try:
                 answer = engine.ask(question)
@@ -244,19 +270,37 @@ COMMANDS = {
 }
 
 
+def _with_paths(message: str, args: argparse.Namespace) -> str:
+    """Make a suggested `qabot index build` command name the folders the user gave."""
+    flags = "".join(
+        f" --{name} {shlex.quote(str(getattr(args, name)))}" for name in ("seeds", "index") if getattr(args, name, None)
+    )
+    return message.replace("`qabot index build", f"`qabot index build{flags}") if flags else message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = COMMANDS[(args.command, getattr(args, "index_command", None))]
     try:
         return handler(args)
+    except BuildInterrupted as exc:
+        print(f"qabot: {_with_paths(str(exc), args)}", file=sys.stderr)
+        return 130
     except QabotError as exc:
-        print(f"qabot: {exc}", file=sys.stderr)
+        print(f"qabot: {_with_paths(str(exc), args)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("qabot: interrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # The reader went away (`qabot ask ... | head -1`): stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"qabot: cannot use{where}: {exc.strerror or exc}; check the path and its permissions.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

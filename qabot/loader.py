@@ -38,11 +38,16 @@ def list_sources(seeds_dir: Path) -> list[SourceFile]:
     if not seeds_dir.is_dir():
         raise SourceError(f"Seeds path {seeds_dir} is not a folder: point --seeds at a folder of documents.")
     found: list[SourceFile] = []
+    root_real = seeds_dir.resolve()
     for root, dirs, files in os.walk(seeds_dir):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
+                continue
+            # A link that leads outside the seeds folder is not a document of this folder
+            # (and could expose any file the bot can read): leave it out.
+            if path.is_symlink() and not path.resolve().is_relative_to(root_real):
                 continue
             try:
                 st = path.stat()
@@ -62,12 +67,17 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
         raw = file.path.read_bytes()
     except OSError as exc:
         return SkippedFile(file.source, f"cannot be read ({exc.strerror or exc})")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return SkippedFile(file.source, "is UTF-16: convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
     if b"\x00" in raw:
         return SkippedFile(file.source, "looks binary (contains NUL bytes)")
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return SkippedFile(file.source, f"is not UTF-8 (bad byte at offset {exc.start})")
+        return SkippedFile(
+            file.source,
+            f"is not UTF-8 (bad byte at offset {exc.start}): convert it, e.g. iconv -f LATIN1 -t UTF-8",
+        )
     # .txt/.md: the same characters as open(path, encoding="utf-8", newline="").read().
     text = html_to_text(decoded) if file.path.suffix.lower() in HTML_SUFFIXES else decoded
     if not text.strip():

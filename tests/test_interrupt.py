@@ -44,7 +44,7 @@ def test_sigint_during_build_keeps_the_previous_generation(tmp_path: Path) -> No
     time.sleep(1.0)
     build.send_signal(signal.SIGINT)
     _, err = build.communicate(timeout=120)
-    assert build.returncode == 1, err
+    assert build.returncode == 130, err
     assert "interrupted" in err and "unchanged" in err and "Traceback" not in err
     assert (index / store.CURRENT).read_text().strip() == "gen-000001"
     assert not list(index.glob(".tmp-*"))

@@ -42,3 +42,16 @@ def test_a_file_instead_of_a_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "f.txt").write_text("x", encoding="utf-8")
     with pytest.raises(SourceError, match="not a folder"):
         load_documents(tmp_path / "f.txt")
+
+
+def test_links_outside_the_folder_and_utf16_files(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (tmp_path / "secret.txt").write_text("The vault key is 1234.", encoding="utf-8")
+    (seeds / "inside.txt").write_text("Inside text.", encoding="utf-8")
+    (seeds / "link_out.txt").symlink_to(tmp_path / "secret.txt")
+    (seeds / "link_in.txt").symlink_to(seeds / "inside.txt")
+    (seeds / "wide.txt").write_bytes("hello".encode("utf-16"))
+    docs, skipped = load_documents(seeds)
+    assert [d.source for d in docs] == ["inside.txt", "link_in.txt"]
+    assert [(s.source, "UTF-16" in s.reason) for s in skipped] == [("wide.txt", True)]

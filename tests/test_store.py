@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -62,12 +63,14 @@ def test_incremental_rebuild_reuses_vectors_and_drops_removed_documents(tmp_path
 
 
 def test_same_sources_give_the_same_index(tmp_path: Path, seeds: Path) -> None:
-    engine = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
-    engine.build()  # incremental: every vector from the cache
-    engine.build(full=True)  # everything embedded again
+    engine = QAEngine.from_settings(_settings(tmp_path, keep_generations=10), embedder=FakeEmbedder())
+    engine.build(full=True)  # gen 2: everything embedded again
+    (seeds / "extra.txt").write_text("Something else entirely.", encoding="utf-8")
+    engine.build()  # gen 3
+    (seeds / "extra.txt").unlink()
+    report = engine.build()  # gen 4: the same sources as gen 2, every vector from the cache
+    assert report.embedded == 0 and report.generation == "gen-000004"
     index = tmp_path / "index"
-    gens = store.list_generations(index)
-    assert [g.name for g in gens] == ["gen-000002", "gen-000003"]  # pruned to the last two
 
     def dump(gen: Path) -> list[object]:
         conn = store.connect(gen / store.META)
@@ -75,7 +78,28 @@ def test_same_sources_give_the_same_index(tmp_path: Path, seeds: Path) -> None:
         conn.close()
         return [*rows, np.load(gen / store.SENTENCE_VECTORS).tolist()]
 
-    assert dump(gens[0]) == dump(gens[1])
+    assert dump(index / "gen-000001") == dump(index / "gen-000002") == dump(index / "gen-000004")
+
+
+def test_generations_are_pruned_to_the_last_two(tmp_path: Path, seeds: Path) -> None:
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    for _ in range(3):
+        engine.build(full=True)
+    assert [g.name for g in store.list_generations(tmp_path / "index")] == ["gen-000003", "gen-000004"]
+
+
+def test_a_build_with_nothing_changed_writes_nothing(tmp_path: Path, seeds: Path) -> None:
+    fake = FakeEmbedder()
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=fake)
+    before = fake.embedded
+    os.utime(seeds / "cats.md")  # touched, same content: not stale, nothing to rebuild
+    assert engine.stale_sources() == []
+    report = engine.build()
+    assert report.unchanged and report.generation == "gen-000001" and fake.embedded == before
+    assert [g.name for g in store.list_generations(tmp_path / "index")] == ["gen-000001"]
+    (seeds / "cats.md").write_text("# Cats\n\nCats sleep a lot.", encoding="utf-8")
+    assert engine.stale_sources() == ["cats.md"]
+    assert not engine.build().unchanged
 
 
 def test_interrupted_build_leaves_the_previous_index_in_use(tmp_path: Path, seeds: Path) -> None:

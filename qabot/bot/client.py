@@ -283,11 +283,17 @@ class QACog(commands.Cog, name="qabot"):
             await interaction.response.defer(ephemeral=True, thinking=True)
             log.info("Rebuild (full=%s) requested by user %s.", full, interaction.user.id)
             report = await asyncio.to_thread(self.engine.build, full=full)
-            summary = (
-                f"Index rebuilt: generation {report.generation}, {report.documents:,} documents, "
-                f"{report.chunks:,} chunks ({report.embedded:,} embedded, {report.reused:,} reused) "
-                f"in {report.seconds:.1f} s. New questions use it now."
-            )
+            if report.unchanged:
+                summary = (
+                    f"Index already up to date: generation {report.generation}, {report.documents:,} documents "
+                    "(nothing changed since the last build; use full:True to rebuild anyway)."
+                )
+            else:
+                summary = (
+                    f"Index rebuilt: generation {report.generation}, {report.documents:,} documents, "
+                    f"{report.chunks:,} chunks ({report.embedded:,} embedded, {report.reused:,} reused) "
+                    f"in {report.seconds:.1f} s. New questions use it now."
+                )
             if report.skipped:
                 skipped = "; ".join(f"{s.source} ({s.reason})" for s in report.skipped)
                 summary += f" Skipped {len(report.skipped)} file(s): {skipped}"
