@@ -48,10 +48,10 @@ SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 # Abstention model: logistic regression over the answer's signals, fitted on the labelled
 # development sets by scripts/fit_abstention.py (docs/quality.md). support = sigmoid(z).
-SUPPORT_BIAS = -4.228
+SUPPORT_BIAS = -3.622
 SUPPORT_WEIGHTS = {
-    "cosine": 3.419, "coverage": 4.411, "top_cosine": -0.719, "max_cosine": 2.865, "unknown": -0.524,
-    "type_mismatch": -1.287, "gain": -3.865, "number_missing": -3.384,
+    "cosine": 2.627, "coverage": 3.967, "top_cosine": -0.607, "max_cosine": 2.613, "unknown": -0.259,
+    "type_mismatch": -0.369, "gain": -2.914, "number_missing": -2.282,
 }  # fmt: skip
 
 
@@ -178,7 +178,8 @@ def candidates(
     """
     import numpy as np
 
-    weights = question_weights(reader, question)
+    own = question_weights(reader, question)
+    weights = dict(own)
     if context:
         for stem, weight in question_weights(reader, context).items():
             weights.setdefault(stem, CONTEXT_WEIGHT * weight)
@@ -210,8 +211,11 @@ def candidates(
             cover = coverage(weights, sentence)
             match = type_match(kind, sentence, is_title=is_title)
             score = W_COS * float(cos) + W_COVER * cover + W_RANK / (1 + rank) + W_TYPE * match
+            # The abstention signals judge the question itself: words of earlier questions help
+            # find and rank the passage, but cannot make an unrelated new question look answered.
+            own_cover = cover if not context else coverage(own, sentence)
             out.append(
-                Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), cover, match, score, vec)
+                Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), own_cover, match, score, vec)
             )
     out.sort(key=lambda c: (-c.score, c.passage_rank, c.start))
     return out

@@ -37,6 +37,7 @@ def chunker_settings(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "max_tokens": min(settings.chunk_tokens, embedder.max_tokens),
         "overlap_sentences": settings.chunk_overlap_sentences,
         "embed_title": settings.embed_title,
+        "sentence_vectors": "pooled-in-chunk",  # how sentence vectors are made; a change forces new ones
     }
 
 
@@ -117,11 +118,16 @@ def _write_generation(
     import numpy as np
 
     chunk_inputs = [text for plan in plans for text in plan.embed_inputs]
-    sentence_texts = [plan.document.text[s.start : s.end] for plan in plans for s in plan.sentences]
-    all_texts = chunk_inputs + sentence_texts
-    keys = [_cache_key(embedder.model_id, t) for t in all_texts]
-    cache = {} if full else _previous_cache(settings.index_dir, embedder.model_id, keys)
-    missing = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    chunk_spans, n_sentences = _sentence_spans_in_chunks(plans)
+    model = embedder.model_id
+    chunk_keys = [_cache_key(model, t) for t in chunk_inputs]
+    span_keys = [
+        [_span_key(model, t, a, b) for (a, b, _) in spans] for t, spans in zip(chunk_inputs, chunk_spans, strict=True)
+    ]
+    wanted = chunk_keys + [k for keys in span_keys for k in keys]
+    cache = {} if full else _previous_cache(settings.index_dir, model, wanted)
+    missing = [i for i, k in enumerate(chunk_keys) if k not in cache or any(sk not in cache for sk in span_keys[i])]
+    missing = list({chunk_inputs[i]: i for i in reversed(missing)}.values())[::-1]  # each distinct input once
     if progress:
         progress("embedding", 0, len(missing))
     done = 0
@@ -132,13 +138,28 @@ def _write_generation(
         if progress:
             progress("embedding", done, len(missing))
 
+    # One model pass per chunk gives the chunk's vector and, pooled from the same token
+    # vectors, each of its sentences' (half the work of embedding sentences on their own).
     # Rounded through float16 like the cache, so incremental and full builds agree exactly.
-    fresh = embedder.embed([all_texts[i] for i in missing], settings.batch_size, tick).astype(np.float16)
-    for row, i in enumerate(missing):
-        cache[keys[i]] = fresh[row]
-    vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
-    chunk_vectors = vectors[: len(chunk_inputs)]
-    sentence_vectors = vectors[len(chunk_inputs) :]
+    fresh_chunks, fresh_spans = embedder.embed_with_spans(
+        [chunk_inputs[i] for i in missing], [[(a, b) for (a, b, _) in chunk_spans[i]] for i in missing],
+        settings.batch_size, tick,
+    )  # fmt: skip
+    row = 0
+    for j, i in enumerate(missing):
+        cache[chunk_keys[i]] = fresh_chunks[j].astype(np.float16)
+        for key in span_keys[i]:
+            cache[key] = fresh_spans[row].astype(np.float16)
+            row += 1
+    dim = embedder.dim
+    chunk_vectors = (
+        np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunk_keys else np.zeros((0, dim), np.float32)
+    )
+    sentence_vectors = np.zeros((n_sentences, dim), dtype=np.float32)
+    for keys, spans in zip(span_keys, chunk_spans, strict=True):
+        for key, (_, _, sentence_id) in zip(keys, spans, strict=True):
+            sentence_vectors[sentence_id] = cache[key]
+    keys = chunk_keys + [k for ks in span_keys for k in ks]
 
     if progress:
         progress("writing", 0, 1)
@@ -184,7 +205,7 @@ def _write_generation(
         "counts": {
             "documents": len(plans),
             "chunks": len(chunk_inputs),
-            "sentences": len(sentence_texts),
+            "sentences": n_sentences,
             "skipped": len(skipped),
         },
         "sources": {
@@ -211,9 +232,9 @@ def _write_generation(
         generation=name,
         documents=len(plans),
         chunks=len(chunk_inputs),
-        sentences=len(sentence_texts),
+        sentences=n_sentences,
         embedded=len(missing),
-        reused=len(set(keys)) - len(missing),
+        reused=len(set(chunk_inputs)) - len(missing),
         skipped=tuple(skipped),
         seconds=time.perf_counter() - began,
     )
@@ -239,6 +260,34 @@ def _unchanged_generation(
         and str(manifest.get("seeds_dir")) == str(settings.seeds_dir)
     )
     return gen if same else None
+
+
+def _sentence_spans_in_chunks(plans: list[ChunkPlan]) -> tuple[list[list[tuple[int, int, int]]], int]:
+    """Per chunk: (start, end, global sentence id) of the sentences it is the first to hold.
+
+    Offsets index the chunk's embedding input (title prefix included). Each sentence is
+    pooled from the first chunk that holds it, so overlapping chunks don't pool it twice.
+    """
+    out: list[list[tuple[int, int, int]]] = []
+    base = 0
+    for plan in plans:
+        taken: set[int] = set()
+        for chunk, (lo, hi), embed_input in zip(plan.chunks, plan.chunk_sentences, plan.embed_inputs, strict=True):
+            shift = len(embed_input) - len(chunk.text) - chunk.start
+            spans = []
+            for j in range(lo, hi):
+                if j in taken:
+                    continue
+                taken.add(j)
+                sent = plan.sentences[j]
+                spans.append((sent.start + shift, sent.end + shift, base + j))
+            out.append(spans)
+        base += len(plan.sentences)
+    return out, base
+
+
+def _span_key(model_id: str, text: str, start: int, end: int) -> bytes:
+    return _cache_key(model_id, f"sentence\x00{start}:{end}\x00{text}")
 
 
 def _cache_key(model_id: str, text: str) -> bytes:

@@ -38,7 +38,21 @@ class Embedder(Protocol):
     def embed(
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
     ) -> np.ndarray: ...
+    def embed_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = 32,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def _normalized(vec: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 0 else vec
 
 
 def offline_environment() -> None:
@@ -189,6 +203,54 @@ class SentenceTransformerEmbedder:
             if progress is not None:
                 progress(len(idx))
         return out
+
+    def embed_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = 32,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One model pass per text: its vector, and a vector per (start, end) character span.
+
+        A text's vector is exactly `embed`'s (mean of all its token vectors, normalized). A
+        span's vector is the mean of the contextual token vectors inside the span, normalized:
+        the sentence as read in its chunk, at no extra model cost. Span vectors come back
+        flattened, text by text, in the order given.
+        """
+        import numpy as np
+
+        dim = self.dim
+        text_vecs = np.zeros((len(texts), dim), dtype=np.float32)
+        span_vecs = np.zeros((sum(len(s) for s in spans), dim), dtype=np.float32)
+        if not texts:
+            return text_vecs, span_vecs
+        model = self._load()
+        first_row = np.cumsum([0, *[len(s) for s in spans]])
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo : lo + batch_size]
+            batch = [texts[i] for i in idx]
+            tokens = model.encode(
+                batch, batch_size=batch_size, output_value="token_embeddings", convert_to_numpy=False,
+                show_progress_bar=False,
+            )  # fmt: skip
+            encodings = self._tokenizer.encode_batch(batch)
+            for i, tok, enc in zip(idx, tokens, encodings, strict=True):
+                emb = tok.float().cpu().numpy()
+                text_vecs[i] = _normalized(emb.mean(axis=0))
+                # Row r of emb is word piece r of the encoding ([CLS] first); truncation may cut it short.
+                offsets = enc.offsets[: len(emb)]
+                special = enc.special_tokens_mask[: len(emb)]
+                for n, (start, end) in enumerate(spans[i]):
+                    rows = [
+                        r for r, (a, b) in enumerate(offsets) if not special[r] and a >= start and b <= end and b > a
+                    ]
+                    pooled = emb[rows].mean(axis=0) if rows else emb.mean(axis=0)
+                    span_vecs[first_row[i] + n] = _normalized(pooled)
+            if progress is not None:
+                progress(len(idx))
+        return text_vecs, span_vecs
 
     # ---- fast questions through an ONNX export of the same model -----------------------
     def export_query_encoder(self, index_dir: Path) -> Path:

@@ -159,11 +159,12 @@ class QAEngine:
         hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
         signals = {"unknown": unknown_share(snap.reader, text), "gain": 0.0}
-        if ranked and ranked[0].vector is not None and not earlier:
+        if ranked and ranked[0].vector is not None:
             # Ablation: does the best sentence match better once the words it lacks are removed
             # from the question? Then those words named something the documents don't hold.
             reduced = missing_words_removed(text, ranked[0].text)
             if reduced.strip() and reduced != text:
+                own = self.embedder.embed_query(text) if earlier else qvec
                 vec = self.embedder.embed_query(reduced)
-                signals["gain"] = float(vec @ ranked[0].vector) - float(qvec @ ranked[0].vector)
+                signals["gain"] = float(vec @ ranked[0].vector) - float(own @ ranked[0].vector)
         return compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals)

@@ -53,5 +53,17 @@ class FakeEmbedder:
                 progress(1)
         return out
 
+    def embed_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = 32,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        text_vecs = self.embed(texts, batch_size, progress)
+        pieces = [text[a:b] for text, text_spans in zip(texts, spans, strict=True) for a, b in text_spans]
+        span_vecs = np.stack([self._vector(p) for p in pieces]) if pieces else np.zeros((0, self.dim), np.float32)
+        return text_vecs, span_vecs
+
     def embed_query(self, text: str) -> np.ndarray:
         return self._vector(text)

@@ -84,3 +84,8 @@ def test_questions_are_embedded_without_torch_after_a_build(seed_engine) -> None
     fast = embedder.embed_query(question)
     slow = embedder.embed([question])[0]
     assert float(np.dot(fast, slow)) >= 0.999
+
+
+def test_an_unrelated_question_after_a_conversation_still_abstains(seed_engine) -> None:  # type: ignore[no-untyped-def]
+    history = ["How many missiles did Iran launch?", "and how many failed?"]
+    assert seed_engine.ask("What is the capital of France?", history=history).abstained
