@@ -21,6 +21,7 @@ from .errors import BuildInterrupted, IndexError_, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_document
 from .records import BuildReport, Document, SkippedFile
+from .reuse import previous_plans
 from .settings import Settings
 from .vectors import build_index, index_kind, save_index
 
@@ -75,10 +76,12 @@ def build(
                     seconds=time.perf_counter() - began,
                     unchanged=True,
                 )
+        reusable = {} if full else previous_plans(settings, embedder.model_id, chunking, docs)
         plans = []
         for i, doc in enumerate(docs):
-            plans.append(
-                plan_chunks(
+            plan = reusable.get(doc.source)
+            if plan is None:
+                plan = plan_chunks(
                     doc,
                     embedder.count_tokens,
                     embedder.cut_points,
@@ -86,7 +89,7 @@ def build(
                     chunking["overlap_sentences"],
                     chunking["embed_title"],
                 )
-            )
+            plans.append(plan)
             if progress:
                 progress("chunking", i + 1, len(docs))
         tmp, name = store.new_generation_dir(index_dir)
@@ -176,10 +179,11 @@ def _write_generation(
                 [(sent_base + j, doc_id, s.start, s.end) for j, s in enumerate(plan.sentences)],
             )
             rows = []
-            for chunk, (lo, hi) in zip(plan.chunks, plan.chunk_sentences, strict=True):
-                rows.append((chunk_id, doc_id, chunk.start, chunk.end, sent_base + lo, sent_base + hi))
+            for chunk, (lo, hi), embed_input in zip(plan.chunks, plan.chunk_sentences, plan.embed_inputs, strict=True):
+                titled = int(embed_input != chunk.text)
+                rows.append((chunk_id, doc_id, chunk.start, chunk.end, sent_base + lo, sent_base + hi, titled))
                 chunk_id += 1
-            conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", rows)
+            conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", rows)
             sent_base += len(plan.sentences)
         unique = dict.fromkeys(keys)
         conn.executemany("INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in unique))

@@ -33,7 +33,7 @@ from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError, Sourc
 from .loader import SourceFile, list_sources
 from .records import IndexInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 META = "meta.sqlite"
@@ -49,7 +49,8 @@ CREATE TABLE documents (
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, sent_lo INTEGER NOT NULL, sent_hi INTEGER NOT NULL
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, sent_lo INTEGER NOT NULL, sent_hi INTEGER NOT NULL,
+    titled INTEGER NOT NULL  -- 1 when the model read the chunk after its document's title line
 );
 CREATE TABLE sentences (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),

@@ -213,3 +213,26 @@ def test_an_index_without_the_fast_query_encoder_gets_it_on_open(tmp_path: Path,
     off = _ExportingFake()
     QAEngine.from_settings(_settings(tmp_path, onnx_queries=False), embedder=off)
     assert off.exported == [] and not off.attached
+
+
+def test_plans_read_back_for_unchanged_documents_equal_fresh_plans(tmp_path: Path, seeds: Path) -> None:
+    from qabot.builder import chunker_settings
+    from qabot.chunker import plan_chunks
+    from qabot.loader import load_documents
+    from qabot.reuse import previous_plans
+
+    fake = FakeEmbedder()
+    settings = _settings(tmp_path, chunk_tokens=40).resolved()  # small chunks: many, overlapping, titled
+    QAEngine.from_settings(settings, embedder=fake)
+    docs, _ = load_documents(settings.seeds_dir)
+    chunking = chunker_settings(settings, fake)
+    reused = previous_plans(settings, fake.model_id, chunking, docs)
+    assert set(reused) == {d.source for d in docs}
+    for doc in docs:
+        fresh = plan_chunks(doc, fake.count_tokens, fake.cut_points, chunking["max_tokens"], 1, True)
+        assert reused[doc.source] == fresh
+        assert len(fresh.chunks) > 1 or doc.source == "cats.md"
+    (seeds / "cats.md").write_text("# Cats\n\nChanged.", encoding="utf-8")
+    docs, _ = load_documents(settings.seeds_dir)
+    assert set(previous_plans(settings, fake.model_id, chunking, docs)) == {SEED_FILE.name}
+    assert previous_plans(settings, fake.model_id, {**chunking, "max_tokens": 41}, docs) == {}
