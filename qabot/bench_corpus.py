@@ -12,7 +12,7 @@ import random
 import shutil
 from pathlib import Path, PurePosixPath
 
-from .evaluate import EvalItem, load_dataset
+from .evaluate import EvalItem, load_dataset, percentile  # noqa: F401 - re-exported for the bench modules
 
 ROOT = Path(__file__).resolve().parent.parent
 WIKI_SEEDS = ROOT / "data" / "wiki-seeds"
@@ -57,16 +57,6 @@ def questions_for(items: list[EvalItem], present: set[str]) -> list[EvalItem]:
 
 def load(path: Path) -> list[EvalItem]:
     return load_dataset(path)
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * pct / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def tree_bytes(path: Path) -> int:

@@ -87,30 +87,27 @@ async def _setup(bot: AnyBot, engine: QAEngine, settings: Settings) -> None:
     await sync_commands(bot, settings)
 
 
-class QABot(commands.Bot):
+class _QABotMixin:
+    """What both bot classes add to discord.py's: the engine, the settings, and the cog at setup."""
+
     def __init__(self, engine: QAEngine, settings: Settings, **options: Any) -> None:
         super().__init__(**options)
         self.qa_engine = engine
         self.qa_settings = settings
 
     async def setup_hook(self) -> None:
-        await _setup(self, self.qa_engine, self.qa_settings)
+        await _setup(self, self.qa_engine, self.qa_settings)  # type: ignore[arg-type]
 
     async def on_message(self, message: discord.Message, /) -> None:
         return  # no prefix commands; QACog.on_message handles questions
 
 
-class ShardedQABot(commands.AutoShardedBot):
-    def __init__(self, engine: QAEngine, settings: Settings, **options: Any) -> None:
-        super().__init__(**options)
-        self.qa_engine = engine
-        self.qa_settings = settings
+class QABot(_QABotMixin, commands.Bot):
+    pass
 
-    async def setup_hook(self) -> None:
-        await _setup(self, self.qa_engine, self.qa_settings)
 
-    async def on_message(self, message: discord.Message, /) -> None:
-        return
+class ShardedQABot(_QABotMixin, commands.AutoShardedBot):
+    pass
 
 
 async def sync_commands(bot: AnyBot, settings: Settings) -> None:
