@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import store
 from .answer import candidates, compose, missing_words_removed, unknown_share
@@ -127,8 +128,16 @@ class QAEngine:
         return store.describe(self.settings.index_dir, snap.reader.generation, stale)
 
     def stale_sources(self) -> list[str]:
-        """Sources added, changed or removed in the seeds folder since the index was built."""
-        return store.stale_sources(self.settings.seeds_dir, self._state.reader.manifest)
+        """Sources added, changed or removed in the seeds folder since the index was built.
+
+        Without a seeds folder given (flag, QABOT_SEEDS_DIR or code), the folder the index was
+        built from is the one compared.
+        """
+        manifest = self._state.reader.manifest
+        seeds = self.settings.seeds_dir
+        if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
+            seeds = Path(manifest["seeds_dir"])
+        return store.stale_sources(seeds, manifest)
 
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:

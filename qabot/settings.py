@@ -110,12 +110,15 @@ class Settings(BaseSettings):
 
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""
-        return self.model_copy(
+        copy = self.model_copy(
             update={
                 "seeds_dir": self.seeds_dir.expanduser().resolve(),
                 "index_dir": self.index_dir.expanduser().resolve(),
             }
         )
+        # Keep track of what was set on purpose (not defaults), e.g. to find an index's own seeds.
+        object.__setattr__(copy, "__pydantic_fields_set__", set(self.model_fields_set))
+        return copy
 
 
 def env_example_text() -> str:

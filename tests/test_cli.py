@@ -146,6 +146,15 @@ def test_stale_index_is_reported(tmp_path: Path, built: tuple[Path, Path], capsy
     assert "stale: 1 source(s)" in out
 
 
+def test_ask_from_elsewhere_with_only_the_index_compares_the_index_own_seeds(
+    built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--index DIR` alone, from a folder with no seeds/: no false 'stale' note."""
+    _, index = built
+    code, out, err = _run(["ask", "What did Trump tweet?", "--index", str(index)], capsys)
+    assert code == 0 and "All is well" in out and "stale" not in err
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["ask"])
