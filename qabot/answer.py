@@ -87,7 +87,7 @@ def question_kind(question: str) -> str:
         return "number"
     if re.search(r"\bwhen\b|\bwhat (day|date|year|time|century)\b|\bwhich (day|year|century)\b", q):
         return "time"
-    if re.search(r"\bwhere\b|\bwhich (city|country|place|town|region|state)\b", q):
+    if re.search(r"\bwhere\b|\b(which|what) (city|country|place|town|region|state|province|continent)\b", q):
         return "place"
     if re.search(r"\bwho(m|se)?\b", q):
         return "name"
