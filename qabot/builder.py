@@ -61,22 +61,22 @@ def build(
             what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
             raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")
         chunking = chunker_settings(settings, embedder)
-        if not full:
-            current = _unchanged_generation(settings, embedder, chunking, docs, skipped)
-            if current is not None:
-                counts = current.manifest.get("counts", {})
-                return BuildReport(
-                    generation=current.name,
-                    documents=len(docs),
-                    chunks=int(counts.get("chunks", 0)),
-                    sentences=int(counts.get("sentences", 0)),
-                    embedded=0,
-                    reused=0,
-                    skipped=tuple(skipped),
-                    seconds=time.perf_counter() - began,
-                    unchanged=True,
-                )
-        reusable = {} if full else previous_plans(settings, embedder.model_id, chunking, docs)
+        # The generation in use, opened once: the source of reusable plans and vectors.
+        previous = None if full else _previous_generation(settings, embedder.model_id)
+        if previous is not None and _built_from(previous, settings, chunking, docs, skipped):
+            counts = previous.manifest.get("counts", {})
+            return BuildReport(
+                generation=previous.name,
+                documents=len(docs),
+                chunks=int(counts.get("chunks", 0)),
+                sentences=int(counts.get("sentences", 0)),
+                embedded=0,
+                reused=0,
+                skipped=tuple(skipped),
+                seconds=time.perf_counter() - began,
+                unchanged=True,
+            )
+        reusable = {} if previous is None else previous_plans(previous, chunking, docs)
         plans = []
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)
@@ -94,7 +94,7 @@ def build(
                 progress("chunking", i + 1, len(docs))
         tmp, name = store.new_generation_dir(index_dir)
         try:
-            report = _write_generation(settings, embedder, plans, skipped, files, tmp, name, full, progress, began)
+            report = _write_generation(settings, embedder, plans, skipped, files, tmp, name, previous, progress, began)
         except KeyboardInterrupt as exc:
             store.discard(tmp)
             raise BuildInterrupted(
@@ -114,7 +114,7 @@ def _write_generation(
     files: list[Any],
     tmp: Path,
     name: str,
-    full: bool,
+    previous: store.Generation | None,
     progress: BuildProgress | None,
     began: float,
 ) -> BuildReport:
@@ -128,7 +128,7 @@ def _write_generation(
         [_span_key(model, t, a, b) for (a, b, _) in spans] for t, spans in zip(chunk_inputs, chunk_spans, strict=True)
     ]
     wanted = chunk_keys + [k for keys in span_keys for k in keys]
-    cache = {} if full else _previous_cache(settings.index_dir, model, wanted)
+    cache = {} if previous is None else _previous_cache(previous, wanted)
     missing = [i for i, k in enumerate(chunk_keys) if k not in cache or any(sk not in cache for sk in span_keys[i])]
     missing = list({chunk_inputs[i]: i for i in reversed(missing)}.values())[::-1]  # each distinct input once
     if progress:
@@ -244,26 +244,29 @@ def _write_generation(
     )
 
 
-def _unchanged_generation(
+def _previous_generation(settings: Settings, model_id: str) -> store.Generation | None:
+    """The generation in use, if there is a readable one built with this model."""
+    try:
+        return store.open_generation(settings.index_dir, model=model_id)
+    except IndexError_:
+        return None
+
+
+def _built_from(
+    gen: store.Generation,
     settings: Settings,
-    embedder: Embedder,
     chunking: dict[str, Any],
     docs: list[Document],
     skipped: list[SkippedFile],
-) -> store.Generation | None:
-    """The generation in use, when it was built from exactly these documents the same way."""
-    try:
-        gen = store.open_generation(settings.index_dir, model=embedder.model_id)
-    except IndexError_:
-        return None
+) -> bool:
+    """Whether `gen` was built from exactly these documents the same way."""
     manifest = gen.manifest
-    same = (
+    return (
         manifest.get("chunker") == chunking
         and {s: v.get("sha256") for s, v in manifest.get("sources", {}).items()} == {d.source: d.sha256 for d in docs}
         and set(manifest.get("skipped", {})) == {s.source for s in skipped}
         and str(manifest.get("seeds_dir")) == str(settings.seeds_dir)
     )
-    return gen if same else None
 
 
 def _sentence_spans_in_chunks(plans: list[ChunkPlan]) -> tuple[list[list[tuple[int, int, int]]], int]:
@@ -298,14 +301,10 @@ def _cache_key(model_id: str, text: str) -> bytes:
     return hashlib.sha256(f"{model_id}\x00{text}".encode()).digest()[:16]
 
 
-def _previous_cache(index_dir: Path, model_id: str, keys: list[bytes]) -> dict[bytes, np.ndarray]:
-    """Vectors for `keys` from the generation in use, if it was built with the same model."""
+def _previous_cache(gen: store.Generation, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+    """Vectors for `keys` cached in `gen` (a generation built with the same model)."""
     import numpy as np
 
-    try:
-        gen = store.open_generation(index_dir, model=model_id)
-    except IndexError_:
-        return {}
     found: dict[bytes, np.ndarray] = {}
     try:
         conn = store.connect(gen.path / store.META)

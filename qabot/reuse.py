@@ -14,19 +14,11 @@ from typing import Any
 
 from . import store
 from .chunker import TITLE_MAX_CHARS, ChunkPlan
-from .errors import IndexError_
 from .records import Chunk, Document, Span
-from .settings import Settings
 
 
-def previous_plans(
-    settings: Settings, model_id: str, chunking: dict[str, Any], docs: list[Document]
-) -> dict[str, ChunkPlan]:
-    """Plans for the documents of `docs` whose bytes are unchanged since the generation in use."""
-    try:
-        gen = store.open_generation(settings.index_dir, model=model_id)
-    except IndexError_:
-        return {}
+def previous_plans(gen: store.Generation, chunking: dict[str, Any], docs: list[Document]) -> dict[str, ChunkPlan]:
+    """Plans for the documents of `docs` whose bytes are unchanged since `gen` was built."""
     if gen.manifest.get("chunker") != chunking:
         return {}
     by_source = {d.source: d for d in docs}

@@ -226,7 +226,8 @@ def test_plans_read_back_for_unchanged_documents_equal_fresh_plans(tmp_path: Pat
     QAEngine.from_settings(settings, embedder=fake)
     docs, _ = load_documents(settings.seeds_dir)
     chunking = chunker_settings(settings, fake)
-    reused = previous_plans(settings, fake.model_id, chunking, docs)
+    gen = store.open_generation(settings.index_dir, model=fake.model_id)
+    reused = previous_plans(gen, chunking, docs)
     assert set(reused) == {d.source for d in docs}
     for doc in docs:
         fresh = plan_chunks(doc, fake.count_tokens, fake.cut_points, chunking["max_tokens"], 1, True)
@@ -234,5 +235,5 @@ def test_plans_read_back_for_unchanged_documents_equal_fresh_plans(tmp_path: Pat
         assert len(fresh.chunks) > 1 or doc.source == "cats.md"
     (seeds / "cats.md").write_text("# Cats\n\nChanged.", encoding="utf-8")
     docs, _ = load_documents(settings.seeds_dir)
-    assert set(previous_plans(settings, fake.model_id, chunking, docs)) == {SEED_FILE.name}
-    assert previous_plans(settings, fake.model_id, {**chunking, "max_tokens": 41}, docs) == {}
+    assert set(previous_plans(gen, chunking, docs)) == {SEED_FILE.name}
+    assert previous_plans(gen, {**chunking, "max_tokens": 41}, docs) == {}
