@@ -19,7 +19,7 @@ from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder
 from .errors import BuildInterrupted, IndexError_, SourceError
 from .lexical import LexicalIndex
-from .loader import list_sources, read_document
+from .loader import list_sources, read_documents
 from .records import BuildReport, Document, SkippedFile
 from .reuse import previous_plans
 from .settings import Settings
@@ -50,13 +50,9 @@ def build(
     index_dir = settings.index_dir
     with store.build_lock(index_dir):
         files = list_sources(settings.seeds_dir)
-        docs: list[Document] = []
-        skipped: list[SkippedFile] = []
-        for i, file in enumerate(files):
-            result = read_document(file)
-            (docs if isinstance(result, Document) else skipped).append(result)  # type: ignore[arg-type]
-            if progress:
-                progress("reading", i + 1, len(files))
+        docs, skipped = read_documents(
+            files, (lambda done, total: progress("reading", done, total)) if progress else None
+        )
         if not docs:
             what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
             raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")

@@ -142,7 +142,7 @@ class QAEngine:
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:
         """The question with white space collapsed, or a QuestionError saying what is wrong."""
-        # Undecodable input (lone surrogates from bytes that were not UTF-8) becomes U+FFFD.
+        # Undecodable input (lone surrogates from bytes that were not UTF-8) becomes '?'.
         question = question.encode("utf-8", "replace").decode("utf-8")
         text = " ".join(question.split())
         if not text:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,14 +86,26 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
     return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())
 
 
-def load_documents(seeds_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
-    """All readable documents and the skipped files, each in source order."""
+def read_documents(
+    files: list[SourceFile], on_read: Callable[[int, int], None] | None = None
+) -> tuple[list[Document], list[SkippedFile]]:
+    """The readable documents and the skipped files among `files`, each in source order."""
     docs: list[Document] = []
     skipped: list[SkippedFile] = []
-    for file in list_sources(seeds_dir):
+    for i, file in enumerate(files):
         result = read_document(file)
-        (docs if isinstance(result, Document) else skipped).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Document):
+            docs.append(result)
+        else:
+            skipped.append(result)
+        if on_read is not None:
+            on_read(i + 1, len(files))
     return docs, skipped
+
+
+def load_documents(seeds_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
+    """All readable documents under seeds_dir and the skipped files, each in source order."""
+    return read_documents(list_sources(seeds_dir))
 
 
 def html_to_text(markup: str) -> str:
