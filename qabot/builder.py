@@ -199,7 +199,12 @@ def _write_generation(
         "generation": name,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seeds_dir": str(settings.seeds_dir),
-        "embedder": {"model": embedder.model_id, "dim": embedder.dim, "max_tokens": embedder.max_tokens},
+        "embedder": {
+            "model": embedder.model_id,
+            "dim": embedder.dim,
+            "max_tokens": embedder.max_tokens,
+            "precision": getattr(embedder, "precision", "float32"),
+        },
         "chunker": chunker_settings(settings, embedder),
         "faiss": kind,
         "counts": {

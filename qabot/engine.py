@@ -63,7 +63,9 @@ class QAEngine:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(self.settings.model, self.settings.query_threads)
+            self._embedder = SentenceTransformerEmbedder(
+                self.settings.model, self.settings.query_threads, self.settings.build_precision
+            )
         return self._embedder
 
     # ---- index lifecycle ------------------------------------------------------------

