@@ -443,7 +443,16 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         sample = f"{b['documents']} docs: {b['chunks']:,} chunks, {b['sentences']:,} sentences"
         out += [
             ("build sample", sample, f"{b['tokens_per_chunk']} tokens per chunk; sentence vectors pooled in-pass"),
-            ("raw model", _fmt(b["raw_chunks_per_s"], "chunks/s"), "SentenceTransformer.encode, same chunk texts"),
+            (
+                "raw model",
+                _fmt(b["raw_chunks_per_s"], "chunks/s"),
+                f"SentenceTransformer.encode, same chunk texts, {b.get('precision', 'float32')}"
+                + (
+                    f" (float32: {_fmt(b.get('raw_float32_chunks_per_s'))} chunks/s)"
+                    if b.get("precision") == "bfloat16"
+                    else ""
+                ),
+            ),
             ("index build", _fmt(b["build_chunks_per_s"], "chunks/s"), "read, chunk, embed, write, publish"),
             ("build / raw (same texts)", _fmt(b["build_vs_raw"]), mark("build_vs_raw")),
             (

@@ -138,7 +138,7 @@ class SentenceTransformerEmbedder:
     @cached_property
     def precision(self) -> str:
         """'bfloat16' or 'float32': how `embed` and `embed_with_spans` run the model."""
-        return resolve_precision(self._precision)  # type: ignore[arg-type]
+        return resolve_precision(self._precision)
 
     @contextlib.contextmanager
     def _compute(self) -> Iterator[None]:

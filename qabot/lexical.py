@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -274,16 +274,51 @@ class LexicalIndex:
         tid = self._vocab.get(stem)
         if tid is None:
             return 0.0
-        df = int(self._indptr[tid + 1] - self._indptr[tid])
+        df = self._df(tid)
         if df == 0:
             return 0.0
         return log(1 + (self._n - df + 0.5) / (df + 0.5))
 
+    def correction(self, stem: str) -> str | None:
+        """The indexed stem a misspelt `stem` most likely meant ("einstien" -> "einstein"), or None.
+
+        Only for alphabetic stems of 5+ letters that no passage contains: one edit away
+        (Damerau, so a swap of two letters counts once), two for 8+ letters; among equally
+        close stems, the one in the most passages wins.
+        """
+        if len(stem) < 5 or not stem.isalpha() or stem in self._vocab:
+            return None
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        edits = 2 if len(stem) >= 8 else 1
+        found = process.extract(stem, self._terms, scorer=OSA.distance, score_cutoff=edits, limit=None)
+        if not found:
+            return None
+        best = min(found, key=lambda m: (m[1], -self._df(self._vocab[m[0]]), m[0]))
+        return str(best[0])
+
+    @cached_property
+    def _terms(self) -> list[str]:
+        return list(self._vocab)
+
+    def _df(self, tid: int) -> int:
+        return int(self._indptr[tid + 1] - self._indptr[tid])
+
+    def _term_id(self, stem: str) -> int | None:
+        tid = self._vocab.get(stem)
+        if tid is None:
+            fixed = self.correction(stem)
+            tid = None if fixed is None else self._vocab[fixed]
+        return tid
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (chunk ids, scores), best first (ties by id); only chunks sharing a word with the query."""
+        """Top-k (chunk ids, scores), best first (ties by id); only chunks sharing a word with the query.
+
+        A query word no passage contains counts as its likely correction (see `correction`)."""
         import numpy as np
 
-        ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        ids = [tid for t in tokenize(query) if (tid := self._term_id(t)) is not None]
         if not ids or k <= 0 or self._n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = np.zeros(self._n, dtype=np.float32)

@@ -38,3 +38,35 @@ def test_tokenizer() -> None:
     assert tokenize("How many missiles were fired? Fifteen!") == ["missil", "fire", "15"]
     assert tokenize("a dozen") == ["12"]
     assert {"the", "were", "would", "about"} <= _STOPWORDS_EN
+
+
+def test_a_misspelt_word_counts_as_the_indexed_word_it_most_likely_meant(tmp_path: Path) -> None:
+    texts = [
+        "Albert Einstein received the Nobel Prize in Physics in 1921.",
+        "The Nobel Prize is awarded in Stockholm.",
+        "Einstein was born in Ulm; Einstein later moved to Bern.",
+        "Eisenstein directed Battleship Potemkin.",
+        "Kittens nap often.",
+    ]
+    LexicalIndex.build_and_save(texts, tmp_path)
+    index = LexicalIndex.load(tmp_path)
+    assert index.correction("einstien") == "einstein"  # two letters swapped: one edit
+    assert index.correction("einstein") is None  # indexed words stay as they are
+    assert index.correction("stokholm") == "stockholm"  # a missing letter
+    assert index.correction("kitten") is None and index.correction("nap") is None
+    assert index.correction("zelmora") is None  # nothing close: no guess
+    assert index.correction("nobbel") == "nobel"
+    assert index.correction("nobbbel") is None  # under 8 letters, one edit at most
+    ids, _ = index.search("when did einstien get the nobel prize", 5)
+    assert list(ids[:2]) == [0, 2] or list(ids[:1]) == [0]
+    ids, _ = index.search("einstien", 5)
+    assert set(ids.tolist()) == {0, 2}  # "eisenstein" is two edits away from "einstien": not taken
+
+
+def test_the_real_seed_index_finds_a_misspelt_name(seed_engine) -> None:  # type: ignore[no-untyped-def]
+    reader = seed_engine._state.reader
+    ids, _ = reader.lexical.search("Soliemani", 3)
+    assert len(ids) > 0
+    row = reader.chunks([int(ids[0])])[int(ids[0])]
+    _, text = reader.document(row.doc_id)
+    assert "Soleimani" in text[row.start : row.end]
