@@ -81,6 +81,7 @@ def retrieval_recall(seeds: Path, index: Path, items: list[EvalItem], k: int = 5
     docs = DocumentCache(seeds)
     judged = [it for it in items if it.answerable and it.evidence]
     hits_found = 0
+    missed: list[str] = []
     times: list[float] = []
     for item in judged:
         t0 = time.perf_counter()
@@ -88,12 +89,16 @@ def retrieval_recall(seeds: Path, index: Path, items: list[EvalItem], k: int = 5
         hits = retrieve(reader, query, engine.embedder.embed_query(query), k, params)
         times.append((time.perf_counter() - t0) * 1000.0)
         cites = [Citation(h.source, h.start, h.end, h.text, h.fused) for h in hits[:k]]
-        hits_found += any(citation_matches(str(item.evidence), c, docs) for c in cites)
+        hit = any(citation_matches(str(item.evidence), c, docs) for c in cites)
+        hits_found += hit
+        if not hit:
+            missed.append(item.question)
     return {
         "recall_at_k": round(hits_found / len(judged), 4) if judged else None,
         "k": k,
         "questions": len(judged),
         "retrieve_p50_ms": round(percentile(times, 50) or 0.0, 2),
+        "missed": missed,
     }
 
 

@@ -57,6 +57,7 @@ def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
     times: list[float] = []
     found = 0
     judged = 0
+    missed: list[str] = []
     for item in items:
         t0 = time.perf_counter()
         got = store.similarity_search(item.question, k=k)
@@ -73,7 +74,10 @@ def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
                 )
                 for d in got
             ]
-            found += any(citation_matches(item.evidence, c, cache) for c in cites)
+            hit = any(citation_matches(item.evidence, c, cache) for c in cites)
+            found += hit
+            if not hit:
+                missed.append(item.question)
     return {
         "documents": len(files),
         "chunks": len(chunks),
@@ -84,6 +88,7 @@ def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
         "recall_at_k": round(found / judged, 4) if judged else None,
         "k": k,
         "questions": judged,
+        "missed": missed,
     }
 
 

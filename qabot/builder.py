@@ -39,6 +39,7 @@ def chunker_settings(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "overlap_sentences": settings.chunk_overlap_sentences,
         "embed_title": settings.embed_title,
         "sentence_vectors": "pooled-in-chunk",  # how sentence vectors are made; a change forces new ones
+        "lexical": "title+chunk",  # what BM25 indexes per chunk
     }
 
 
@@ -88,18 +89,38 @@ def build(
             plans.append(plan)
             if progress:
                 progress("chunking", i + 1, len(docs))
-        tmp, name = store.new_generation_dir(index_dir)
-        try:
-            report = _write_generation(settings, embedder, plans, skipped, files, tmp, name, previous, progress, began)
-        except KeyboardInterrupt as exc:
-            store.discard(tmp)
-            raise BuildInterrupted(
-                f"Build interrupted; the previous index in {index_dir} is unchanged. Run `qabot index build` again."
-            ) from exc
-        except BaseException:
-            store.discard(tmp)
-            raise
-        return report
+        return publish_plans(settings, embedder, plans, files, skipped, previous, progress, began)
+
+
+def publish_plans(
+    settings: Settings,
+    embedder: Embedder,
+    plans: list[ChunkPlan],
+    files: list[Any],
+    skipped: list[SkippedFile] | None = None,
+    previous: store.Generation | None = None,
+    progress: BuildProgress | None = None,
+    began: float | None = None,
+) -> BuildReport:
+    """Embed what `previous` has no vectors for, write a generation of `plans` and switch to it.
+
+    The caller holds the build lock. `files` gives each plan's source size and mtime.
+    """
+    index_dir = settings.index_dir
+    began = time.perf_counter() if began is None else began
+    tmp, name = store.new_generation_dir(index_dir)
+    try:
+        return _write_generation(
+            settings, embedder, plans, skipped or [], files, tmp, name, previous, progress, began
+        )  # fmt: skip
+    except KeyboardInterrupt as exc:
+        store.discard(tmp)
+        raise BuildInterrupted(
+            f"Build interrupted; the previous index in {index_dir} is unchanged. Run `qabot index build` again."
+        ) from exc
+    except BaseException:
+        store.discard(tmp)
+        raise
 
 
 def _write_generation(
@@ -189,7 +210,9 @@ def _write_generation(
     kind = index_kind(len(chunk_vectors))
     save_index(build_index(chunk_vectors, kind), tmp / store.VECTORS)
     np.save(tmp / store.SENTENCE_VECTORS, sentence_vectors.astype(np.float16), allow_pickle=False)
-    chunk_texts = [c.text for plan in plans for c in plan.chunks]
+    # BM25 reads what the model reads: a chunk with its document's title line, so a question
+    # that names the document ("population of canada") matches its every passage.
+    chunk_texts = chunk_inputs
     (tmp / store.BM25_DIR).mkdir()
     LexicalIndex.build_and_save(chunk_texts, tmp / store.BM25_DIR)
 

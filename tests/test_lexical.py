@@ -70,3 +70,17 @@ def test_the_real_seed_index_finds_a_misspelt_name(seed_engine) -> None:  # type
     row = reader.chunks([int(ids[0])])[int(ids[0])]
     _, text = reader.document(row.doc_id)
     assert "Soleimani" in text[row.start : row.end]
+
+
+def test_bm25_reads_each_passage_with_its_document_title(seed_engine) -> None:  # type: ignore[no-untyped-def]
+    """Like the model, BM25 sees the title line with every chunk: a question naming the article matches them all."""
+    reader = seed_engine._state.reader
+    n = int(seed_engine.info(check_stale=False).chunks)
+    body = [
+        cid
+        for cid, row in reader.chunks(list(range(n))).items()
+        if "Retaliates" not in reader.document(row.doc_id)[1][row.start : row.end]
+    ]
+    assert body  # chunks whose own text never says "retaliates"...
+    ids, _ = reader.lexical.search("retaliates", n)
+    assert set(body) <= set(ids.tolist())  # ...are found by it all the same

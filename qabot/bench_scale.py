@@ -1,0 +1,289 @@
+"""Benchmark helper: warm `ask` on an index of about a million chunks, end to end.
+
+    python -m qabot.bench_scale WIKI_INDEX SEEDS OUT_INDEX QUESTIONS.jsonl [--chunks 1000000]
+
+There is no million-chunk corpus on this machine, and embedding one would take hours, so
+the large index is grown from the wiki index: its 10,033 documents stay as they are, and
+copies of them are added until the index holds `--chunks` chunks. Each copy is a new
+document (`copy-NN/<source>`) whose text differs from the original: words of four letters
+or more are swapped, with probability 0.3, for another corpus word of the same length
+(same length, so every chunk and sentence span stays valid). BM25 therefore indexes a
+million distinct passages with a real vocabulary. A copy's chunk and sentence vectors are
+perturbed copies of the original's real MiniLM vectors, as in `bench_search`
+(normalize(v + a*w + noise)); the originals keep their own vectors.
+
+The generation is written by the builder's own writer (`builder.publish_plans`: SQLite,
+FAISS of the kind qabot picks at that size, BM25, sentence vectors, manifest), then opened
+by `QAEngine` as `qabot ask` opens any index, and every question of the dataset is asked
+in turn: the wall time of `engine.ask` (ONNX question embedding, FAISS + BM25 search,
+fusion, sentence choice, abstention). The index is built once and reused by later runs.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import bench_proc, store
+from .bench_corpus import load, percentile, questions_for
+from .bench_search import perturbed
+
+_WORD = re.compile(r"[A-Za-z]{4,}")
+SWAP = 0.3
+
+
+class ReplayEmbedder:
+    """An Embedder that returns real vectors of the original chunks, perturbed for the copies."""
+
+    def __init__(self, inner: Any, chunk_vecs: np.ndarray, sent_vecs: np.ndarray, seed: int = 7) -> None:
+        self._inner = inner
+        self._chunk_vecs = chunk_vecs
+        self._sent_vecs = sent_vecs
+        self.origin: dict[str, tuple[int, int, bool]] = {}  # embed input -> (chunk row, first sentence, is a copy)
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def model_id(self) -> str:
+        return str(self._inner.model_id)
+
+    @property
+    def dim(self) -> int:
+        return int(self._inner.dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._inner.max_tokens)
+
+    @property
+    def precision(self) -> str:
+        return str(self._inner.precision)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return list(self._inner.count_tokens(texts))
+
+    def cut_points(self, text: str, max_tokens: int) -> list[int]:
+        return list(self._inner.cut_points(text, max_tokens))
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Any = None) -> np.ndarray:
+        raise NotImplementedError("the scale bench only replays chunk vectors")
+
+    def embed_query(self, text: str) -> np.ndarray:
+        raise NotImplementedError("questions go through the real engine")
+
+    def embed_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = 32,
+        progress: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = [self.origin[t] for t in texts]
+        chunk_out = self._vary(self._chunk_vecs[[r for r, _, _ in rows]], [c for _, _, c in rows])
+        sent_rows = [first + j for (_, first, _), ss in zip(rows, spans, strict=True) for j in range(len(ss))]
+        copied = [c for (_, _, c), ss in zip(rows, spans, strict=True) for _ in ss]
+        sent_out = self._vary(self._sent_vecs[sent_rows].astype(np.float32), copied)
+        if progress is not None:
+            progress(len(texts))
+        return chunk_out, sent_out
+
+    def _vary(self, vecs: np.ndarray, copied: list[bool]) -> np.ndarray:
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        mask = np.asarray(copied, dtype=bool)
+        if mask.any():
+            base = vecs[mask]
+            # perturbed() keeps its first len(base) rows as they are; ask for twice as many, keep the rest.
+            vecs[mask] = perturbed(base, 2 * len(base), self._rng)[len(base) :]
+        return vecs
+
+
+def _original(wiki_index: Path) -> tuple[store.Generation, list[Any], np.ndarray, np.ndarray]:
+    """The wiki generation, its documents, and its chunk and sentence vectors."""
+    import faiss
+
+    from .records import Document
+
+    gen = store.open_generation(wiki_index)
+    conn = store.connect(gen.path / store.META)
+    try:
+        docs = [
+            Document(src, text, sha)
+            for src, sha, text in conn.execute("SELECT source, sha256, text FROM documents ORDER BY id")
+        ]
+    finally:
+        conn.close()
+    index = faiss.read_index(str(gen.path / store.VECTORS))
+    chunk_vecs = index.reconstruct_n(0, index.ntotal)
+    sent_vecs = np.load(gen.path / store.SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+    return gen, docs, chunk_vecs, sent_vecs
+
+
+def _vary_text(text: str, rng: random.Random, pool: dict[int, list[str]]) -> str:
+    def swap(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if rng.random() >= SWAP:
+            return word
+        return rng.choice(pool.get(len(word)) or [word])
+
+    return _WORD.sub(swap, text)
+
+
+def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -> dict[str, Any]:
+    """Write a generation of about `target_chunks` chunks into `out` (see the module doc)."""
+    import hashlib
+
+    from .builder import chunker_settings, publish_plans
+    from .embedder import SentenceTransformerEmbedder
+    from .loader import SourceFile
+    from .records import Document
+    from .reuse import previous_plans
+    from .settings import Settings
+
+    began = time.perf_counter()
+    gen, docs, chunk_vecs, sent_vecs = _original(wiki_index)
+    inner = SentenceTransformerEmbedder()
+    settings = Settings(seeds_dir=seeds, index_dir=out, _env_file=None)  # type: ignore[call-arg]
+    chunking = gen.manifest["chunker"]
+    if chunking != chunker_settings(settings, inner):
+        raise RuntimeError(f"{wiki_index} was built with other chunker settings: rebuild it with the defaults")
+    by_source = previous_plans(gen, chunking, docs)
+    originals = [by_source[d.source] for d in docs]
+    embedder = ReplayEmbedder(inner, chunk_vecs, sent_vecs)
+    chunk_row = sent_row = 0
+    firsts: list[tuple[int, int]] = []  # first chunk row and first sentence row of each original
+    for plan in originals:
+        firsts.append((chunk_row, sent_row))
+        for inp, (lo, _) in zip(plan.embed_inputs, plan.chunk_sentences, strict=True):
+            embedder.origin[inp] = (chunk_row, sent_row + lo, False)
+            chunk_row += 1
+        sent_row += len(plan.sentences)
+
+    pool: dict[int, list[str]] = {}
+    for doc in docs[:2000]:
+        for w in _WORD.findall(doc.text):
+            pool.setdefault(len(w), []).append(w)
+    plans = list(originals)
+    n_chunks = chunk_row
+    copy = 0
+    while n_chunks < target_chunks:
+        copy += 1
+        rng = random.Random(copy)
+        for plan, (c0, s0) in zip(originals, firsts, strict=True):
+            if n_chunks >= target_chunks:
+                break
+            doc = plan.document
+            text = _vary_text(doc.text, rng, pool)
+            new_doc = Document(f"copy-{copy:02d}/{doc.source}", text, hashlib.sha256(text.encode()).hexdigest())
+            chunks = tuple(replace(c, source=new_doc.source, text=text[c.start : c.end]) for c in plan.chunks)
+            inputs = tuple(
+                (inp[: len(inp) - len(c.text)] + text[c.start : c.end])
+                for inp, c in zip(plan.embed_inputs, chunks, strict=True)
+            )
+            for j, (inp, (lo, _)) in enumerate(zip(inputs, plan.chunk_sentences, strict=True)):
+                embedder.origin.setdefault(inp, (c0 + j, s0 + lo, True))
+            plans.append(replace(plan, document=new_doc, chunks=chunks, embed_inputs=inputs))
+            n_chunks += len(chunks)
+    files = [SourceFile(p.document.source, seeds / p.document.source, len(p.document.text), 0) for p in plans]
+    planned_s = time.perf_counter() - began
+    with store.build_lock(out):
+        report = publish_plans(settings, embedder, plans, files)
+    return {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "sentences": report.sentences,
+        "copies": copy,
+        "plan_s": round(planned_s, 1),
+        "build_s": round(time.perf_counter() - began, 1),
+        "faiss": store.open_generation(out).manifest.get("faiss"),
+    }
+
+
+def measure(seeds: Path, index: Path, questions: list[str], min_samples: int) -> dict[str, Any]:
+    """Warm `ask` latency on the index, with a breakdown of the search steps."""
+    from .bench_ask import engine_for
+    from .vectors import search as vector_search
+
+    t0 = time.perf_counter()
+    engine = engine_for(seeds, index)
+    engine.ask(questions[0])
+    open_s = time.perf_counter() - t0
+    reader = engine._state.reader
+    times: list[float] = []
+    dense: list[float] = []
+    lexical: list[float] = []
+    embed: list[float] = []
+    while len(times) < max(min_samples, len(questions)):
+        for q in questions:
+            t = time.perf_counter()
+            engine.ask(q)
+            times.append((time.perf_counter() - t) * 1000.0)
+            t = time.perf_counter()
+            vec = engine.embedder.embed_query(q)
+            embed.append((time.perf_counter() - t) * 1000.0)
+            t = time.perf_counter()
+            vector_search(reader.vectors, vec, engine.settings.candidates)
+            dense.append((time.perf_counter() - t) * 1000.0)
+            t = time.perf_counter()
+            reader.lexical.search(q, engine.settings.candidates)
+            lexical.append((time.perf_counter() - t) * 1000.0)
+    info = engine.info(check_stale=False)
+
+    def p(values: list[float], q: int) -> float:
+        return round(percentile(values, q) or 0.0, 2)
+
+    return {
+        "chunks": int(info.chunks),
+        "samples": len(times),
+        "p50_ms": p(times, 50),
+        "p95_ms": p(times, 95),
+        "embed_p50_ms": p(embed, 50),
+        "dense_p50_ms": p(dense, 50),
+        "bm25_p50_ms": p(lexical, 50),
+        "open_s": round(open_s, 2),
+        "rss_mb": round(bench_proc.vm_rss_mb(), 1),
+        "peak_rss_mb": round(bench_proc.vm_hwm_mb(), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("wiki_index", type=Path)
+    parser.add_argument("seeds", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--chunks", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args(argv)
+    from .embedder import offline_environment
+
+    offline_environment()
+    result: dict[str, Any] = {}
+    try:
+        store.open_generation(args.out)
+        built = False
+    except Exception:  # noqa: BLE001 - no usable index there yet: build it
+        built = True
+    if built:
+        result["build"] = build_scaled(args.wiki_index, args.seeds, args.out, args.chunks)
+        from .embedder import SentenceTransformerEmbedder
+
+        SentenceTransformerEmbedder().export_query_encoder(args.out)  # as `qabot index build` does
+    if not args.build_only:
+        items = questions_for(load(args.questions), {p.name for p in args.seeds.iterdir()})
+        result["ask"] = measure(args.seeds, args.out, [it.question for it in items], args.samples)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
