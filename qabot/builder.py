@@ -74,6 +74,9 @@ def build(
                 unchanged=True,
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
+        attach = getattr(embedder, "attach_query_encoder", None)
+        if previous is not None and attach is not None:
+            attach(index_dir)  # a few changed chunks are embedded without importing torch
         plans = []
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)

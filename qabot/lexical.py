@@ -8,6 +8,7 @@ file format (numpy arrays and JSON, loaded without pickle and memory-mapped).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -204,24 +205,44 @@ def _stopwords() -> frozenset[str]:
     return _STOPWORDS_EN | _EXTRA_STOPWORDS
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
+_LOCAL = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _stemmer() -> Any:
+    """This thread's PyStemmer (its stemmers are not thread-safe; the bot asks from worker threads)."""
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _LOCAL.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+_STEMS: dict[str, str] = {}  # word -> its stem, "" for a word that is dropped
+
+
+def _stem(word: str) -> str:
+    stem = _STEMS.get(word)
+    if stem is None:
+        word_ = _NUMBER_WORDS.get(word, word)
+        drop = word_ in _stopwords() or (len(word_) < 2 and not word_.isdigit())
+        stem = "" if drop else str(_stemmer().stemWord(word_))
+        if len(_STEMS) < 1_000_000:
+            _STEMS[word] = stem
+    return stem
 
 
 def tokenize(text: str) -> list[str]:
     """Content-word stems of `text`, in order (duplicates kept)."""
-    stop = _stopwords()
-    words = []
-    for raw in _WORD.findall(text.lower()):
-        word = _NUMBER_WORDS.get(raw, raw)
-        if word in stop or (len(word) < 2 and not word.isdigit()):
-            continue
-        words.append(word)
-    stems: list[str] = _stemmer().stemWords(words)
-    return stems
+    known = _STEMS
+    out = []
+    for word in _WORD.findall(text.lower()):
+        stem = known.get(word)
+        if stem is None:
+            stem = _stem(word)
+        if stem:
+            out.append(stem)
+    return out
 
 
 def tokenize_many(texts: Sequence[str]) -> list[list[str]]:

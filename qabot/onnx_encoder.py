@@ -358,7 +358,8 @@ class OnnxQueryEncoder:
                 self._tokenizer = tok
             return self._tokenizer, self._session
 
-    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+    def _hidden(self, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(last hidden states, attention mask) of a padded batch of encodings."""
         import numpy as np
 
         _, session = self._load()
@@ -367,8 +368,16 @@ class OnnxQueryEncoder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._meta.get("inputs", []):
             feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        hidden = session.run(None, feeds)[0].astype(np.float32, copy=False)
-        return self._pool(hidden, mask)
+        return session.run(None, feeds)[0].astype(np.float32, copy=False), mask
+
+    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+        return self._pool(*self._hidden(encodings))
+
+    def token_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's contextual token vectors (word pieces incl. [CLS]/[SEP], no padding), float32."""
+        tok, _ = self._load()
+        hidden, mask = self._hidden(tok.encode_batch(list(texts)))
+        return [hidden[i, : int(mask[i].sum())] for i in range(len(hidden))]
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import numpy as np

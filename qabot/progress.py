@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -38,10 +39,15 @@ def build_progress(console: Console) -> Iterator[BuildProgress]:
     )
     with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
         tasks: dict[str, TaskID] = {}
+        shown: dict[str, float] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=max(total, 1), rate="")
+            now = time.monotonic()
+            if done < total and now - shown.get(stage, 0.0) < 0.1:
+                return  # 10 updates a second are plenty; 10,000 cost seconds
+            shown[stage] = now
             task = tasks[stage]
             speed = next(t.speed for t in bar.tasks if t.id == task)
             rate = f"{speed:,.0f}/s" if speed else ""

@@ -210,3 +210,22 @@ def test_query_path_does_not_import_torch(export_dir: Path) -> None:
     print(f"\nfresh process: import + load + one query {float(inside):.3f} s in-process, {wall:.3f} s wall")
     assert dim == "384"
     assert heavy == "-", f"the query path imported {heavy}"
+
+
+def test_a_small_build_embeds_through_the_export_like_sentence_transformers(export_dir: Path, embedder: Any) -> None:
+    """An incremental build's few texts go through ONNX: chunk and sentence vectors match the torch path."""
+    from qabot.embedder import ONNX_BUILD_MAX_TEXTS, SentenceTransformerEmbedder
+
+    texts = [t for t in TEXTS if t.strip()][:6]
+    spans = [[(0, len(t) // 3), (len(t) // 3, len(t))] for t in texts]
+    fast = SentenceTransformerEmbedder()
+    fast._onnx = OnnxQueryEncoder(export_dir)
+    torch_chunks, torch_spans = embedder.embed_with_spans(texts, spans)
+    assert fast._model is None
+    onnx_chunks, onnx_spans = fast.embed_with_spans(texts, spans, batch_size=4)
+    assert fast._model is None  # torch never loaded
+    assert (np.sum(torch_chunks * onnx_chunks, axis=1) >= 0.999).all()
+    assert (np.sum(torch_spans * onnx_spans, axis=1) >= 0.999).all()
+    many = [f"sentence number {i} of a larger build." for i in range(ONNX_BUILD_MAX_TEXTS + 1)]
+    fast.embed_with_spans(many, [[(0, 8)]] * len(many))
+    assert fast._model is not None  # a larger build loads the real model
