@@ -88,18 +88,24 @@ def plan_chunks(
     """
     text = doc.text
     title = doc.title[:TITLE_MAX_CHARS]
-    title_tokens = count_tokens([title])[0] if (embed_title and title) else 0
+    paragraphs = [(para, sentence_spans(text, para)) for para in paragraph_spans(text)]
+    # One tokenizer call for the title and every sentence of the document.
+    flat = [span for _, spans in paragraphs for span in spans]
+    with_title = bool(embed_title and title)
+    counts = count_tokens(([title] if with_title else []) + [text[x.start : x.end] for x in flat])
+    title_tokens = counts[0] if with_title else 0
+    costs_left = iter(counts[1:] if with_title else counts)
     sentences: list[Span] = []
     chunks: list[Chunk] = []
     ranges: list[tuple[int, int]] = []
     inputs: list[str] = []
-    for para in paragraph_spans(text):
+    for para, spans in paragraphs:
         prefix = title if (title_tokens and para.start > 0 and title_tokens < max_tokens // 3) else ""
         budget = max_tokens - (title_tokens if prefix else 0)
-        para_sents = _fit_sentences(text, sentence_spans(text, para), count_tokens, cut_tokens, budget)
+        raw_costs = [next(costs_left) for _ in spans]
+        para_sents, costs = _fit_sentences(text, spans, raw_costs, count_tokens, cut_tokens, budget)
         first_index = len(sentences)
         sentences.extend(para_sents)
-        costs = count_tokens([text[s.start : s.end] for s in para_sents])
         for lo, hi in _windows(costs, budget, overlap):
             start, end = para_sents[lo].start, para_sents[hi - 1].end
             chunk_text = text[start:end]
@@ -110,10 +116,16 @@ def plan_chunks(
 
 
 def _fit_sentences(
-    text: str, spans: list[Span], count_tokens: TokenCounter, cut_tokens: TokenCutter, max_tokens: int
-) -> list[Span]:
-    """Cut any sentence longer than max_tokens into pieces that fit."""
-    costs = count_tokens([text[s.start : s.end] for s in spans])
+    text: str,
+    spans: list[Span],
+    costs: list[int],
+    count_tokens: TokenCounter,
+    cut_tokens: TokenCutter,
+    max_tokens: int,
+) -> tuple[list[Span], list[int]]:
+    """Cut any sentence longer than max_tokens into pieces that fit: the spans and their costs."""
+    if all(cost <= max_tokens for cost in costs):
+        return spans, costs
     out: list[Span] = []
     for span, cost in zip(spans, costs, strict=True):
         if cost <= max_tokens:
@@ -124,7 +136,7 @@ def _fit_sentences(
             _append_stripped(text, piece_start, span.start + cut, out)
             piece_start = span.start + cut
         _append_stripped(text, piece_start, span.end, out)
-    return out
+    return out, count_tokens([text[x.start : x.end] for x in out])
 
 
 def _windows(costs: list[int], budget: int, overlap: int) -> list[tuple[int, int]]:

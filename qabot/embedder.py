@@ -58,6 +58,27 @@ def _normalized(vec: np.ndarray) -> np.ndarray:
     return vec / norm if norm > 0 else vec
 
 
+def _span_means(emb: np.ndarray, enc: Any, spans: Sequence[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:
+    """Mean token vector inside each (start, end) character span (`fallback` for a span with none).
+
+    Row r of `emb` is word piece r of `enc` ([CLS] first); truncation may have cut `emb` short.
+    """
+    import numpy as np
+
+    n = len(emb)
+    offsets = np.asarray(enc.offsets[:n], dtype=np.int64).reshape(-1, 2)
+    real = (np.asarray(enc.special_tokens_mask[:n]) == 0) & (offsets[:, 1] > offsets[:, 0])
+    bounds = np.asarray(spans, dtype=np.int64)
+    inside = (
+        real[None, :]
+        & (offsets[None, :, 0] >= bounds[:, :1])
+        & (offsets[None, :, 1] <= bounds[:, 1:])
+    )  # fmt: skip
+    counts = inside.sum(axis=1, keepdims=True)
+    sums = inside.astype(np.float32) @ emb
+    return np.where(counts > 0, sums / np.maximum(counts, 1), fallback[None, :]).astype(np.float32)
+
+
 def offline_environment() -> None:
     """Never reach for a model hub: this program runs with no network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -213,6 +234,34 @@ class SentenceTransformerEmbedder:
         offsets = enc.offsets
         return [offsets[i][0] for i in range(room, len(offsets), room) if offsets[i][0] > 0]
 
+    @cached_property
+    def _batch_tokenizer(self) -> Any:
+        """The model's tokenizer as sentence-transformers runs it: truncated to max_tokens, padded to the longest."""
+        from tokenizers import Tokenizer
+
+        self._tokenizer  # noqa: B018 - checks that tokenizer.json exists, with a clear error
+        tok = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+        pad = tok.padding or {}  # the file may pad to a fixed 128; pad to the longest instead
+        tok.no_padding()
+        tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
+        tok.enable_padding(pad_id=int(pad.get("pad_id", 0)), pad_token=str(pad.get("pad_token", "[PAD]")))
+        return tok
+
+    def _token_embeddings(self, encodings: Sequence[Any]) -> np.ndarray:
+        """Contextual token vectors (batch, longest, dim) from the sentence-transformers model, float32."""
+        import torch
+
+        model = self._load()
+        features = {
+            "input_ids": torch.tensor([e.ids for e in encodings], dtype=torch.long),
+            "attention_mask": torch.tensor([e.attention_mask for e in encodings], dtype=torch.long),
+            "token_type_ids": torch.tensor([e.type_ids for e in encodings], dtype=torch.long),
+        }
+        with torch.inference_mode(), self._compute():
+            out = model.forward(features)["token_embeddings"]
+        result: np.ndarray = out.float().numpy()
+        return result
+
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
@@ -284,29 +333,18 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            batch = [texts[i] for i in idx]
-            if onnx is not None:
-                tokens = onnx.token_vectors(batch)
-            else:
-                model = self._load()
-                with self._compute():
-                    tokens = model.encode(
-                        batch, batch_size=batch_size, output_value="token_embeddings", convert_to_numpy=False,
-                        show_progress_bar=False,
-                    )  # fmt: skip
-                tokens = [t.float().cpu().numpy() for t in tokens]
-            encodings = self._tokenizer.encode_batch(batch)
-            for i, emb, enc in zip(idx, tokens, encodings, strict=True):
-                text_vecs[i] = _normalized(emb.mean(axis=0))
-                # Row r of emb is word piece r of the encoding ([CLS] first); truncation may cut it short.
-                offsets = enc.offsets[: len(emb)]
-                special = enc.special_tokens_mask[: len(emb)]
-                for n, (start, end) in enumerate(spans[i]):
-                    rows = [
-                        r for r, (a, b) in enumerate(offsets) if not special[r] and a >= start and b <= end and b > a
-                    ]
-                    pooled = emb[rows].mean(axis=0) if rows else emb.mean(axis=0)
-                    span_vecs[first_row[i] + n] = _normalized(pooled)
+            # Tokenized once, here: the same word pieces feed the model and give the offsets.
+            encodings = self._batch_tokenizer.encode_batch([texts[i] for i in idx])
+            hidden = onnx.hidden_states(encodings)[0] if onnx is not None else self._token_embeddings(encodings)
+            for row, (i, enc) in enumerate(zip(idx, encodings, strict=True)):
+                emb = hidden[row, : sum(enc.attention_mask)]
+                mean = emb.mean(axis=0)
+                text_vecs[i] = _normalized(mean)
+                if spans[i]:
+                    pooled = _span_means(emb, enc, spans[i], mean)
+                    span_vecs[first_row[i] : first_row[i + 1]] = pooled / np.clip(
+                        np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None
+                    )
             if progress is not None:
                 progress(len(idx))
         return text_vecs, span_vecs

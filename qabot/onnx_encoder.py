@@ -358,7 +358,7 @@ class OnnxQueryEncoder:
                 self._tokenizer = tok
             return self._tokenizer, self._session
 
-    def _hidden(self, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def hidden_states(self, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         """(last hidden states, attention mask) of a padded batch of encodings."""
         import numpy as np
 
@@ -371,13 +371,7 @@ class OnnxQueryEncoder:
         return session.run(None, feeds)[0].astype(np.float32, copy=False), mask
 
     def _run(self, encodings: Sequence[Any]) -> np.ndarray:
-        return self._pool(*self._hidden(encodings))
-
-    def token_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each text's contextual token vectors (word pieces incl. [CLS]/[SEP], no padding), float32."""
-        tok, _ = self._load()
-        hidden, mask = self._hidden(tok.encode_batch(list(texts)))
-        return [hidden[i, : int(mask[i].sum())] for i in range(len(hidden))]
+        return self._pool(*self.hidden_states(encodings))
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import numpy as np
