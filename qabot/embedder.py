@@ -58,6 +58,22 @@ def _normalized(vec: np.ndarray) -> np.ndarray:
     return vec / norm if norm > 0 else vec
 
 
+def _padded(encodings: Sequence[Any], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input ids, attention mask, token type ids) int64 arrays, padded on the right to the longest."""
+    import numpy as np
+
+    width = max(len(e.ids) for e in encodings)
+    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    types = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, e in enumerate(encodings):
+        n = len(e.ids)
+        ids[row, :n] = e.ids
+        mask[row, :n] = 1
+        types[row, :n] = e.type_ids
+    return ids, mask, types
+
+
 def _span_means(emb: np.ndarray, enc: Any, spans: Sequence[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:
     """Mean token vector inside each (start, end) character span (`fallback` for a span with none).
 
@@ -236,26 +252,24 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def _batch_tokenizer(self) -> Any:
-        """The model's tokenizer as sentence-transformers runs it: truncated to max_tokens, padded to the longest."""
+        """The model's tokenizer as sentence-transformers runs it: truncated to max_tokens."""
         from tokenizers import Tokenizer
 
         self._tokenizer  # noqa: B018 - checks that tokenizer.json exists, with a clear error
         tok = Tokenizer.from_file(str(self._path / "tokenizer.json"))
-        pad = tok.padding or {}  # the file may pad to a fixed 128; pad to the longest instead
-        tok.no_padding()
+        tok.no_padding()  # the file may pad to a fixed 128: batches are padded by `_padded`
         tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
-        tok.enable_padding(pad_id=int(pad.get("pad_id", 0)), pad_token=str(pad.get("pad_token", "[PAD]")))
         return tok
 
-    def _token_embeddings(self, encodings: Sequence[Any]) -> np.ndarray:
-        """Contextual token vectors (batch, longest, dim) from the sentence-transformers model, float32."""
+    def _token_embeddings(self, ids: np.ndarray, mask: np.ndarray, type_ids: np.ndarray) -> np.ndarray:
+        """Contextual token vectors (batch, length, dim) from the sentence-transformers model, float32."""
         import torch
 
         model = self._load()
         features = {
-            "input_ids": torch.tensor([e.ids for e in encodings], dtype=torch.long),
-            "attention_mask": torch.tensor([e.attention_mask for e in encodings], dtype=torch.long),
-            "token_type_ids": torch.tensor([e.type_ids for e in encodings], dtype=torch.long),
+            "input_ids": torch.from_numpy(ids),
+            "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.from_numpy(type_ids),
         }
         with torch.inference_mode(), self._compute():
             out = model.forward(features)["token_embeddings"]
@@ -330,14 +344,17 @@ class SentenceTransformerEmbedder:
             return text_vecs, span_vecs
         first_row = np.cumsum([0, *[len(s) for s in spans]])
         onnx = self._onnx if (self._onnx is not None and len(texts) <= ONNX_BUILD_MAX_TEXTS) else None
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        # Tokenized once, here: the same word pieces feed the model and give the offsets. Batches
+        # of equal token counts (longest first) waste nothing on padding.
+        encodings = self._batch_tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            # Tokenized once, here: the same word pieces feed the model and give the offsets.
-            encodings = self._batch_tokenizer.encode_batch([texts[i] for i in idx])
-            hidden = onnx.hidden_states(encodings)[0] if onnx is not None else self._token_embeddings(encodings)
-            for row, (i, enc) in enumerate(zip(idx, encodings, strict=True)):
-                emb = hidden[row, : sum(enc.attention_mask)]
+            ids, mask, types = _padded([encodings[i] for i in idx])
+            hidden = onnx.run_arrays(ids, mask, types) if onnx is not None else self._token_embeddings(ids, mask, types)
+            for row, i in enumerate(idx):
+                enc = encodings[i]
+                emb = hidden[row, : len(enc.ids)]
                 mean = emb.mean(axis=0)
                 text_vecs[i] = _normalized(mean)
                 if spans[i]:

@@ -362,13 +362,21 @@ class OnnxQueryEncoder:
         """(last hidden states, attention mask) of a padded batch of encodings."""
         import numpy as np
 
-        _, session = self._load()
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        return self.run_arrays(ids, mask, types), mask
+
+    def run_arrays(self, ids: np.ndarray, mask: np.ndarray, type_ids: np.ndarray) -> np.ndarray:
+        """Last hidden states (batch, length, dim), float32, for padded int64 input arrays."""
+        import numpy as np
+
+        _, session = self._load()
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._meta.get("inputs", []):
-            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        return session.run(None, feeds)[0].astype(np.float32, copy=False), mask
+            feeds["token_type_ids"] = type_ids
+        hidden: np.ndarray = session.run(None, feeds)[0].astype(np.float32, copy=False)
+        return hidden
 
     def _run(self, encodings: Sequence[Any]) -> np.ndarray:
         return self._pool(*self.hidden_states(encodings))
