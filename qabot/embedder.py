@@ -167,7 +167,7 @@ def _hub_cache_folder(name: str) -> Path | None:
 class SentenceTransformerEmbedder:
     """The sentence-transformers implementation of Embedder (normalized vectors)."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, query_threads: int = 1, precision: BuildPrecision = "auto") -> None:
+    def __init__(self, model: str = PACKAGED_MODEL, query_threads: int = 2, precision: BuildPrecision = "auto") -> None:
         self._name = model
         self._path = resolve_model_path(model)
         self._query_threads = query_threads
