@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         "only where the CPU computes it natively).",
     )
     query_threads: int = Field(
-        2, ge=1, le=64, description="CPU threads for embedding a question (2: 2.2 ms idle, 3.5 ms on a busy 2-core CPU)."
+        2, ge=1, le=64, description="CPU threads for embedding a question (2: 2.2 ms idle, 3.5 ms on a busy 2 cores)."
     )
     onnx_queries: bool = Field(
         True,
