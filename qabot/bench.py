@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wiki-seeds", type=Path, default=corpus.WIKI_SEEDS, help="the Wikipedia corpus folder")
     p.add_argument("--wiki-questions", type=Path, default=corpus.WIKI_QUESTIONS)
     p.add_argument(
+        "--heldout-questions",
+        type=Path,
+        default=corpus.WIKI_HELDOUT,
+        help="more questions for the LangChain recall comparison (never used for tuning)",
+    )
+    p.add_argument(
         "--large-index",
         type=Path,
         help=f"qabot index of the whole wiki corpus (default {DEFAULT_LARGE}; quick: the sample's)",
@@ -342,8 +348,12 @@ class Bench:
             self.result["langchain"] = lc_large
             return
         present = {p.name for p in large_seeds.iterdir()}
-        items = corpus.questions_for(self.wiki_items, present)
+        sets = {path.name: corpus.questions_for(corpus.load(path), present) for path in self.question_files()}
+        items = [item for part in sets.values() for item in part]
         qa_recall = retrieval_recall(large_seeds, large, items, k=5)
+        qa_recall["recall_per_set"] = {
+            name: retrieval_recall(large_seeds, large, part, k=5)["recall_at_k"] for name, part in sets.items()
+        }
         qa_ask = warm_latency(large_seeds, large, [it.question for it in items], len(items))
         out: dict[str, Any] = {
             "sample_documents": lc_sample["documents"],
@@ -358,6 +368,8 @@ class Bench:
                 "ask_p50_ms": qa_ask["p50_ms"],
                 "ask_p95_ms": qa_ask["p95_ms"],
                 "recall_at_5": qa_recall["recall_at_k"],
+                "recall_per_set": qa_recall["recall_per_set"],
+                "missed": qa_recall["missed"],
                 "retrieve_p50_ms": qa_recall["retrieve_p50_ms"],
             },
         }
@@ -391,8 +403,13 @@ class Bench:
         result["ask"]["process_peak_rss_mb"] = round(asked.peak_rss_mb, 1)
         self.result["scale"] = result
 
+    def question_files(self) -> list[Path]:
+        """The recall comparison's questions: the tuning set, and the held-out set when present."""
+        held = Path(self.args.heldout_questions)
+        return [Path(self.args.wiki_questions), *([held] if held.is_file() else [])]
+
     def _langchain(self, seeds: Path) -> dict[str, Any]:
-        cmd = bench_proc.python_module("qabot.bench_langchain", str(seeds), str(self.args.wiki_questions))
+        cmd = bench_proc.python_module("qabot.bench_langchain", str(seeds), *map(str, self.question_files()))
         proc = bench_proc.run(cmd)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines()
@@ -582,6 +599,14 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{_fmt(lang['recall_at_k'])} / {_fmt(qa['recall_at_5'])}",
                 f"ratio {_fmt(lc['recall_ratio'])} {mark('langchain_recall_ratio')}",
             ),
+            *[
+                (
+                    f"  recall@5, {name}: LangChain / qabot",
+                    f"{_fmt(lang.get('recall_per_set', {}).get(name))} / {_fmt(value)}",
+                    "",
+                )
+                for name, value in (qa.get("recall_per_set") or {}).items()
+            ],
             (
                 f"LangChain full build, {lc['documents']:,} docs",
                 _fmt(lang["build_s"], "s"),

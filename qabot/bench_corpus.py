@@ -17,6 +17,7 @@ from .evaluate import EvalItem, load_dataset, percentile  # noqa: F401 - re-expo
 ROOT = Path(__file__).resolve().parent.parent
 WIKI_SEEDS = ROOT / "data" / "wiki-seeds"
 WIKI_QUESTIONS = ROOT / "eval" / "wiki.jsonl"
+WIKI_HELDOUT = ROOT / "eval" / "wiki-heldout.jsonl"
 SEED_SEEDS = ROOT / "seeds"
 SEED_QUESTIONS = ROOT / "eval" / "seed.jsonl"
 

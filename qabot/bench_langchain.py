@@ -1,6 +1,6 @@
 """Benchmark helper: the usual stack on the same corpus and questions, in a child process.
 
-    python -m qabot.bench_langchain SEEDS QUESTIONS.jsonl [-k 5]
+    python -m qabot.bench_langchain SEEDS QUESTIONS.jsonl [MORE.jsonl ...] [-k 5]
 
 The LangChain recipe people copy: TextLoader per file, RecursiveCharacterTextSplitter
 (chunk_size=1000, chunk_overlap=200, add_start_index=True), `FAISS.from_documents` with
@@ -23,7 +23,7 @@ from typing import Any
 from .bench_corpus import load, percentile, questions_for
 
 
-def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
+def run(seeds: Path, questions: Path | list[Path], k: int = 5) -> dict[str, Any]:
     from .embedder import offline_environment, resolve_model_path
     from .evaluate import DocumentCache, citation_matches
     from .records import Citation
@@ -51,7 +51,11 @@ def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
     store = FAISS.from_documents(chunks, embeddings)
     build_s = time.perf_counter() - began
 
-    items = questions_for(load(questions), {f.name for f in files})
+    files_q = questions if isinstance(questions, list) else [questions]
+    sets = {q.name: questions_for(load(q), {f.name for f in files}) for q in files_q}
+    items = [item for part in sets.values() for item in part]
+    set_of = {id(item): name for name, part in sets.items() for item in part}
+    per_set: dict[str, list[int]] = {name: [0, 0] for name in sets}
     store.similarity_search(items[0].question, k=k)
     cache = DocumentCache(seeds)
     times: list[float] = []
@@ -76,6 +80,8 @@ def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
             ]
             hit = any(citation_matches(item.evidence, c, cache) for c in cites)
             found += hit
+            per_set[set_of[id(item)]][0] += hit
+            per_set[set_of[id(item)]][1] += 1
             if not hit:
                 missed.append(item.question)
     return {
@@ -89,13 +95,14 @@ def run(seeds: Path, questions: Path, k: int = 5) -> dict[str, Any]:
         "k": k,
         "questions": judged,
         "missed": missed,
+        "recall_per_set": {name: round(h / n, 4) if n else None for name, (h, n) in per_set.items()},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("seeds", type=Path)
-    parser.add_argument("questions", type=Path)
+    parser.add_argument("questions", type=Path, nargs="+")
     parser.add_argument("-k", type=int, default=5)
     args = parser.parse_args(argv)
     print(json.dumps(run(args.seeds, args.questions, args.k)))

@@ -70,3 +70,25 @@ def test_perturbed_vectors_stay_real() -> None:
     cos = np.sum(out[50:100] * base, axis=1)
     assert cos.min() > 0.8
     assert cos.max() < 1.0
+
+
+def test_scale_bench_grows_a_real_index_that_answers(seed_settings, seed_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """bench_scale: altered copies of a real index's documents, replayed vectors, a working engine."""
+    import shutil
+
+    from qabot import bench_scale, store
+
+    out = tmp_path / "scaled"
+    info = bench_scale.build_scaled(seed_settings.index_dir, seed_settings.seeds_dir, out, 100)
+    assert info["chunks"] >= 100 and info["documents"] >= 7 and info["faiss"] == "Flat"
+    gen = store.open_generation(out)
+    conn = store.connect(gen.path / store.META)
+    try:
+        texts = [t for (t,) in conn.execute("SELECT text FROM documents ORDER BY id")]
+    finally:
+        conn.close()
+    assert len(set(texts)) == len(texts)  # every copy's words differ from the original's
+    assert all(len(t) == len(texts[0]) for t in texts)  # same length: every span stays valid
+    shutil.copytree(seed_settings.index_dir / "onnx", out / "onnx")  # the query encoder, as exported
+    measured = bench_scale.measure(seed_settings.seeds_dir, out, ["How many missiles were launched?"], 3)
+    assert measured["chunks"] == info["chunks"] and measured["p50_ms"] > 0
