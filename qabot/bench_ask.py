@@ -31,9 +31,13 @@ def engine_for(seeds: Path, index: Path) -> Any:
     return engine
 
 
-def warm_latency(seeds: Path, index: Path, questions: list[str], min_samples: int = 100) -> dict[str, Any]:
-    engine = engine_for(seeds, index)
-    engine.ask(questions[0])
+def warm_latency(
+    seeds: Path, index: Path, questions: list[str], min_samples: int = 100, engine: Any = None
+) -> dict[str, Any]:
+    """`engine.ask` wall times over the questions, repeated to min_samples (an engine opened here if none given)."""
+    if engine is None:
+        engine = engine_for(seeds, index)
+        engine.ask(questions[0])
     times: list[float] = []
     while len(times) < max(min_samples, len(questions)):
         for q in questions:

@@ -26,12 +26,11 @@ from typing import Any
 from . import bench_proc, store
 
 
-class _RecordingEmbedder:
-    """Wraps an Embedder and remembers what `embed` was asked to embed (no other change)."""
+class DelegatingEmbedder:
+    """An Embedder that passes everything to `inner`; subclasses change what they need."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
-        self.texts: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -47,6 +46,14 @@ class _RecordingEmbedder:
     @property
     def max_tokens(self) -> int:
         return int(self._inner.max_tokens)
+
+
+class _RecordingEmbedder(DelegatingEmbedder):
+    """Wraps an Embedder and remembers what `embed` was asked to embed (no other change)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.texts: list[str] = []
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Any = None) -> Any:
         self.texts.extend(texts)

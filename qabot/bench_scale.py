@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import bench_proc, store
+from .bench_build import DelegatingEmbedder
 from .bench_corpus import load, percentile, questions_for
 from .bench_search import perturbed
 
@@ -42,43 +43,15 @@ _WORD = re.compile(r"[A-Za-z]{4,}")
 SWAP = 0.3
 
 
-class ReplayEmbedder:
+class ReplayEmbedder(DelegatingEmbedder):
     """An Embedder that returns real vectors of the original chunks, perturbed for the copies."""
 
     def __init__(self, inner: Any, chunk_vecs: np.ndarray, sent_vecs: np.ndarray, seed: int = 7) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._chunk_vecs = chunk_vecs
         self._sent_vecs = sent_vecs
         self.origin: dict[str, tuple[int, int, bool]] = {}  # embed input -> (chunk row, first sentence, is a copy)
         self._rng = np.random.default_rng(seed)
-
-    @property
-    def model_id(self) -> str:
-        return str(self._inner.model_id)
-
-    @property
-    def dim(self) -> int:
-        return int(self._inner.dim)
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self._inner.max_tokens)
-
-    @property
-    def precision(self) -> str:
-        return str(self._inner.precision)
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return list(self._inner.count_tokens(texts))
-
-    def cut_points(self, text: str, max_tokens: int) -> list[int]:
-        return list(self._inner.cut_points(text, max_tokens))
-
-    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Any = None) -> np.ndarray:
-        raise NotImplementedError("the scale bench only replays chunk vectors")
-
-    def embed_query(self, text: str) -> np.ndarray:
-        raise NotImplementedError("questions go through the real engine")
 
     def embed_with_spans(
         self,
@@ -208,50 +181,34 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
 
 
 def measure(seeds: Path, index: Path, questions: list[str], min_samples: int) -> dict[str, Any]:
-    """Warm `ask` latency on the index, with a breakdown of the search steps."""
-    from .bench_ask import engine_for
+    """Warm `ask` latency on the index, and the three searches alone for the same questions."""
+    from .bench_ask import engine_for, warm_latency
     from .vectors import search as vector_search
 
     t0 = time.perf_counter()
     engine = engine_for(seeds, index)
     engine.ask(questions[0])
     open_s = time.perf_counter() - t0
+    result = warm_latency(seeds, index, questions, min_samples, engine=engine)
     reader = engine._state.reader
-    times: list[float] = []
-    dense: list[float] = []
-    lexical: list[float] = []
-    embed: list[float] = []
-    while len(times) < max(min_samples, len(questions)):
-        for q in questions:
-            t = time.perf_counter()
-            engine.ask(q)
-            times.append((time.perf_counter() - t) * 1000.0)
-            t = time.perf_counter()
-            vec = engine.embedder.embed_query(q)
-            embed.append((time.perf_counter() - t) * 1000.0)
-            t = time.perf_counter()
-            vector_search(reader.vectors, vec, engine.settings.candidates)
-            dense.append((time.perf_counter() - t) * 1000.0)
-            t = time.perf_counter()
-            reader.lexical.search(q, engine.settings.candidates)
-            lexical.append((time.perf_counter() - t) * 1000.0)
-    info = engine.info(check_stale=False)
-
-    def p(values: list[float], q: int) -> float:
-        return round(percentile(values, q) or 0.0, 2)
-
-    return {
-        "chunks": int(info.chunks),
-        "samples": len(times),
-        "p50_ms": p(times, 50),
-        "p95_ms": p(times, 95),
-        "embed_p50_ms": p(embed, 50),
-        "dense_p50_ms": p(dense, 50),
-        "bm25_p50_ms": p(lexical, 50),
-        "open_s": round(open_s, 2),
-        "rss_mb": round(bench_proc.vm_rss_mb(), 1),
-        "peak_rss_mb": round(bench_proc.vm_hwm_mb(), 1),
-    }
+    k = engine.settings.candidates
+    steps: dict[str, list[float]] = {"embed": [], "dense": [], "bm25": []}
+    for q in questions * 2:
+        t = time.perf_counter()
+        vec = engine.embedder.embed_query(q)
+        steps["embed"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        vector_search(reader.vectors, vec, k)
+        steps["dense"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        reader.lexical.search(q, k)
+        steps["bm25"].append(time.perf_counter() - t)
+    for name, values in steps.items():
+        result[f"{name}_p50_ms"] = round((percentile(values, 50) or 0.0) * 1000.0, 2)
+    result.update(
+        open_s=round(open_s, 2), rss_mb=round(bench_proc.vm_rss_mb(), 1), peak_rss_mb=round(bench_proc.vm_hwm_mb(), 1)
+    )
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
