@@ -392,8 +392,7 @@ class Bench:
             )
             if made.returncode != 0:
                 raise RuntimeError(f"scale index build failed: {made.stderr.strip().splitlines()[-1:]}")
-            result["build"] = made.json_tail().get("build")
-            result["build"]["peak_rss_mb"] = round(made.peak_rss_mb, 1)
+            result["build"] = {**(made.json_tail().get("build") or {}), "peak_rss_mb": round(made.peak_rss_mb, 1)}
         asked = bench_proc.run(
             bench_proc.python_module("qabot.bench_scale", *base, "--samples", "40" if self.quick else "200")
         )

@@ -50,7 +50,8 @@ class ReplayEmbedder(DelegatingEmbedder):
         super().__init__(inner)
         self._chunk_vecs = chunk_vecs
         self._sent_vecs = sent_vecs
-        self.origin: dict[str, tuple[int, int, bool]] = {}  # embed input -> (chunk row, first sentence, is a copy)
+        # embed input -> (original chunk row, the original sentence rows of its spans, is a copy)
+        self.origin: dict[str, tuple[int, tuple[int, ...], bool]] = {}
         self._rng = np.random.default_rng(seed)
 
     def embed_with_spans(
@@ -62,8 +63,9 @@ class ReplayEmbedder(DelegatingEmbedder):
     ) -> tuple[np.ndarray, np.ndarray]:
         rows = [self.origin[t] for t in texts]
         chunk_out = self._vary(self._chunk_vecs[[r for r, _, _ in rows]], [c for _, _, c in rows])
-        sent_rows = [first + j for (_, first, _), ss in zip(rows, spans, strict=True) for j in range(len(ss))]
+        sent_rows = [sid for (_, sids, _), ss in zip(rows, spans, strict=True) for sid in sids[: len(ss)]]
         copied = [c for (_, _, c), ss in zip(rows, spans, strict=True) for _ in ss]
+        assert len(sent_rows) == len(copied), "a copy's spans must match its original's"
         sent_out = self._vary(self._sent_vecs[sent_rows].astype(np.float32), copied)
         if progress is not None:
             progress(len(texts))
@@ -114,7 +116,7 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
     """Write a generation of about `target_chunks` chunks into `out` (see the module doc)."""
     import hashlib
 
-    from .builder import chunker_settings, publish_plans
+    from .builder import chunker_settings, publish_plans, sentence_spans_in_chunks
     from .embedder import SentenceTransformerEmbedder
     from .loader import SourceFile
     from .records import Document
@@ -131,14 +133,15 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
     by_source = previous_plans(gen, chunking, docs)
     originals = [by_source[d.source] for d in docs]
     embedder = ReplayEmbedder(inner, chunk_vecs, sent_vecs)
-    chunk_row = sent_row = 0
-    firsts: list[tuple[int, int]] = []  # first chunk row and first sentence row of each original
+    # The sentence rows each original chunk pools, exactly as the builder numbered them.
+    chunk_sids = [tuple(sid for _, _, sid in spans) for spans in sentence_spans_in_chunks(originals)[0]]
+    chunk_row = 0
+    firsts: list[int] = []  # first chunk row of each original
     for plan in originals:
-        firsts.append((chunk_row, sent_row))
-        for inp, (lo, _) in zip(plan.embed_inputs, plan.chunk_sentences, strict=True):
-            embedder.origin[inp] = (chunk_row, sent_row + lo, False)
+        firsts.append(chunk_row)
+        for inp in plan.embed_inputs:
+            embedder.origin[inp] = (chunk_row, chunk_sids[chunk_row], False)
             chunk_row += 1
-        sent_row += len(plan.sentences)
 
     pool: dict[int, list[str]] = {}
     for doc in docs[:2000]:
@@ -150,7 +153,7 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
     while n_chunks < target_chunks:
         copy += 1
         rng = random.Random(copy)
-        for plan, (c0, s0) in zip(originals, firsts, strict=True):
+        for plan, c0 in zip(originals, firsts, strict=True):
             if n_chunks >= target_chunks:
                 break
             doc = plan.document
@@ -161,8 +164,8 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
                 (inp[: len(inp) - len(c.text)] + text[c.start : c.end])
                 for inp, c in zip(plan.embed_inputs, chunks, strict=True)
             )
-            for j, (inp, (lo, _)) in enumerate(zip(inputs, plan.chunk_sentences, strict=True)):
-                embedder.origin.setdefault(inp, (c0 + j, s0 + lo, True))
+            for j, inp in enumerate(inputs):
+                embedder.origin.setdefault(inp, (c0 + j, chunk_sids[c0 + j], True))
             plans.append(replace(plan, document=new_doc, chunks=chunks, embed_inputs=inputs))
             n_chunks += len(chunks)
     files = [SourceFile(p.document.source, seeds / p.document.source, len(p.document.text), 0) for p in plans]

@@ -75,7 +75,7 @@ def build(
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
         attach = getattr(embedder, "attach_query_encoder", None)
-        if previous is not None and attach is not None:
+        if previous is not None and attach is not None and settings.onnx_queries:
             attach(index_dir)  # a few changed chunks are embedded without importing torch
         plans = []
         for i, doc in enumerate(docs):
@@ -141,7 +141,7 @@ def _write_generation(
     import numpy as np
 
     chunk_inputs = [text for plan in plans for text in plan.embed_inputs]
-    chunk_spans, n_sentences = _sentence_spans_in_chunks(plans)
+    chunk_spans, n_sentences = sentence_spans_in_chunks(plans)
     model = embedder.model_id
     chunk_keys = [_cache_key(model, t) for t in chunk_inputs]
     span_keys = [
@@ -163,7 +163,9 @@ def _write_generation(
 
     # One model pass per chunk gives the chunk's vector and, pooled from the same token
     # vectors, each of its sentences' (half the work of embedding sentences on their own).
-    # Rounded through float16 like the cache, so incremental and full builds agree exactly.
+    # Rounded through float16 like the cache. Vectors reused from the cache keep the precision
+    # they were made in (`--full` re-embeds all); bfloat16, float32 and the ONNX export agree
+    # to cosine >= 0.999 (tested), so mixing them changes no ranking that matters.
     fresh_chunks, fresh_spans = embedder.embed_with_spans(
         [chunk_inputs[i] for i in missing], [[(a, b) for (a, b, _) in chunk_spans[i]] for i in missing],
         settings.batch_size, tick,
@@ -214,8 +216,9 @@ def _write_generation(
     kind = index_kind(len(chunk_vectors))
     save_index(build_index(chunk_vectors, kind), tmp / store.VECTORS)
     np.save(tmp / store.SENTENCE_VECTORS, sentence_vectors.astype(np.float16), allow_pickle=False)
-    # BM25 reads what the model reads: a chunk with its document's title line, so a question
-    # that names the document ("population of canada") matches its every passage.
+    # BM25 reads what the model reads: a chunk with its document's title line (every chunk
+    # but those of the first paragraph, which holds the title itself, and unless the title is
+    # long or QABOT_EMBED_TITLE is off), so "population of canada" matches Canada's passages.
     chunk_texts = chunk_inputs
     (tmp / store.BM25_DIR).mkdir()
     LexicalIndex.build_and_save(chunk_texts, tmp / store.BM25_DIR)
@@ -297,7 +300,7 @@ def _built_from(
     )
 
 
-def _sentence_spans_in_chunks(plans: list[ChunkPlan]) -> tuple[list[list[tuple[int, int, int]]], int]:
+def sentence_spans_in_chunks(plans: list[ChunkPlan]) -> tuple[list[list[tuple[int, int, int]]], int]:
     """Per chunk: (start, end, global sentence id) of the sentences it is the first to hold.
 
     Offsets index the chunk's embedding input (title prefix included). Each sentence is
@@ -338,7 +341,9 @@ def _previous_cache(gen: store.Generation, keys: list[bytes]) -> dict[bytes, np.
         conn = store.connect(gen.path / store.META)
         try:
             wanted = set(keys)
-            if len(wanted) > 2000:  # most of the table: one scan beats thousands of key lookups
+            counts = gen.manifest.get("counts", {})
+            rows = int(counts.get("chunks", 0)) + int(counts.get("sentences", 0))  # about the table's size
+            if len(wanted) > 2000 and 2 * len(wanted) >= rows:  # most of it: one scan beats many lookups
                 for key, blob in conn.execute("SELECT key, vector FROM embeddings"):
                     if key in wanted:
                         found[key] = np.frombuffer(blob, dtype=np.float16)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,8 @@ from .settings import PACKAGED_MODEL, BuildPrecision
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]  # called with the number of texts just embedded
 # At most this many texts are embedded through the ONNX export (when attached) instead of torch.
@@ -261,6 +264,16 @@ class SentenceTransformerEmbedder:
         tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
         return tok
 
+    def _hidden(self, onnx: Any, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
+        """Token vectors through the ONNX export when given, else (or if it fails) through torch."""
+        if onnx is not None:
+            try:
+                hidden: np.ndarray = onnx.run_arrays(ids, mask, types)
+                return hidden
+            except Exception as exc:  # noqa: BLE001 - a broken export must not stop a build
+                log.warning("ONNX export failed (%s); embedding with sentence-transformers instead", exc)
+        return self._token_embeddings(ids, mask, types)
+
     def _token_embeddings(self, ids: np.ndarray, mask: np.ndarray, type_ids: np.ndarray) -> np.ndarray:
         """Contextual token vectors (batch, length, dim) from the sentence-transformers model, float32."""
         import torch
@@ -326,7 +339,8 @@ class SentenceTransformerEmbedder:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One model pass per text: its vector, and a vector per (start, end) character span.
 
-        A text's vector is exactly `embed`'s (mean of all its token vectors, normalized). A
+        A text's vector is `embed`'s (mean of all its token vectors, normalized; equal in float32,
+        within bfloat16 rounding otherwise). A
         span's vector is the mean of the contextual token vectors inside the span, normalized:
         the sentence as read in its chunk, at no extra model cost. Span vectors come back
         flattened, text by text, in the order given.
@@ -351,7 +365,7 @@ class SentenceTransformerEmbedder:
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
             ids, mask, types = _padded([encodings[i] for i in idx])
-            hidden = onnx.run_arrays(ids, mask, types) if onnx is not None else self._token_embeddings(ids, mask, types)
+            hidden = self._hidden(onnx, ids, mask, types)
             for row, i in enumerate(idx):
                 enc = encodings[i]
                 emb = hidden[row, : len(enc.ids)]
@@ -387,8 +401,9 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector, computed with `query_threads` CPU threads."""
-        if self._onnx is not None:
-            vec: np.ndarray = self._onnx.embed_query(text)
+        onnx = self._onnx  # read once: a build in another thread may swap it
+        if onnx is not None:
+            vec: np.ndarray = onnx.embed_query(text)
             return vec
         import torch
 

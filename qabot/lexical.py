@@ -227,8 +227,9 @@ def _stem(word: str) -> str:
         word_ = _NUMBER_WORDS.get(word, word)
         drop = word_ in _stopwords() or (len(word_) < 2 and not word_.isdigit())
         stem = "" if drop else str(_stemmer().stemWord(word_))
-        if len(_STEMS) < 1_000_000:
-            _STEMS[word] = stem
+        if len(_STEMS) >= 300_000:
+            _STEMS.clear()  # bounded: a long-running bot tokenizes endless new words
+        _STEMS[word] = stem
     return stem
 
 
@@ -260,6 +261,7 @@ class LexicalIndex:
         self._indices = indices
         self._indptr = indptr
         self._n = n
+        self._corrections: dict[str, str | None] = {}
 
     @staticmethod
     def build_and_save(texts: Sequence[str], folder: Path) -> None:
@@ -299,25 +301,35 @@ class LexicalIndex:
     def correction(self, stem: str) -> str | None:
         """The indexed stem a misspelt `stem` most likely meant ("einstien" -> "einstein"), or None.
 
-        Only for alphabetic stems of 5+ letters that no passage contains: one edit away
-        (Damerau, so a swap of two letters counts once), two for 8+ letters; among equally
-        close stems, the one in the most passages wins.
+        Only for alphabetic stems of 5+ letters that no passage contains, and only among indexed
+        stems with the same first letter (typos rarely hit it, and it keeps the scan short on a
+        large vocabulary): one edit away (Damerau, so a swap of two letters counts once), two for
+        9+ letters ("einstein" is not "epstein"); among equally close stems, the one in the most
+        passages wins.
         """
         if len(stem) < 5 or not stem.isalpha() or stem in self._vocab:
             return None
+        if stem in self._corrections:
+            return self._corrections[stem]
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        edits = 2 if len(stem) >= 8 else 1
-        found = process.extract(stem, self._terms, scorer=OSA.distance, score_cutoff=edits, limit=None)
-        if not found:
-            return None
-        best = min(found, key=lambda m: (m[1], -self._df(self._vocab[m[0]]), m[0]))
-        return str(best[0])
+        edits = 2 if len(stem) >= 9 else 1
+        found = process.extract(
+            stem, self._terms_by_initial.get(stem[0], []), scorer=OSA.distance, score_cutoff=edits, limit=None
+        )
+        best = str(min(found, key=lambda m: (m[1], -self._df(self._vocab[m[0]]), m[0]))[0]) if found else None
+        if len(self._corrections) >= 10_000:
+            self._corrections.clear()  # a long-running bot sees endless new words
+        self._corrections[stem] = best
+        return best
 
     @cached_property
-    def _terms(self) -> list[str]:
-        return list(self._vocab)
+    def _terms_by_initial(self) -> dict[str, list[str]]:
+        by_initial: dict[str, list[str]] = {}
+        for term in self._vocab:
+            by_initial.setdefault(term[:1], []).append(term)
+        return by_initial
 
     def _df(self, tid: int) -> int:
         return int(self._indptr[tid + 1] - self._indptr[tid])

@@ -60,7 +60,7 @@ def list_sources(seeds_dir: Path) -> list[SourceFile]:
                     if not Path(full).resolve().is_relative_to(root_real):
                         continue
                     st = os.stat(full)
-            except OSError:
+            except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11's resolve)
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue

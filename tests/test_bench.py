@@ -88,6 +88,16 @@ def test_scale_bench_grows_a_real_index_that_answers(seed_settings, seed_engine,
     finally:
         conn.close()
     assert len(set(texts)) == len(texts)  # every copy's words differ from the original's
+    import numpy as np
+
+    seed_gen = store.open_generation(seed_settings.index_dir)
+    original = np.load(seed_gen.path / store.SENTENCE_VECTORS)
+    scaled = np.load(gen.path / store.SENTENCE_VECTORS)
+    assert np.array_equal(scaled[: len(original)], original)  # the original keeps its own vectors
+    copy = scaled[len(original) : 2 * len(original)].astype(np.float32)
+    cos = np.sum(copy * original.astype(np.float32), axis=1)
+    # Near the original, and not equal (a chunk whose words all survived is the same text: same vector).
+    assert cos.min() > 0.8 and float(np.median(cos)) < 0.999
     assert all(len(t) == len(texts[0]) for t in texts)  # same length: every span stays valid
     shutil.copytree(seed_settings.index_dir / "onnx", out / "onnx")  # the query encoder, as exported
     measured = bench_scale.measure(seed_settings.seeds_dir, out, ["How many missiles were launched?"], 3)

@@ -53,10 +53,13 @@ def test_a_misspelt_word_counts_as_the_indexed_word_it_most_likely_meant(tmp_pat
     assert index.correction("einstien") == "einstein"  # two letters swapped: one edit
     assert index.correction("einstein") is None  # indexed words stay as they are
     assert index.correction("stokholm") == "stockholm"  # a missing letter
+    assert index.correction("stockholmmm") == "stockholm"  # 9+ letters: two edits
     assert index.correction("kitten") is None and index.correction("nap") is None
     assert index.correction("zelmora") is None  # nothing close: no guess
     assert index.correction("nobbel") == "nobel"
-    assert index.correction("nobbbel") is None  # under 8 letters, one edit at most
+    assert index.correction("nobbbel") is None  # under 9 letters, one edit at most
+    assert index.correction("ulmm") is None  # under 5 letters: never guessed
+    assert index.correction("kinstein") is None  # only stems with the same first letter
     ids, _ = index.search("when did einstien get the nobel prize", 5)
     assert list(ids[:2]) == [0, 2] or list(ids[:1]) == [0]
     ids, _ = index.search("einstien", 5)

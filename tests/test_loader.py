@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qabot.errors import SourceError
-from qabot.loader import load_documents
+from qabot.loader import list_sources, load_documents
 
 
 def test_reads_txt_md_html_recursively_and_skips_bad_files(tmp_path: Path) -> None:
@@ -55,3 +55,17 @@ def test_links_outside_the_folder_and_utf16_files(tmp_path: Path) -> None:
     docs, skipped = load_documents(seeds)
     assert [d.source for d in docs] == ["inside.txt", "link_in.txt"]
     assert [(s.source, "UTF-16" in s.reason) for s in skipped] == [("wide.txt", True)]
+
+
+def test_link_loops_broken_links_and_pipes_are_not_documents(tmp_path: Path) -> None:
+    import os
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "real.md").write_text("# Real\n\nA real document.", encoding="utf-8")
+    (seeds / "loop.md").symlink_to(seeds / "loop.md")  # resolves to itself
+    (seeds / "a.txt").symlink_to(seeds / "b.txt")
+    (seeds / "b.txt").symlink_to(seeds / "a.txt")  # a loop of two
+    (seeds / "gone.txt").symlink_to(seeds / "missing.txt")
+    os.mkfifo(seeds / "pipe.txt")  # reading it would block forever
+    assert [f.source for f in list_sources(seeds)] == ["real.md"]

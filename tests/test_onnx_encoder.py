@@ -229,3 +229,23 @@ def test_a_small_build_embeds_through_the_export_like_sentence_transformers(expo
     many = [f"sentence number {i} of a larger build." for i in range(ONNX_BUILD_MAX_TEXTS + 1)]
     fast.embed_with_spans(many, [[(0, 8)]] * len(many))
     assert fast._model is not None  # a larger build loads the real model
+
+
+def test_a_broken_export_falls_back_to_the_model(embedder: Any) -> None:
+    """A build never fails because the ONNX export does: the few texts go through torch instead."""
+    from qabot.embedder import SentenceTransformerEmbedder
+
+    class Broken:
+        def run_arrays(self, *args: Any) -> Any:
+            raise RuntimeError("corrupt graph")
+
+    texts = ["Cats sleep sixteen hours a day.", "Four missiles failed mid-flight."]
+    spans = [[(0, 4)], [(0, 4)]]
+    fallback = SentenceTransformerEmbedder()
+    fallback._model = embedder._load()
+    fallback._onnx = Broken()
+    reference = SentenceTransformerEmbedder()  # torch, no export attached
+    reference._model = embedder._load()
+    got, _ = fallback.embed_with_spans(texts, spans)
+    want, _ = reference.embed_with_spans(texts, spans)
+    assert np.allclose(got, want, atol=1e-5)
