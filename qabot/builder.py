@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 BuildProgress = Callable[[str, int, int], None]
 
 
+EMBED_BLOCK = 16_384  # chunks embedded per call during a build (bounds the float32 results held at once)
+
+
 def chunker_settings(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     return {
         "splitter": "syntok",
@@ -166,21 +169,27 @@ def _write_generation(
     # Rounded through float16 like the cache. Vectors reused from the cache keep the precision
     # they were made in (`--full` re-embeds all); bfloat16, float32 and the ONNX export agree
     # to cosine >= 0.999 (tested), so mixing them changes no ranking that matters.
-    fresh_chunks, fresh_spans = embedder.embed_with_spans(
-        [chunk_inputs[i] for i in missing], [[(a, b) for (a, b, _) in chunk_spans[i]] for i in missing],
-        settings.batch_size, tick,
-    )  # fmt: skip
-    row = 0
-    for j, i in enumerate(missing):
-        cache[chunk_keys[i]] = fresh_chunks[j].astype(np.float16)
-        for key in span_keys[i]:
-            cache[key] = fresh_spans[row].astype(np.float16)
-            row += 1
+    # In blocks, each kept as one float16 matrix whose rows the cache points at: at a million
+    # chunks, float32 results for all of them at once (or millions of small arrays) would cost
+    # gigabytes.
+    for lo in range(0, len(missing), EMBED_BLOCK):
+        block = missing[lo : lo + EMBED_BLOCK]
+        fresh_chunks, fresh_spans = embedder.embed_with_spans(
+            [chunk_inputs[i] for i in block], [[(a, b) for (a, b, _) in chunk_spans[i]] for i in block],
+            settings.batch_size, tick,
+        )  # fmt: skip
+        chunks16, spans16 = fresh_chunks.astype(np.float16), fresh_spans.astype(np.float16)
+        row = 0
+        for j, i in enumerate(block):
+            cache[chunk_keys[i]] = chunks16[j]
+            for key in span_keys[i]:
+                cache[key] = spans16[row]
+                row += 1
     dim = embedder.dim
     chunk_vectors = (
         np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunk_keys else np.zeros((0, dim), np.float32)
     )
-    sentence_vectors = np.zeros((n_sentences, dim), dtype=np.float32)
+    sentence_vectors = np.zeros((n_sentences, dim), dtype=np.float16)  # stored as float16
     for keys, spans in zip(span_keys, chunk_spans, strict=True):
         for key, (_, _, sentence_id) in zip(keys, spans, strict=True):
             sentence_vectors[sentence_id] = cache[key]
@@ -215,7 +224,7 @@ def _write_generation(
         conn.close()
     kind = index_kind(len(chunk_vectors))
     save_index(build_index(chunk_vectors, kind), tmp / store.VECTORS)
-    np.save(tmp / store.SENTENCE_VECTORS, sentence_vectors.astype(np.float16), allow_pickle=False)
+    np.save(tmp / store.SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
     # BM25 reads what the model reads: a chunk with its document's title line (every chunk
     # but those of the first paragraph, which holds the title itself, and unless the title is
     # long or QABOT_EMBED_TITLE is off), so "population of canada" matches Canada's passages.

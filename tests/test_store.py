@@ -237,3 +237,19 @@ def test_plans_read_back_for_unchanged_documents_equal_fresh_plans(tmp_path: Pat
     docs, _ = load_documents(settings.seeds_dir)
     assert set(previous_plans(gen, chunking, docs)) == {SEED_FILE.name}
     assert previous_plans(gen, {**chunking, "max_tokens": 41}, docs) == {}
+
+
+def test_embedding_in_small_blocks_gives_the_same_index(
+    tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qabot import builder
+
+    whole = _settings(tmp_path)
+    QAEngine.from_settings(whole, embedder=FakeEmbedder())
+    monkeypatch.setattr(builder, "EMBED_BLOCK", 3)
+    blocks = whole.model_copy(update={"index_dir": tmp_path / "blocks"})
+    QAEngine.from_settings(blocks, embedder=FakeEmbedder())
+    a = store.open_generation(tmp_path / "index").path
+    b = store.open_generation(tmp_path / "blocks").path
+    assert np.array_equal(np.load(a / store.SENTENCE_VECTORS), np.load(b / store.SENTENCE_VECTORS))
+    assert (a / store.VECTORS).read_bytes() == (b / store.VECTORS).read_bytes()
