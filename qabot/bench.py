@@ -54,10 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wiki-seeds", type=Path, default=corpus.WIKI_SEEDS, help="the Wikipedia corpus folder")
     p.add_argument("--wiki-questions", type=Path, default=corpus.WIKI_QUESTIONS)
     p.add_argument(
-        "--heldout-questions",
+        "--more-questions",
         type=Path,
-        default=corpus.WIKI_HELDOUT,
-        help="more questions for the LangChain recall comparison (never used for tuning)",
+        nargs="*",
+        default=corpus.MORE_QUESTIONS,
+        help="more question files for the LangChain recall comparison (default: the held-out and training sets)",
     )
     p.add_argument(
         "--large-index",
@@ -403,9 +404,8 @@ class Bench:
         self.result["scale"] = result
 
     def question_files(self) -> list[Path]:
-        """The recall comparison's questions: the tuning set, and the held-out set when present."""
-        held = Path(self.args.heldout_questions)
-        return [Path(self.args.wiki_questions), *([held] if held.is_file() else [])]
+        """The recall comparison's questions: the tuning set, and the other sets that are present."""
+        return [Path(self.args.wiki_questions), *(Path(p) for p in self.args.more_questions if Path(p).is_file())]
 
     def _langchain(self, seeds: Path) -> dict[str, Any]:
         cmd = bench_proc.python_module("qabot.bench_langchain", str(seeds), *map(str, self.question_files()))

@@ -17,7 +17,8 @@ from .evaluate import EvalItem, load_dataset, percentile  # noqa: F401 - re-expo
 ROOT = Path(__file__).resolve().parent.parent
 WIKI_SEEDS = ROOT / "data" / "wiki-seeds"
 WIKI_QUESTIONS = ROOT / "eval" / "wiki.jsonl"
-WIKI_HELDOUT = ROOT / "eval" / "wiki-heldout.jsonl"
+# More questions for the LangChain recall comparison: held out (2) and the abstention training set.
+MORE_QUESTIONS = [ROOT / "eval" / name for name in ("wiki-heldout.jsonl", "wiki-train.jsonl", "wiki-heldout2.jsonl")]
 SEED_SEEDS = ROOT / "seeds"
 SEED_QUESTIONS = ROOT / "eval" / "seed.jsonl"
 

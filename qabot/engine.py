@@ -166,7 +166,7 @@ class QAEngine:
         earlier = " ".join(" ".join(h.split()) for h in history[-2:] if h and h.strip())[: s.max_question_chars]
         query = f"{earlier} {text}" if earlier else text
         qvec = self.embedder.embed_query(query)
-        params = FusionParams(s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, s.near_duplicate)
+        params = FusionParams.from_settings(s)
         hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
         signals = {"unknown": unknown_share(snap.reader, text), "gain": 0.0}

@@ -13,6 +13,8 @@ from .vectors import search as vector_search
 if TYPE_CHECKING:
     import numpy as np
 
+    from .settings import Settings
+
 
 @dataclass(frozen=True, slots=True)
 class FusionParams:
@@ -21,6 +23,11 @@ class FusionParams:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     near_duplicate: float = 0.97
+    keep_tops: bool = False
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> FusionParams:
+        return cls(s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, s.near_duplicate, s.keep_retriever_tops)
 
 
 def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
@@ -30,6 +37,21 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, fl
         for rank, doc in enumerate(ids, start=1):
             fused[doc] = fused.get(doc, 0.0) + weight / (k + rank)
     return fused
+
+
+def with_tops_kept(order: list[int], tops: Sequence[int], n: int) -> list[int]:
+    """`order` with each retriever's first chunk moved up to place n (when fusion put it lower).
+
+    A passage BM25 ranks first by far but the dense search misses (or the reverse) is not
+    outvoted by passages both found moderately: "what order are the strokes swum in a medley
+    relay" (docs/quality.md #47).
+    """
+    order = list(order)
+    for top in tops:
+        if top in order[n - 1 :]:
+            order.remove(top)
+            order.insert(n - 1, top)
+    return order
 
 
 def retrieve(reader: IndexReader, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
@@ -43,6 +65,8 @@ def retrieve(reader: IndexReader, query: str, query_vec: np.ndarray, n: int, par
         params.rrf_k,
     )
     order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    if params.keep_tops:
+        order = with_tops_kept(order, [int(ids[0]) for ids in (dense_ids, lex_ids) if len(ids)], n)
     rows = reader.chunks(order[: max(n * 3, n + 10)])
     hits: list[Hit] = []
     kept_vectors: list[np.ndarray] = []

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     rrf_k: int = Field(20, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(2.0, ge=0, description="Weight of the dense ranking in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    keep_retriever_tops: bool = Field(
+        True, description="Keep the dense and the BM25 search's first chunk among the passages, whatever fusion says."
+    )
     near_duplicate: float = Field(
         0.97, ge=0, le=1, description="Cosine above which two retrieved chunks count as duplicates."
     )
