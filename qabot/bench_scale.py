@@ -63,9 +63,9 @@ class ReplayEmbedder(DelegatingEmbedder):
     ) -> tuple[np.ndarray, np.ndarray]:
         rows = [self.origin[t] for t in texts]
         chunk_out = self._vary(self._chunk_vecs[[r for r, _, _ in rows]], [c for _, _, c in rows])
-        sent_rows = [sid for (_, sids, _), ss in zip(rows, spans, strict=True) for sid in sids[: len(ss)]]
-        copied = [c for (_, _, c), ss in zip(rows, spans, strict=True) for _ in ss]
-        assert len(sent_rows) == len(copied), "a copy's spans must match its original's"
+        assert all(len(sids) == len(ss) for (_, sids, _), ss in zip(rows, spans, strict=True)), "spans differ"
+        sent_rows = [sid for _, sids, _ in rows for sid in sids]
+        copied = [c for _, sids, c in rows for _ in sids]
         sent_out = self._vary(self._sent_vecs[sent_rows].astype(np.float32), copied)
         if progress is not None:
             progress(len(texts))

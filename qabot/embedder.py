@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError
+from .onnx_encoder import padded_arrays
 from .settings import PACKAGED_MODEL, BuildPrecision
 
 if TYPE_CHECKING:
@@ -59,22 +60,6 @@ def _normalized(vec: np.ndarray) -> np.ndarray:
 
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm > 0 else vec
-
-
-def _padded(encodings: Sequence[Any], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(input ids, attention mask, token type ids) int64 arrays, padded on the right to the longest."""
-    import numpy as np
-
-    width = max(len(e.ids) for e in encodings)
-    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(encodings), width), dtype=np.int64)
-    types = np.zeros((len(encodings), width), dtype=np.int64)
-    for row, e in enumerate(encodings):
-        n = len(e.ids)
-        ids[row, :n] = e.ids
-        mask[row, :n] = 1
-        types[row, :n] = e.type_ids
-    return ids, mask, types
 
 
 def _span_means(emb: np.ndarray, enc: Any, spans: Sequence[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:
@@ -260,7 +245,7 @@ class SentenceTransformerEmbedder:
 
         self._tokenizer  # noqa: B018 - checks that tokenizer.json exists, with a clear error
         tok = Tokenizer.from_file(str(self._path / "tokenizer.json"))
-        tok.no_padding()  # the file may pad to a fixed 128: batches are padded by `_padded`
+        tok.no_padding()  # the file may pad to a fixed 128: batches are padded by `padded_arrays`
         tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
         return tok
 
@@ -357,14 +342,15 @@ class SentenceTransformerEmbedder:
         if not texts:
             return text_vecs, span_vecs
         first_row = np.cumsum([0, *[len(s) for s in spans]])
-        onnx = self._onnx if (self._onnx is not None and len(texts) <= ONNX_BUILD_MAX_TEXTS) else None
+        onnx = self._onnx  # read once: a build in another thread may swap it
+        onnx = onnx if len(texts) <= ONNX_BUILD_MAX_TEXTS else None
         # Tokenized once, here: the same word pieces feed the model and give the offsets. Batches
         # of equal token counts (longest first) waste nothing on padding.
         encodings = self._batch_tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            ids, mask, types = _padded([encodings[i] for i in idx])
+            ids, mask, types = padded_arrays([encodings[i] for i in idx])
             hidden = self._hidden(onnx, ids, mask, types)
             for row, i in enumerate(idx):
                 enc = encodings[i]

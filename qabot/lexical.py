@@ -222,14 +222,13 @@ _STEMS: dict[str, str] = {}  # word -> its stem, "" for a word that is dropped
 
 
 def _stem(word: str) -> str:
-    stem = _STEMS.get(word)
-    if stem is None:
-        word_ = _NUMBER_WORDS.get(word, word)
-        drop = word_ in _stopwords() or (len(word_) < 2 and not word_.isdigit())
-        stem = "" if drop else str(_stemmer().stemWord(word_))
-        if len(_STEMS) >= 300_000:
-            _STEMS.clear()  # bounded: a long-running bot tokenizes endless new words
-        _STEMS[word] = stem
+    """The stem of a word not in `_STEMS` yet ("" when it is dropped), remembered there."""
+    word_ = _NUMBER_WORDS.get(word, word)
+    drop = word_ in _stopwords() or (len(word_) < 2 and not word_.isdigit())
+    stem = "" if drop else str(_stemmer().stemWord(word_))
+    if len(_STEMS) >= 300_000:
+        _STEMS.clear()  # bounded: a long-running bot tokenizes endless new words
+    _STEMS[word] = stem
     return stem
 
 

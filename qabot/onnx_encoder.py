@@ -301,6 +301,23 @@ def ensure_exported(model_dir: Path, folder: Path, optimize: bool = True) -> Pat
 # --------------------------------------------------------------------------- queries (no torch)
 
 
+def padded_arrays(encodings: Sequence[Any], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input ids, attention mask, token type ids) int64 arrays of a batch of `tokenizers`
+    encodings, padded on the right to the longest (encodings padded already keep their mask)."""
+    import numpy as np
+
+    width = max(len(e.ids) for e in encodings)
+    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    types = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, e in enumerate(encodings):
+        n = len(e.ids)
+        ids[row, :n] = e.ids
+        mask[row, :n] = e.attention_mask
+        types[row, :n] = e.type_ids
+    return ids, mask, types
+
+
 class OnnxQueryEncoder:
     """Normalized float32 vectors from an export folder, with onnxruntime and tokenizers only."""
 
@@ -362,15 +379,6 @@ class OnnxQueryEncoder:
                 self._tokenizer = tok
             return self._tokenizer, self._session
 
-    def hidden_states(self, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(last hidden states, attention mask) of a padded batch of encodings."""
-        import numpy as np
-
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        return self.run_arrays(ids, mask, types), mask
-
     def run_arrays(self, ids: np.ndarray, mask: np.ndarray, type_ids: np.ndarray) -> np.ndarray:
         """Last hidden states (batch, length, dim), float32, for padded int64 input arrays."""
         import numpy as np
@@ -383,7 +391,8 @@ class OnnxQueryEncoder:
         return hidden
 
     def _run(self, encodings: Sequence[Any]) -> np.ndarray:
-        return self._pool(*self.hidden_states(encodings))
+        ids, mask, types = padded_arrays(encodings)
+        return self._pool(self.run_arrays(ids, mask, types), mask)
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import numpy as np
