@@ -1,7 +1,7 @@
 """FAISS side of retrieval: pick an index type by size, build it, load it memory-mapped.
 
 Vectors are L2-normalized, so inner product is cosine similarity. Measured with
-`python -m qabot.bench` on real MiniLM vectors of Wikipedia text (docs/performance.md):
+`python -m benchmarks` on real MiniLM vectors of Wikipedia text (docs/performance.md):
 
 - up to EXACT_LIMIT (100k) an exact flat index: perfect, and one query scans 150 MB in ~5 ms
   (200k would take ~10 ms, the whole search budget);

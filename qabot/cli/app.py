@@ -20,14 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .errors import BuildInterrupted, QabotError
+from .. import __version__
+from ..errors import BuildInterrupted, QabotError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .engine import QAEngine
-    from .settings import Settings
+    from ..engine import QAEngine
+    from ..settings import Settings
 
 
 def _folder(value: str) -> Path:
@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
-    from .settings import Settings
+    from ..settings import Settings
 
     try:
         settings = Settings()
@@ -121,9 +121,9 @@ def _path_flags(settings: Settings) -> str:
 
 def _open_engine(settings: Settings, err: Console) -> QAEngine:
     """Open the index, building it first (with a progress bar) when there is none."""
-    from .embedder import offline_environment
-    from .engine import QAEngine
-    from .errors import IndexMissing
+    from ..embedder import offline_environment
+    from ..engine import QAEngine
+    from ..errors import IndexMissing
     from .progress import build_progress
     from .render import print_build
 
@@ -147,8 +147,8 @@ def _open_engine(settings: Settings, err: Console) -> QAEngine:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from .embedder import offline_environment
-    from .engine import QAEngine
+    from ..embedder import offline_environment
+    from ..engine import QAEngine
     from .progress import build_progress
     from .render import print_build
 
@@ -162,8 +162,8 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_status(args: argparse.Namespace) -> int:
-    from . import store
-    from .reader import IndexReader
+    from .. import store
+    from ..reader import IndexReader
     from .render import print_info
 
     settings = _settings(args)
@@ -214,7 +214,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     question = args.question
     # Check the question before paying for the model.
-    from .engine import QAEngine
+    from ..engine import QAEngine
 
     QAEngine(settings).check_question(question)
     engine = _open_engine(settings, err)
@@ -238,7 +238,7 @@ def cmd_repl(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
-    from .evaluate import load_dataset, render_text, run_eval
+    from ..evaluate import load_dataset, render_text, run_eval
     from .progress import build_progress
 
     settings = _settings(args)
@@ -255,7 +255,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_discord(args: argparse.Namespace) -> int:
-    from .bot.run import run_bot
+    from ..bot.run import run_bot
 
     return run_bot(_settings(args))
 

@@ -1,6 +1,6 @@
 """Benchmark helper: the usual stack on the same corpus and questions, in a child process.
 
-    python -m qabot.bench_langchain SEEDS QUESTIONS.jsonl [MORE.jsonl ...] [-k 5]
+    python -m benchmarks.langchain SEEDS QUESTIONS.jsonl [MORE.jsonl ...] [-k 5]
 
 The LangChain recipe people copy: TextLoader per file, RecursiveCharacterTextSplitter
 (chunk_size=1000, chunk_overlap=200, add_start_index=True), `FAISS.from_documents` with
@@ -20,14 +20,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .bench_corpus import load, percentile, questions_for
+from .corpus import load, percentile, questions_for
 
 
 def run(seeds: Path, questions: Path | list[Path], k: int = 5) -> dict[str, Any]:
-    from .embedder import offline_environment, resolve_model_path
-    from .evaluate import DocumentCache, citation_matches
-    from .records import Citation
-    from .settings import PACKAGED_MODEL
+    from qabot.embedder import offline_environment, resolve_model_path
+    from qabot.evaluate import DocumentCache, citation_matches
+    from qabot.records import Citation
+    from qabot.settings import PACKAGED_MODEL
 
     offline_environment()
     warnings.filterwarnings("ignore")

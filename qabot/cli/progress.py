@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .builder import BuildProgress
+from ..builder import BuildProgress
 
 if TYPE_CHECKING:
     from rich.console import Console

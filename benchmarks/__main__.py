@@ -1,9 +1,9 @@
-"""`python -m qabot.bench`: measure qabot's speed, memory and scale in one run (issue 5).
+"""`python -m benchmarks`: measure qabot's speed, memory and scale in one run (issue 5).
 
-    python -m qabot.bench                         # everything, prints a table
-    python -m qabot.bench --json                  # one JSON object instead
-    python -m qabot.bench --quick                 # smoke run: small sample, small sizes
-    python -m qabot.bench --only build,search --sizes 100000,1000000
+    python -m benchmarks                         # everything, prints a table
+    python -m benchmarks --json                  # one JSON object instead
+    python -m benchmarks --quick                 # smoke run: small sample, small sizes
+    python -m benchmarks --only build,search --sizes 100000,1000000
 
 Parts (`--only`, comma separated):
   build        raw model throughput vs index build throughput on the same texts, build peak RSS
@@ -12,9 +12,9 @@ Parts (`--only`, comma separated):
   search       vector search latency, recall@10 vs exact and memory at each of --sizes
   incremental  rebuild after changing one document of the large corpus, as a fraction of a full build
   langchain    LangChain FAISS + HuggingFaceEmbeddings on the sample corpus: build, query, recall@5
-  scale        warm `ask` p50/p95 on an index of 1M chunks grown from the wiki index (qabot.bench_scale)
+  scale        warm `ask` p50/p95 on an index of 1M chunks grown from the wiki index (benchmarks.scale)
 
-Inputs: the Wikipedia corpus (`python -m qabot.wiki_corpus --out data/wiki-seeds`), its
+Inputs: the Wikipedia corpus (`python scripts/wiki_corpus.py --out data/wiki-seeds`), its
 questions eval/wiki.jsonl, the seed article and eval/seed.jsonl, and a qabot index of the
 whole wiki corpus (`--large-index`, default /tmp/wiki-index; built by the bench with
 `qabot index build` when missing, which takes about an hour). Heavy steps run one after
@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import bench_corpus as corpus
-from . import bench_proc
+from . import corpus
+from . import proc as bench_proc
 
 PARTS = ("build", "ask", "cold", "search", "incremental", "langchain", "scale")
 DEFAULT_LARGE = Path("/tmp/wiki-index")
@@ -44,7 +44,7 @@ DEFAULT_SCALE = Path("/tmp/scale-index")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m qabot.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="smoke run: 8 documents, 20k vectors, one cold run")
@@ -140,7 +140,7 @@ class Bench:
             "sizes": self.sizes,
             "cold_runs": self.cold_runs,
             "large_index": str(self.large_index()),
-            "command": " ".join(["python -m qabot.bench", *sys.argv[1:]]),
+            "command": " ".join(["python -m benchmarks", *sys.argv[1:]]),
             "wiki_seeds": str(a.wiki_seeds),
         }
 
@@ -185,14 +185,14 @@ class Bench:
         export existed is left untouched: a view folder in the workdir links to its generation
         and holds the export, which is what the same build gives today.
         """
-        from .embedder import SentenceTransformerEmbedder
+        from qabot.embedder import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
         if not hasattr(embedder, "export_query_encoder") or self._has_export(index):
             return index
         target = index
         if not writable:
-            from . import store
+            from qabot import store
 
             gen = store.open_generation(index)
             target = self.work / "large-view"
@@ -214,9 +214,9 @@ class Bench:
     @staticmethod
     def _has_export(index: Path) -> bool:
         try:
-            from .embedder import resolve_model_path
-            from .onnx_encoder import encoder_folder, is_exported
-            from .settings import PACKAGED_MODEL
+            from qabot.embedder import resolve_model_path
+            from qabot.onnx_encoder import encoder_folder, is_exported
+            from qabot.settings import PACKAGED_MODEL
         except ImportError:
             return True
         return is_exported(encoder_folder(index, PACKAGED_MODEL, resolve_model_path(PACKAGED_MODEL)))
@@ -251,7 +251,7 @@ class Bench:
         return self.result
 
     def part_build(self) -> None:
-        from .bench_build import measure_build
+        from .build import measure_build
 
         self.ensure_sample()
         shutil.rmtree(self.sample_index, ignore_errors=True)
@@ -261,7 +261,7 @@ class Bench:
             self._lc_sample = self._langchain(self.sample_seeds)
 
     def part_ask(self) -> None:
-        from .bench_ask import warm_latency
+        from .ask import warm_latency
 
         self.ensure_seed_index()
         self.ensure_large_index()
@@ -275,7 +275,7 @@ class Bench:
         }
 
     def part_cold(self) -> None:
-        from .bench_ask import cold_ask
+        from .ask import cold_ask
 
         self.ensure_seed_index()
         self.ensure_large_index()
@@ -288,7 +288,7 @@ class Bench:
         }
 
     def part_search(self) -> None:
-        from .bench_search import measure
+        from .search import measure
 
         self.ensure_large_index()
         questions: list[str] = []
@@ -299,7 +299,7 @@ class Bench:
         self.result["search"] = measure(self.large_index(), self.sizes, questions, held_out)
 
     def part_incremental(self) -> None:
-        from .bench_build import measure_incremental
+        from .build import measure_incremental
 
         self.ensure_large_index()
         work = self.work / "incremental"
@@ -333,7 +333,7 @@ class Bench:
         build part). Query latency and recall@5 are compared on the large corpus (the whole wiki
         corpus; in quick mode the sample), where 10,000 documents make retrieval a real test.
         """
-        from .bench_ask import retrieval_recall, warm_latency
+        from .ask import retrieval_recall, warm_latency
 
         if not isinstance(self.result.get("build"), dict):
             self.part_build()
@@ -381,7 +381,7 @@ class Bench:
         self.result["langchain"] = out
 
     def part_scale(self) -> None:
-        """Warm `ask` on ~1M chunks: the index is grown from the large one (see qabot.bench_scale)."""
+        """Warm `ask` on ~1M chunks: the index is grown from the large one (see benchmarks.scale)."""
         large = self.ready_large()
         out = self.args.scale_index or (self.work / "scale-index" if self.quick else DEFAULT_SCALE)
         chunks = self.args.scale_chunks or (60_000 if self.quick else 1_000_000)
@@ -389,13 +389,13 @@ class Bench:
         result: dict[str, Any] = {"index": str(out)}
         if not (out / "CURRENT").exists():
             made = bench_proc.run(
-                bench_proc.python_module("qabot.bench_scale", *base, "--chunks", str(chunks), "--build-only")
+                bench_proc.python_module("benchmarks.scale", *base, "--chunks", str(chunks), "--build-only")
             )
             if made.returncode != 0:
                 raise RuntimeError(f"scale index build failed: {made.stderr.strip().splitlines()[-1:]}")
             result["build"] = {**(made.json_tail().get("build") or {}), "peak_rss_mb": round(made.peak_rss_mb, 1)}
         asked = bench_proc.run(
-            bench_proc.python_module("qabot.bench_scale", *base, "--samples", "40" if self.quick else "200")
+            bench_proc.python_module("benchmarks.scale", *base, "--samples", "40" if self.quick else "200")
         )
         if asked.returncode != 0:
             raise RuntimeError(f"scale ask failed: {asked.stderr.strip().splitlines()[-1:]}")
@@ -408,7 +408,7 @@ class Bench:
         return [Path(self.args.wiki_questions), *(Path(p) for p in self.args.more_questions if Path(p).is_file())]
 
     def _langchain(self, seeds: Path) -> dict[str, Any]:
-        cmd = bench_proc.python_module("qabot.bench_langchain", str(seeds), *map(str, self.question_files()))
+        cmd = bench_proc.python_module("benchmarks.langchain", str(seeds), *map(str, self.question_files()))
         proc = bench_proc.run(cmd)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines()
@@ -619,7 +619,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 f"warm ask p50 / p95, {a['chunks']:,} chunks",
                 f"{_fmt(a['p50_ms'])} / {_fmt(a['p95_ms'])} ms",
-                f"{mark('warm_ask_1m_p50_ms')} wiki index grown with altered copies (qabot.bench_scale)",
+                f"{mark('warm_ask_1m_p50_ms')} wiki index grown with altered copies (benchmarks.scale)",
             ),
             (
                 "  question embedding / dense / BM25, p50",

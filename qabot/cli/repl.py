@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import QabotError
+from ..errors import QabotError
 from .render import print_answer, print_info, print_sources
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .engine import QAEngine
+    from ..engine import QAEngine
 
 HELP = """Type a question and press Enter. Follow-up questions use the previous one as context.
   :sources   list the indexed documents

@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from .records import ABSTAIN_TEXT, Answer, BuildReport, IndexInfo
+from ..records import ABSTAIN_TEXT, Answer, BuildReport, IndexInfo
 
 if TYPE_CHECKING:
     from rich.console import Console

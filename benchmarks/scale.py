@@ -1,6 +1,6 @@
 """Benchmark helper: warm `ask` on an index of about a million chunks, end to end.
 
-    python -m qabot.bench_scale WIKI_INDEX SEEDS OUT_INDEX QUESTIONS.jsonl [--chunks 1000000]
+    python -m benchmarks.scale WIKI_INDEX SEEDS OUT_INDEX QUESTIONS.jsonl [--chunks 1000000]
 
 There is no million-chunk corpus on this machine, and embedding one would take hours, so
 the large index is grown from the wiki index: its 10,033 documents stay as they are, and
@@ -34,10 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from . import bench_proc, store
-from .bench_build import DelegatingEmbedder
-from .bench_corpus import load, percentile, questions_for
-from .bench_search import perturbed
+from qabot import store
+
+from . import proc as bench_proc
+from .build import DelegatingEmbedder
+from .corpus import load, percentile, questions_for
+from .search import perturbed
 
 _WORD = re.compile(r"[A-Za-z]{4,}")
 SWAP = 0.3
@@ -85,7 +87,7 @@ def _original(wiki_index: Path) -> tuple[store.Generation, list[Any], np.ndarray
     """The wiki generation, its documents, and its chunk and sentence vectors."""
     import faiss
 
-    from .records import Document
+    from qabot.records import Document
 
     gen = store.open_generation(wiki_index)
     conn = store.connect(gen.path / store.META)
@@ -116,12 +118,12 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
     """Write a generation of about `target_chunks` chunks into `out` (see the module doc)."""
     import hashlib
 
-    from .builder import chunker_settings, publish_plans, sentence_spans_in_chunks
-    from .embedder import SentenceTransformerEmbedder
-    from .loader import SourceFile
-    from .records import Document
-    from .reuse import previous_plans
-    from .settings import Settings
+    from qabot.builder import chunker_settings, publish_plans, sentence_spans_in_chunks
+    from qabot.embedder import SentenceTransformerEmbedder
+    from qabot.loader import SourceFile
+    from qabot.records import Document
+    from qabot.reuse import previous_plans
+    from qabot.settings import Settings
 
     began = time.perf_counter()
     gen, docs, chunk_vecs, sent_vecs = _original(wiki_index)
@@ -185,8 +187,9 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
 
 def measure(seeds: Path, index: Path, questions: list[str], min_samples: int) -> dict[str, Any]:
     """Warm `ask` latency on the index, and the three searches alone for the same questions."""
-    from .bench_ask import engine_for, warm_latency
-    from .vectors import search as vector_search
+    from qabot.vectors import search as vector_search
+
+    from .ask import engine_for, warm_latency
 
     t0 = time.perf_counter()
     engine = engine_for(seeds, index)
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args(argv)
-    from .embedder import offline_environment
+    from qabot.embedder import offline_environment
 
     offline_environment()
     result: dict[str, Any] = {}
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         built = True
     if built:
         result["build"] = build_scaled(args.wiki_index, args.seeds, args.out, args.chunks)
-        from .embedder import SentenceTransformerEmbedder
+        from qabot.embedder import SentenceTransformerEmbedder
 
         SentenceTransformerEmbedder().export_query_encoder(args.out)  # as `qabot index build` does
     if not args.build_only:
