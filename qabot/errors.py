@@ -5,6 +5,8 @@
     ├── QuestionError           the question is empty or too long
     ├── SourceError             the seeds folder is missing or holds nothing readable
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
+    │   └── InterruptedAfterSwitch  stopped after the switch: the new index is live
+    ├── DiskFull                no space left to write the index (nothing left behind)
     └── IndexError_             the index cannot be used
         ├── IndexMissing        there is no index yet
         ├── IndexCorrupt        files are missing or unreadable
@@ -34,6 +36,14 @@ class SourceError(QabotError):
 
 class BuildInterrupted(QabotError):
     """A build was interrupted before it switched the index."""
+
+
+class InterruptedAfterSwitch(BuildInterrupted):
+    """A build was interrupted after it switched the index: the new generation is live."""
+
+
+class DiskFull(QabotError):
+    """The disk filled up while writing; the previous index is untouched and nothing is left behind."""
 
 
 class IndexError_(QabotError):  # noqa: N801 - avoid shadowing the builtin IndexError
