@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        allow_inf_nan=False,  # "nan" passes no bound check silently; say it is not a number
     )
 
     # --- where things are
