@@ -239,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if built:
         result["build"] = build_scaled(args.wiki_index, args.seeds, args.out, args.chunks)
         from qabot.embedder import SentenceTransformerEmbedder
+        from qabot.onnx_encoder import onnx_cache_dir
 
-        SentenceTransformerEmbedder().export_query_encoder(args.out)  # as `qabot index build` does
+        SentenceTransformerEmbedder().export_query_encoder(onnx_cache_dir())  # as `qabot index build` does
     if not args.build_only:
         items = questions_for(load(args.questions), {p.name for p in args.seeds.iterdir()})
         result["ask"] = measure(args.seeds, args.out, [it.question for it in items], args.samples)

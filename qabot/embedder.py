@@ -367,17 +367,17 @@ class SentenceTransformerEmbedder:
         return text_vecs, span_vecs
 
     # ---- fast questions through an ONNX export of the same model -----------------------
-    def export_query_encoder(self, index_dir: Path) -> Path:
-        """Export the model to ONNX under index_dir (once; shared by all generations)."""
+    def export_query_encoder(self, cache_dir: Path) -> Path:
+        """Export the model to ONNX in cache_dir (once per model; shared by every index)."""
         from .onnx_encoder import encoder_folder, ensure_exported
 
-        return ensure_exported(self._path, encoder_folder(index_dir, self._name, self._path))
+        return ensure_exported(self._path, encoder_folder(cache_dir, self._name, self._path))
 
-    def attach_query_encoder(self, index_dir: Path) -> bool:
-        """Embed questions with the ONNX export in index_dir, if there is one: no torch needed."""
+    def attach_query_encoder(self, cache_dir: Path) -> bool:
+        """Embed questions with the ONNX export in cache_dir, if there is one: no torch needed."""
         from .onnx_encoder import OnnxQueryEncoder, encoder_folder, is_exported
 
-        folder = encoder_folder(index_dir, self._name, self._path)
+        folder = encoder_folder(cache_dir, self._name, self._path)
         if not is_exported(folder):
             self._onnx = None
             return False

@@ -48,8 +48,13 @@ class Settings(BaseSettings):
     )
     onnx_queries: bool = Field(
         True,
-        description="Embed questions with an ONNX export of the model (made once at build time, in the index "
-        "folder) instead of torch: the same vectors, and a cold `qabot ask` in well under 2 s.",
+        description="Embed questions with an ONNX export of the model (made once per model at build time, in "
+        "onnx_cache_dir) instead of torch: the same vectors, and a cold `qabot ask` in well under 2 s.",
+    )
+    onnx_cache_dir: Path | None = Field(
+        None,
+        description="Where the ONNX export is kept, one per model, shared by every index (empty: "
+        "$XDG_CACHE_HOME/qabot/onnx, else ~/.cache/qabot/onnx).",
     )
 
     # --- chunking
