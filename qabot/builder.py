@@ -6,6 +6,7 @@ SQLite, FAISS, BM25 and sentence vectors into a temporary folder -> publish.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
 import time
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from . import store
 from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder
-from .errors import BuildInterrupted, IndexError_, SourceError
+from .errors import BuildInterrupted, DiskFull, IndexError_, InterruptedAfterSwitch, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_documents
+from .onnx_encoder import legacy_cache_dir, onnx_cache_dir
 from .records import BuildReport, Document, SkippedFile
 from .reuse import previous_plans
 from .settings import Settings
@@ -53,12 +55,18 @@ def build(
     began = time.perf_counter()
     index_dir = settings.index_dir
     with store.build_lock(index_dir):
-        files = list_sources(settings.seeds_dir)
+        store.clean_leftovers(index_dir)  # of builds that were killed (we hold the lock: none is live)
+        unlisted: list[SkippedFile] = []  # paths left out while listing (named, not in the manifest)
+        files = list_sources(settings.seeds_dir, unlisted)
         docs, skipped = read_documents(
             files, (lambda done, total: progress("reading", done, total)) if progress else None
         )
         if not docs:
             what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
+            passed = [*unlisted, *skipped]
+            if passed:
+                shown = "; ".join(f"{s.source}: {s.reason}" for s in passed[:5])
+                what += f" (skipped {len(passed)}: {shown}{' …' if len(passed) > 5 else ''})"
             raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")
         chunking = chunker_settings(settings, embedder)
         # The generation in use, opened once: the source of reusable plans and vectors.
@@ -72,14 +80,15 @@ def build(
                 sentences=int(counts.get("sentences", 0)),
                 embedded=0,
                 reused=0,
-                skipped=tuple(skipped),
+                skipped=(*unlisted, *skipped),
                 seconds=time.perf_counter() - began,
                 unchanged=True,
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
         attach = getattr(embedder, "attach_query_encoder", None)
         if previous is not None and attach is not None and settings.onnx_queries:
-            attach(index_dir)  # a few changed chunks are embedded without importing torch
+            # a few changed chunks are embedded without importing torch
+            attach(onnx_cache_dir(settings.onnx_cache_dir)) or attach(legacy_cache_dir(index_dir))
         plans = []
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)
@@ -95,7 +104,8 @@ def build(
             plans.append(plan)
             if progress:
                 progress("chunking", i + 1, len(docs))
-        return publish_plans(settings, embedder, plans, files, skipped, previous, progress, began)
+        report = publish_plans(settings, embedder, plans, files, skipped, previous, progress, began)
+        return dataclasses.replace(report, skipped=(*unlisted, *report.skipped))
 
 
 def publish_plans(
@@ -119,13 +129,30 @@ def publish_plans(
         return _write_generation(
             settings, embedder, plans, skipped or [], files, tmp, name, previous, progress, began
         )  # fmt: skip
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
+        if store.names_current(index_dir, name):  # the switch happened: the new index is live
+            if isinstance(exc, KeyboardInterrupt):
+                raise InterruptedAfterSwitch(
+                    f"Build interrupted after the switch: the new index {name} in {index_dir} is live "
+                    f"({len(plans)} documents); nothing to redo."
+                ) from exc
+            raise
+        free_before = store.free_bytes(index_dir)  # measured with the partial generation still there
+        written = store.tree_bytes(tmp)
         store.discard(tmp)
-        raise BuildInterrupted(
-            f"Build interrupted; the previous index in {index_dir} is unchanged. Run `qabot index build` again."
-        ) from exc
-    except BaseException:
-        store.discard(tmp)
+        store.discard(index_dir / name)  # renamed into place but never switched to
+        if isinstance(exc, KeyboardInterrupt):
+            raise BuildInterrupted(
+                f"Build interrupted; the previous index in {index_dir} is unchanged. Run `qabot index build` again."
+            ) from exc
+        if isinstance(exc, Exception) and store.out_of_space(exc, free_before):
+            before = store.tree_bytes(previous.path) if previous else 0
+            need = int(1.2 * max(_estimated_bytes(plans, embedder.dim), before, written)) + 1_000_000
+            short = max(1, -(-(need - store.free_bytes(index_dir)) // 1_000_000))
+            raise DiskFull(
+                f"No space left on {index_dir} (the previous index is unchanged): free {short} MB and rerun "
+                "`qabot index build`."
+            ) from exc
         raise
 
 
@@ -279,6 +306,24 @@ def _write_generation(
         reused=len(set(chunk_inputs)) - len(missing),
         skipped=tuple(skipped),
         seconds=time.perf_counter() - began,
+    )
+
+
+def _estimated_bytes(plans: list[ChunkPlan], dim: int) -> int:
+    """About how many bytes a generation of `plans` takes on disk (for the disk-full message)."""
+    texts = sum(len(p.document.text.encode("utf-8", "surrogatepass")) for p in plans)
+    chunks = sum(len(p.chunks) for p in plans)
+    sentences = sum(len(p.sentences) for p in plans)
+    # SQLite: texts, rows and the float16 cache (chunks + sentences); FAISS float32 chunks;
+    # sentence vectors float16; BM25 about a third of the text; manifest per source.
+    return (
+        2 * texts
+        + 40 * (chunks + sentences)
+        + (chunks + sentences) * (2 * dim + 40)
+        + chunks * 4 * dim
+        + sentences * 2 * dim
+        + 200 * len(plans)
+        + 64_000
     )
 
 

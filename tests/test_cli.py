@@ -118,7 +118,11 @@ def test_an_unwritable_index_folder_is_one_line(
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
     code, _, err = _run(["index", "build", "--seeds", str(seeds), "--index", str(blocker / "index")], capsys)
-    assert code == 1 and err.startswith("qabot: cannot use") and err.count("\n") == 1
+    assert code == 1 and err.count("\n") == 1
+    assert "which is a file, not a folder: point --index" in err and "--full" not in err
+    code, _, err = _run(["ask", "hi", "--seeds", str(seeds), "--index", str(blocker)], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert f"Index path {blocker} is a file, not a folder" in err and "--full" not in err
 
 
 def test_index_built_with_another_model_is_refused(

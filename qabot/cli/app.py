@@ -176,10 +176,16 @@ def cmd_index_status(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     out, _ = _consoles()
+    pending = [p.name for p in store.leftovers(settings.index_dir)]
+    removed = store.clean_leftovers_if_idle(settings.index_dir) if pending else []
     generation = store.open_generation(settings.index_dir, model=settings.model)
     IndexReader(generation).close()  # validates the files, not just the manifest
     stale = store.stale_sources(settings.seeds_dir, generation.manifest)
     print_info(out, store.describe(settings.index_dir, generation, stale))
+    if removed:
+        out.print(f"removed {len(removed)} leftover(s) of killed builds: {', '.join(removed)}", markup=False)
+    elif removed is None:
+        out.print(f"a build is running; it is writing: {', '.join(pending)}", markup=False)
     return 0
 
 
