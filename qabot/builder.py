@@ -90,6 +90,8 @@ def build(
             # a few changed chunks are embedded without importing torch
             attach(onnx_cache_dir(settings.onnx_cache_dir)) or attach(legacy_cache_dir(index_dir))
         plans = []
+        if progress:
+            progress("chunking", 0, len(docs))
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)
             if plan is None:

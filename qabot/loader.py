@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from .errors import SourceError
 from .records import Document, SkippedFile
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -130,7 +132,10 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
             f"is not UTF-8 (bad byte at offset {exc.start}): convert it, e.g. iconv -f LATIN1 -t UTF-8",
         )
     # .txt/.md: the same characters as open(path, encoding="utf-8", newline="").read().
-    text = html_to_text(decoded) if file.path.suffix.lower() in HTML_SUFFIXES else decoded
+    suffix = file.path.suffix.lower()
+    text = html_to_text(decoded) if suffix in HTML_SUFFIXES else decoded
+    if suffix in MARKDOWN_SUFFIXES:
+        text = markdown_prose(text)
     if not text.strip():
         return SkippedFile(file.source, "is empty")
     return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())
@@ -156,6 +161,40 @@ def read_documents(
 def load_documents(seeds_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
     """All readable documents under seeds_dir and the skipped files, each in source order."""
     return read_documents(list_sources(seeds_dir))
+
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*$")
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """`text` with [start, end) turned into spaces, line breaks kept: every offset stays the same."""
+    return text[:start] + re.sub(r"[^\r\n]", " ", text[start:end]) + text[end:]
+
+
+def markdown_prose(text: str) -> str:
+    """A markdown file's text with its front matter (--- YAML ---) and fenced code blocks blanked
+    out, so they are neither indexed nor quoted as prose; offsets still index the file."""
+    match = _FRONT_MATTER.match(text)
+    if match:
+        text = _blank(text, 0, match.end())
+    if "```" not in text and "~~~" not in text:
+        return text
+    opened: tuple[int, str] | None = None  # (offset, fence) of the open code block
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        fence = _FENCE.match(line.rstrip("\r\n"))
+        if opened is None and fence:
+            opened = (offset, fence.group(1))
+        elif opened is not None and fence and fence.group(1)[0] == opened[1][0] and len(fence.group(1)) >= len(
+            opened[1]
+        ) and not line.strip().lstrip("`~"):
+            text = _blank(text, opened[0], offset + len(line))
+            opened = None
+        offset += len(line)
+    if opened is not None:  # an unclosed fence runs to the end of the file
+        text = _blank(text, opened[0], len(text))
+    return text
 
 
 def html_to_text(markup: str) -> str:

@@ -24,6 +24,7 @@ from qabot.bot.format import check_embed
 from qabot.settings import Settings
 
 SEED_SOURCE = "000_1e0f96428eb82f3b.txt"
+SETTLE_SECONDS = 600.0
 
 
 def bot_settings(base: Settings, **overrides: Any) -> Settings:
@@ -56,7 +57,10 @@ Scenario = Callable[[World], Awaitable[None]]
 def run_scenario(engine: Any, settings: Settings, scenario: Scenario, **env_options: Any) -> None:
     async def main() -> None:
         bot = create_bot(engine, settings)
-        options = {"approved_intents": discord.Intents.default(), **env_options}
+        # simcord waits 5 s of wall-clock time for the bot to settle after each event; on a loaded
+        # machine a real retrieval (or a reindex) can take longer. Settling is waited on, not
+        # timed: the limit only stops a hung test.
+        options = {"approved_intents": discord.Intents.default(), "settle_timeout": SETTLE_SECONDS, **env_options}
         async with simcord.run(bot, **options) as env:
             guild = env.create_guild("Test Guild")
             channel = guild.create_text_channel("general")
