@@ -385,12 +385,29 @@ class SentenceTransformerEmbedder:
             self._onnx = OnnxQueryEncoder(folder, threads=self._query_threads)
         return True
 
+    def _drop_damaged_export(self, onnx: Any, exc: Exception) -> None:
+        """Stop using an export that cannot be run and remove it, so the next build makes it again."""
+        import shutil
+
+        with self._lock:
+            if self._onnx is not onnx:
+                return  # another thread got here first
+            self._onnx = None
+        log.warning(
+            "The ONNX export in %s is damaged (%s: %s); questions use torch, and the next "
+            "`qabot index build` makes it again.", onnx.folder, type(exc).__name__, str(exc).splitlines()[0][:200]
+        )  # fmt: skip
+        shutil.rmtree(onnx.folder, ignore_errors=True)
+
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector, computed with `query_threads` CPU threads."""
         onnx = self._onnx  # read once: a build in another thread may swap it
         if onnx is not None:
-            vec: np.ndarray = onnx.embed_query(text)
-            return vec
+            try:
+                vec: np.ndarray = onnx.embed_query(text)
+                return vec
+            except Exception as exc:  # noqa: BLE001 - a damaged export: say so once, use torch
+                self._drop_damaged_export(onnx, exc)
         import torch
 
         model = self._load()

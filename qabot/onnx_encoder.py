@@ -240,7 +240,12 @@ def onnx_cache_dir(setting: Path | None = None) -> Path:
     given, else $XDG_CACHE_HOME/qabot/onnx, else ~/.cache/qabot/onnx."""
     if setting is not None and str(setting).strip():
         return Path(setting).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no HOME and no password entry (a bare container)
+            base = os.path.join(tempfile.gettempdir(), f"qabot-cache-{os.getuid()}")
     return Path(base) / "qabot" / "onnx"
 
 

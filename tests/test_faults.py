@@ -57,7 +57,9 @@ def _env(**extra: str) -> dict[str, str]:
 def _qabot(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     kw.setdefault("env", _env())
     kw.setdefault("timeout", 900)
-    return subprocess.run([sys.executable, "-m", "qabot", *args], capture_output=True, text=True, check=False, **kw)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "qabot", *args], text=True, check=False, **kw)
 
 
 def _one_line(err: str) -> bool:
@@ -787,3 +789,23 @@ def test_sigint_after_the_switch_reports_the_live_index(tmp_path: Path) -> None:
     assert build.returncode == 130 and "Traceback" not in err, err
     assert "is live" in err.splitlines()[-1] and "unchanged" not in err.splitlines()[-1]
     assert store.names_current(index, "gen-000001")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_a_damaged_onnx_export_falls_back_to_torch_once(
+    index_copy: tuple[Path, Path], tmp_path: Path, how: str
+) -> None:
+    from qabot.onnx_encoder import onnx_cache_dir
+
+    seeds, index = index_copy
+    cache = tmp_path / "cache"
+    shutil.copytree(onnx_cache_dir(), cache)  # the session's export (made by the seed index's build)
+    exports = [p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(exports) == 1
+    _damage(next(exports[0].glob("*.onnx")), how)
+    env = _env(QABOT_ONNX_CACHE_DIR=str(cache))
+    run = _qabot("ask", QUESTION, "--seeds", str(seeds), "--index", str(index), env=env)
+    assert run.returncode == 0 and "four failed" in run.stdout, run.stderr
+    assert run.stderr.count("is damaged") == 1 and "Traceback" not in run.stderr
+    assert not exports[0].exists()  # removed: the next build or ask makes it again
