@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import store
 from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder
-from .errors import BuildInterrupted, IndexError_, SourceError
+from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_documents
 from .records import BuildReport, Document, SkippedFile
@@ -286,7 +286,7 @@ def _previous_generation(settings: Settings, model_id: str) -> store.Generation 
     """The generation in use, if there is a readable one built with this model."""
     try:
         return store.open_generation(settings.index_dir, model=model_id)
-    except IndexError_:
+    except IndexUnusable:
         return None
 
 

@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
+    from ..errors import ConfigError
     from ..settings import Settings
 
     try:
@@ -92,7 +93,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise QabotError(
+        raise ConfigError(
             f"Invalid setting {where.upper()}: {first['msg']} (check QABOT_* variables and .env)."
         ) from exc
     update: dict[str, Any] = {}
