@@ -49,6 +49,10 @@ class DelegatingEmbedder:
     def max_tokens(self) -> int:
         return int(self._inner.max_tokens)
 
+    @property
+    def precision(self) -> str:
+        return str(self._inner.precision)
+
 
 class _RecordingEmbedder(DelegatingEmbedder):
     """Wraps an Embedder and remembers what `embed` was asked to embed (no other change)."""
@@ -74,7 +78,7 @@ def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> di
     offline_environment()
     inner = SentenceTransformerEmbedder()
     began = time.perf_counter()
-    model = inner._load()
+    model = inner.load_model()
     load_seconds = time.perf_counter() - began
     model.encode(["warm up the model with a sentence of ordinary length."] * 64, batch_size=batch_size)
     rss_model = bench_proc.vm_hwm_mb()
@@ -89,7 +93,7 @@ def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> di
     # so the ratio measures the pipeline around the model; a float32 pass is timed once for reference.
     def raw(precision: Any = inner) -> tuple[float, float, float]:
         c0, t0 = time.process_time(), time.perf_counter()
-        with precision._compute():
+        with precision.autocast():
             model.encode(chunk_texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
         seconds = time.perf_counter() - t0
         return seconds, seconds, time.process_time() - c0
@@ -243,9 +247,7 @@ def measure_incremental(large_index: Path, full_seeds: Path, work: Path, measure
     else:  # made once per index folder by the first build, not by rebuilds: not part of the timing
         from qabot.embedder import SentenceTransformerEmbedder
 
-        export = getattr(SentenceTransformerEmbedder(), "export_query_encoder", None)
-        if export is not None:
-            export(index)
+        SentenceTransformerEmbedder().export_query_encoder(index)
     qabot = bench_proc.qabot_command()
     full_seconds, source = full_build_seconds(large_index)
     if measure_full:

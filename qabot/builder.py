@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .chunker import ChunkPlan, plan_chunks
-from .embedder import Embedder
+from .embedder import Embedder, QueryEncoderExport
 from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_documents
@@ -77,9 +77,8 @@ def build(
                 unchanged=True,
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
-        attach = getattr(embedder, "attach_query_encoder", None)
-        if previous is not None and attach is not None and settings.onnx_queries:
-            attach(index_dir)  # a few changed chunks are embedded without importing torch
+        if previous is not None and isinstance(embedder, QueryEncoderExport) and settings.onnx_queries:
+            embedder.attach_query_encoder(index_dir)  # a few changed chunks are embedded without importing torch
         plans = []
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)
@@ -240,7 +239,7 @@ def _write_generation(
             "model": embedder.model_id,
             "dim": embedder.dim,
             "max_tokens": embedder.max_tokens,
-            "precision": getattr(embedder, "precision", "float32"),
+            "precision": embedder.precision,
         },
         "chunker": chunker_settings(settings, embedder),
         "faiss": kind,

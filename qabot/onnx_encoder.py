@@ -341,6 +341,11 @@ class OnnxQueryEncoder:
     def max_tokens(self) -> int:
         return int(self._meta["max_seq_length"])
 
+    @property
+    def tokenizer(self) -> Any:
+        """The `tokenizers` tokenizer questions are cut with (truncated and padded as the model expects)."""
+        return self._load()[0]
+
     def load(self) -> None:
         """Create the tokenizer and the onnxruntime session now (otherwise done on first use)."""
         self._load()

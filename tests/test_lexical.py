@@ -67,7 +67,7 @@ def test_a_misspelt_word_counts_as_the_indexed_word_it_most_likely_meant(tmp_pat
 
 
 def test_the_real_seed_index_finds_a_misspelt_name(seed_engine) -> None:  # type: ignore[no-untyped-def]
-    reader = seed_engine._state.reader
+    reader = seed_engine.reader
     ids, _ = reader.lexical.search("Soliemani", 3)
     assert len(ids) > 0
     row = reader.chunks([int(ids[0])])[int(ids[0])]
@@ -77,7 +77,7 @@ def test_the_real_seed_index_finds_a_misspelt_name(seed_engine) -> None:  # type
 
 def test_bm25_reads_each_passage_with_its_document_title(seed_engine) -> None:  # type: ignore[no-untyped-def]
     """Like the model, BM25 sees the title line with every chunk: a question naming the article matches them all."""
-    reader = seed_engine._state.reader
+    reader = seed_engine.reader
     n = int(seed_engine.info(check_stale=False).chunks)
     body = [
         cid
