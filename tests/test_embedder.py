@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # the real model
 
 
 def _float32(embedder):  # type: ignore[no-untyped-def]

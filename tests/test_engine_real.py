@@ -8,6 +8,8 @@ from qabot.errors import QuestionError
 
 from .conftest import SEED_FILE
 
+pytestmark = pytest.mark.slow  # the real model
+
 ANSWERABLE = [
     ("How many ballistic missiles were launched?", "15 ballistic missiles"),
     ("How many of the missiles failed?", "four failed"),
