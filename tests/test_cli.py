@@ -90,6 +90,31 @@ def test_ask_text_output_lists_sources(built: tuple[Path, Path], capsys: pytest.
 
 
 @pytest.mark.slow
+def test_index_build_json_is_one_object_saying_what_the_build_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
+    (seeds / "photo.txt").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    code, out, _ = _run(["index", "build", "--json", "--seeds", str(seeds), "--index", str(index)], capsys)
+    assert code == 0 and out.count("\n") == 1
+    first = json.loads(out)
+    assert set(first) == {
+        "generation", "documents", "chunks", "sentences", "embedded", "reused", "seconds", "unchanged", "skipped"
+    }  # fmt: skip
+    assert first["generation"] == (index / store.CURRENT).read_text(encoding="utf-8").strip()
+    assert first["documents"] == 1 and first["chunks"] > 10 and first["sentences"] >= first["chunks"]
+    assert first["embedded"] == first["chunks"] and first["reused"] == 0 and first["unchanged"] is False
+    assert first["seconds"] > 0
+    assert [s["source"] for s in first["skipped"]] == ["photo.txt"] and "binary" in first["skipped"][0]["reason"]
+    code, out, _ = _run(["index", "build", "--json", "--seeds", str(seeds), "--index", str(index)], capsys)
+    again = json.loads(out)
+    assert code == 0 and again["unchanged"] is True and again["embedded"] == 0
+    assert again["generation"] == first["generation"] and again["chunks"] == first["chunks"]
+
+
+@pytest.mark.slow
 def test_index_status(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     seeds, index = built
     code, out, _ = _run(["index", "status", "--seeds", str(seeds), "--index", str(index)], capsys)
