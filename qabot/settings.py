@@ -76,17 +76,15 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model batch when building.")
     build_precision: BuildPrecision = Field(
         "auto",
-        description="How the build runs the model: 'bfloat16' autocast (about 2.5x faster where the CPU has "
+        description="How the build runs the model: 'bfloat16' autocast (much faster where the CPU has "
         "AVX512-BF16 or AMX; vectors agree with float32 to cosine 0.9999+), 'float32', or 'auto' (bfloat16 "
         "only where the CPU computes it natively).",
     )
-    query_threads: int = Field(
-        2, ge=1, le=64, description="CPU threads for embedding a question (2: 2.2 ms idle, 3.5 ms on a busy 2 cores)."
-    )
+    query_threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding a question.")
     onnx_queries: bool = Field(
         True,
         description="Embed questions with an ONNX export of the model (made once at build time, in the index "
-        "folder) instead of torch: the same vectors, and a cold `qabot ask` in well under 2 s.",
+        "folder) instead of torch: the same vectors, and a cold `qabot ask` that never imports torch.",
     )
 
     # --- chunking
