@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 import tomllib
@@ -68,6 +69,13 @@ def _declared(config: dict[str, Any], *extras: str) -> set[str]:
     return {_canonical(re.match(r"[A-Za-z0-9_.\-]+", r).group(0)) for r in requirements}  # type: ignore[union-attr]
 
 
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return dict(packages_distributions())
+
+
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -90,11 +98,9 @@ def _imported(folder: Path) -> set[str]:
     [("qabot", ()), ("scripts", ("tune",)), ("benchmarks", ("bench",)), ("tests", ("test",))],
 )
 def test_every_import_is_declared_in_pyproject(folder: str, extras: tuple[str, ...]) -> None:
-    from importlib.metadata import packages_distributions
-
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     declared = _declared(config, *extras)
-    installed = packages_distributions()
+    installed = _installed()
     undeclared: dict[str, list[str]] = {}
     for module in _imported(ROOT / folder):
         # A module not installed here (from an extra) is looked up by its own name, as PyPI spells most.
