@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .chunker import ChunkPlan, plan_chunks
-from .embedder import Embedder
-from .errors import BuildInterrupted, DiskFull, IndexError_, InterruptedAfterSwitch, SourceError
+from .embedder import Embedder, QueryEncoderExport
+from .errors import BuildInterrupted, DiskFull, IndexUnusable, InterruptedAfterSwitch, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_documents
 from .onnx_encoder import legacy_cache_dir, onnx_cache_dir
@@ -85,10 +85,11 @@ def build(
                 unchanged=True,
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
-        attach = getattr(embedder, "attach_query_encoder", None)
-        if previous is not None and attach is not None and settings.onnx_queries:
+        if previous is not None and isinstance(embedder, QueryEncoderExport) and settings.onnx_queries:
             # a few changed chunks are embedded without importing torch
-            attach(onnx_cache_dir(settings.onnx_cache_dir)) or attach(legacy_cache_dir(index_dir))
+            embedder.attach_query_encoder(onnx_cache_dir(settings.onnx_cache_dir)) or embedder.attach_query_encoder(
+                legacy_cache_dir(index_dir)
+            )
         plans = []
         if progress:
             progress("chunking", 0, len(docs))
@@ -245,7 +246,7 @@ def _write_generation(
         )
         conn.executemany("INSERT INTO sentences VALUES (?,?,?,?)", sentence_rows)
         conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", chunk_rows)
-        # In key order: the B-tree grows at its end instead of splitting pages (3x faster, 15 % smaller).
+        # In key order: the B-tree grows at its end instead of splitting pages (faster, and a smaller file).
         conn.executemany("INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in sorted(set(wanted))))
         conn.commit()
     finally:
@@ -269,7 +270,7 @@ def _write_generation(
             "model": embedder.model_id,
             "dim": embedder.dim,
             "max_tokens": embedder.max_tokens,
-            "precision": getattr(embedder, "precision", "float32"),
+            "precision": embedder.precision,
         },
         "chunker": chunker_settings(settings, embedder),
         "faiss": kind,
@@ -333,7 +334,7 @@ def _previous_generation(settings: Settings, model_id: str) -> store.Generation 
     """The generation in use, if there is a readable one built with this model."""
     try:
         return store.open_generation(settings.index_dir, model=model_id)
-    except IndexError_:
+    except IndexUnusable:
         return None
 
 

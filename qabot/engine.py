@@ -22,7 +22,7 @@ from pathlib import Path
 from . import store
 from .answer import candidates, compose, missing_words_removed, unknown_share
 from .builder import BuildProgress, build
-from .embedder import Embedder, SentenceTransformerEmbedder
+from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
 from .errors import IndexMissing, InterruptedAfterSwitch, QuestionError
 from .onnx_encoder import export_bytes, legacy_cache_dir, onnx_cache_dir
 from .reader import IndexReader
@@ -101,13 +101,13 @@ class QAEngine:
 
         A failure is said once and remembered for `generation`: later questions on that
         generation use torch without trying again (the next build tries again)."""
-        export = getattr(self.embedder, "export_query_encoder", None)
-        if not self.settings.onnx_queries or export is None:
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
         cache = self._onnx_cache
         marker = self.settings.index_dir / EXPORT_FAILED
         try:
-            export(cache)
+            embedder.export_query_encoder(cache)
         except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
             model_dir = getattr(self.embedder, "path", None)
             if store.out_of_space(exc, store.free_bytes(cache if cache.exists() else cache.parent)):
@@ -135,9 +135,10 @@ class QAEngine:
     def _attach_query_encoder(self, generation: str | None) -> None:
         """Embed questions through the ONNX export; make it first if there is none yet (once per
         generation: a failed export is not retried on every question)."""
-        attach = getattr(self.embedder, "attach_query_encoder", None)
-        if not self.settings.onnx_queries or attach is None:
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
+        attach = embedder.attach_query_encoder
         if attach(self._onnx_cache) or attach(legacy_cache_dir(self.settings.index_dir)):
             return
         if self._export_failed_for(generation):
@@ -170,6 +171,11 @@ class QAEngine:
     @property
     def generation(self) -> str:
         return self._state.generation
+
+    @property
+    def reader(self) -> IndexReader:
+        """The generation in use, opened read-only (for tools that search it directly)."""
+        return self._state.reader
 
     def info(self, check_stale: bool = True) -> IndexInfo:
         """Documents, chunks, model and build time of the index in use."""
