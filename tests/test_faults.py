@@ -807,3 +807,24 @@ def test_a_damaged_onnx_export_falls_back_to_torch_once(
     assert run.returncode == 0 and "four failed" in run.stdout, run.stderr
     assert run.stderr.count("is damaged") == 1 and "Traceback" not in run.stderr
     assert not exports[0].exists()  # removed: the next build or ask makes it again
+
+
+def test_a_page_damaged_after_opening_is_one_line_at_question_time(tmp_path: Path) -> None:
+    from qabot.errors import IndexCorrupt
+    from qabot.reader import IndexReader
+
+    seeds = _seeds(tmp_path / "seeds")
+    for i in range(30):
+        (seeds / f"doc{i}.txt").write_text(f"Document {i}.\n\n" + "Words of the document. " * 60, encoding="utf-8")
+    settings = _settings(tmp_path)
+    QAEngine(settings, FakeEmbedder()).build()  # type: ignore[arg-type]
+    reader = IndexReader(store.open_generation(settings.index_dir.resolve()))
+    meta = reader.path / store.META
+    data = bytearray(meta.read_bytes())
+    page = 4096
+    for at in range(2 * page, len(data), page):  # every page after the schema: garbage
+        data[at : at + page] = random.Random(at).randbytes(min(page, len(data) - at))
+    meta.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match=r"is damaged .*qabot index build"):
+        for doc_id in range(31):
+            reader.document(doc_id)
