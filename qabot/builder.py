@@ -52,6 +52,18 @@ def build(
     settings: Settings, embedder: Embedder, full: bool = False, progress: BuildProgress | None = None
 ) -> BuildReport:
     """Build and publish a new generation; the previous one stays in use until the switch."""
+    try:
+        return _build(settings, embedder, full, progress)
+    except OSError as exc:  # out of space before a generation was begun (the lock file, a folder)
+        if not store.out_of_space(exc, store.free_bytes(settings.index_dir)):
+            raise
+        raise DiskFull(
+            f"No space left on {settings.index_dir} (the previous index is unchanged): free 1 MB and rerun "
+            "`qabot index build`."
+        ) from exc
+
+
+def _build(settings: Settings, embedder: Embedder, full: bool, progress: BuildProgress | None) -> BuildReport:
     began = time.perf_counter()
     index_dir = settings.index_dir
     with store.build_lock(index_dir):

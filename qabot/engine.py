@@ -110,7 +110,7 @@ class QAEngine:
             embedder.export_query_encoder(cache)
         except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
             model_dir = getattr(self.embedder, "path", None)
-            if store.out_of_space(exc, store.free_bytes(cache if cache.exists() else cache.parent)):
+            if store.out_of_space(exc, store.free_bytes(cache)):
                 short = export_bytes(model_dir) - store.free_bytes(cache) if model_dir is not None else 0
                 reason = f"No space left on {cache}: free {max(1, -(-short // 1_000_000))} MB and rerun"
             else:

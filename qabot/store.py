@@ -295,12 +295,14 @@ def names_current(index_dir: Path, name: str) -> bool:
 
 
 def free_bytes(path: Path) -> int:
-    """Bytes free for this user on the file system holding `path`."""
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return 0
-    return st.f_bavail * st.f_frsize
+    """Bytes free for this user on the file system holding `path` (or its nearest existing parent)."""
+    for folder in (path, *path.parents):
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize
+    return 0
 
 
 def tree_bytes(path: Path) -> int:
