@@ -26,6 +26,19 @@ from qabot.settings import Settings
 SEED_SOURCE = "000_1e0f96428eb82f3b.txt"
 SETTLE_SECONDS = 600.0
 
+# simcord waits a fixed 5 s for the bot to settle after connecting (not the settle_timeout
+# option): on a loaded machine, starting the bot can take longer. Give it the same patience.
+_settle_internal = simcord.Env._settle_internal
+
+
+async def _patient_settle(self: simcord.Env, *, timeout: float | None = None, **kw: Any) -> Any:
+    if timeout == 5.0:
+        timeout = self.settle_timeout
+    return await _settle_internal(self, timeout=timeout, **kw)
+
+
+simcord.Env._settle_internal = _patient_settle  # type: ignore[method-assign]
+
 
 def bot_settings(base: Settings, **overrides: Any) -> Settings:
     """`base` with the slash commands synced and, unless overridden, no cooldown."""
