@@ -657,19 +657,21 @@ def test_disk_full_on_a_real_small_filesystem(embedder: Any, tmp_path: Path) -> 
         written += size
     mnt = tmp_path / "mnt"
     _mount_tmpfs(mnt, written * 2 + 8_000_000)
-    outcomes = []
-    try:
-        for leave in [*levels, written + 4_000_000]:
+    outcomes: list[str] = []
+    tried: list[int] = []
+
+    def attempt(leave: int) -> str:
             for child in mnt.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
             index = mnt / "index"
             shutil.copytree(previous, index)
             _fill(mnt, leave)
             settings = Settings(seeds_dir=big, index_dir=index, onnx_queries=False, _env_file=None)
+            tried.append(leave)
             try:
                 QAEngine(settings, embedder).build()
                 outcomes.append("built")
-                continue
+                return "built"
             except DiskFull as exc:
                 outcomes.append(type(exc.__cause__).__name__)
                 assert re.fullmatch(
@@ -682,6 +684,19 @@ def test_disk_full_on_a_real_small_filesystem(embedder: Any, tmp_path: Path) -> 
             engine.reload(force=True)
             answer = engine.ask(QUESTION)
             assert answer.text and "four failed" in answer.text
+            return outcomes[-1]
+
+    try:
+        for leave in levels:
+            if attempt(leave) == "built":
+                break
+        # Page rounding makes the last, small files hard to aim at: try a few levels just below
+        # the first one that was enough.
+        enough = next((lv for lv, out in zip(tried, outcomes, strict=True) if out == "built"), written)
+        below = max(lv for lv, out in zip(tried, outcomes, strict=True) if out != "built")
+        for step in (1, 2, 3):
+            attempt(below + (enough - below) * step // 4)
+        attempt(written + 4_000_000)
         # The CLI says it in one line too.
         for child in mnt.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
@@ -695,8 +710,8 @@ def test_disk_full_on_a_real_small_filesystem(embedder: Any, tmp_path: Path) -> 
         ]  # fmt: skip
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
-    print("disk-full outcomes by level:", list(zip([*levels, written + 4_000_000], outcomes, strict=True)))
-    assert outcomes[-1] == "built" and outcomes.count("built") <= 2, outcomes
+    print("disk-full outcomes by level:", list(zip(tried, outcomes, strict=True)))
+    assert outcomes[-1] == "built" and outcomes[0] != "built", outcomes
     assert len(set(outcomes[:-1])) >= 2, outcomes  # failures in files written by different libraries
 
 
@@ -719,7 +734,7 @@ def test_a_full_disk_during_the_onnx_export_is_said_once_per_generation(
             QAEngine(settings, fresh).reload(force=True)
         said = [r.getMessage() for r in caplog.records if "ONNX export failed" in r.getMessage()]
         assert len(said) == 1 and re.search(r"No space left on .+: free \d+ MB and rerun", said[0]), said
-        assert [p.name for p in mnt.iterdir()] == []  # nothing half-written left in the cache
+        assert [p.name for p in mnt.iterdir() if not p.name.endswith(".lock")] == []  # nothing half-written
         caplog.clear()
         with caplog.at_level("WARNING"):
             engine = QAEngine(settings, SentenceTransformerEmbedder())
