@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import store
@@ -21,6 +21,7 @@ from .answer import candidates, compose, missing_words_removed, unknown_share
 from .builder import BuildProgress, build
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexMissing, QuestionError
+from .pdf_text import page_of
 from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
@@ -33,6 +34,15 @@ log = logging.getLogger(__name__)
 class _Snapshot:
     reader: IndexReader
     generation: str
+
+
+def with_pages(answer: Answer, reader: IndexReader) -> Answer:
+    """The answer with each PDF citation's page (the page its span starts on)."""
+    cited = []
+    for cite in answer.citations:
+        starts = reader.page_starts(cite.source)
+        cited.append(replace(cite, page=page_of(starts, cite.start)) if starts else cite)
+    return replace(answer, citations=tuple(cited))
 
 
 class QAEngine:
@@ -141,6 +151,14 @@ class QAEngine:
             seeds = Path(manifest["seeds_dir"])
         return store.stale_sources(seeds, manifest)
 
+    def document_text(self, source: str) -> str | None:
+        """The text a source's citation offsets index (as stored in the index); None when not indexed."""
+        return self._state.reader.document_text(source)
+
+    def page_starts(self, source: str) -> tuple[int, ...]:
+        """Where each page of a PDF source begins in its text; () for other formats."""
+        return self._state.reader.page_starts(source)
+
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:
         """The question with white space collapsed, or a QuestionError saying what is wrong."""
@@ -178,4 +196,7 @@ class QAEngine:
                 own = self.embedder.embed_query(text) if earlier else qvec
                 vec = self.embedder.embed_query(reduced)
                 signals["gain"] = float(vec @ ranked[0].vector) - float(own @ ranked[0].vector)
-        return compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals)
+        answer = compose(
+            text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals
+        )  # fmt: skip
+        return with_pages(answer, snap.reader)

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     )
 
     # --- where things are
-    seeds_dir: Path = Field(Path("seeds"), description="Folder of documents (.txt, .md, .html), read recursively.")
+    seeds_dir: Path = Field(
+        Path("seeds"), description="Folder of documents (.txt, .md, .html, .pdf, .docx), read recursively."
+    )
     index_dir: Path = Field(Path("index"), description="Where built indexes (generations + CURRENT) live.")
 
     # --- model

@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from ..records import ABSTAIN_TEXT, Answer, BuildReport, IndexInfo
+from ..records import ABSTAIN_TEXT, Answer, BuildReport, Citation, IndexInfo
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,6 +34,13 @@ def _quote(text: str, limit: int = QUOTE_CHARS) -> str:
     return flat[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + " …"
 
 
+def source_line(cite: Citation) -> str:
+    """`file.txt:852-973`, or for a PDF `report.pdf p. 3 (852-973)`."""
+    if cite.page is None:
+        return f"{cite.source}:{cite.start}-{cite.end}"
+    return f"{cite.where} ({cite.start}-{cite.end})"
+
+
 def print_answer(console: Console, answer: Answer) -> None:
     """The answer, then its numbered sources: file, character span, quoted text."""
     from rich.markup import escape
@@ -44,7 +51,7 @@ def print_answer(console: Console, answer: Answer) -> None:
     console.print(f"[bold]{escape(safe(answer.text or ''))}[/bold]")
     console.print()
     for n, cite in enumerate(answer.citations, start=1):
-        where = safe(f"{cite.source}:{cite.start}-{cite.end}")
+        where = safe(source_line(cite))
         console.print(f"[cyan]\\[{n}][/cyan] [green]{escape(where)}[/green]  [dim]“{escape(_quote(cite.text))}”[/dim]")
 
 

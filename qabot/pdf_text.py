@@ -1,0 +1,276 @@
+"""The text of a PDF, in reading order, with where each page starts.
+
+pypdf reports each run of text with its position on the page; from those runs this module
+rebuilds lines, puts two-column pages in reading order (left column, then right), turns
+table rows into "Header: cell; Header: cell" lines, joins words hyphenated at a line end
+("exam-" + "ple" = "example"), and folds ligatures ("ﬁ" -> "fi") with NFKC. Lines of one
+paragraph are joined with a space; paragraphs, headings and table rows are separated by a
+blank line, pages too. The result is extracted once, at build time, and stored in the
+index: every citation offset refers to it.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import re
+import statistics
+import unicodedata
+from dataclasses import dataclass, field
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u00ad\ufeff]")  # soft hyphens and control characters
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_HYPHEN_END = re.compile(r"[^\W\d_]-$")
+
+
+class PdfUnreadable(Exception):
+    """The file cannot be used; str() is the reason, in words for the skipped-file list."""
+
+
+@dataclass(frozen=True, slots=True)
+class PdfText:
+    text: str
+    page_starts: tuple[int, ...]  # offset in `text` where page i+1 begins
+
+
+@dataclass(slots=True)
+class _Line:
+    y: float
+    size: float
+    cells: list[tuple[float, str]] = field(default_factory=list)  # (x, text), left to right
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for _, t in self.cells)
+
+
+def normalize(text: str) -> str:
+    """NFKC (ligatures, compatibility forms), no control characters or soft hyphens, single spaces."""
+    return _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFKC", text)))
+
+
+def read_pdf(data: bytes) -> PdfText:
+    """The document text of a PDF, or PdfUnreadable with the reason."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported as skipped, not logged
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")  # a file with an owner password only opens with an empty one
+            except (DependencyError, NotImplementedError) as exc:
+                raise PdfUnreadable(f"is an encrypted PDF this install cannot decrypt ({exc})") from exc
+            if not opened:
+                raise PdfUnreadable("is an encrypted PDF (password needed): save a copy without the password")
+        pages = [_page_text(page) for page in reader.pages]
+    except PdfUnreadable:
+        raise
+    except FileNotDecryptedError as exc:
+        raise PdfUnreadable("is an encrypted PDF (password needed): save a copy without the password") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+        raise PdfUnreadable(f"is a damaged PDF ({type(exc).__name__}): open and save it again, or remove it") from exc
+    except Exception as exc:
+        raise PdfUnreadable(f"is a damaged PDF ({type(exc).__name__}): open and save it again, or remove it") from exc
+    if not pages:
+        raise PdfUnreadable("is a PDF with no pages")
+    if not any(p.strip() for p in pages):
+        raise PdfUnreadable("is a PDF with no text layer (a scan?): run OCR on it (e.g. ocrmypdf) and add the result")
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
+    for page in pages:
+        if page and parts:
+            parts.append("\n\n")
+            length += 2
+        starts.append(length)
+        if page:
+            parts.append(page)
+            length += len(page)
+    return PdfText("".join(parts), tuple(starts))
+
+
+def page_of(page_starts: tuple[int, ...] | list[int], offset: int) -> int:
+    """1-based number of the page holding character `offset`."""
+    import bisect
+
+    return max(1, bisect.bisect_right(list(page_starts), offset))
+
+
+def _page_text(page: object) -> str:
+    runs: list[tuple[float, float, float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        if not text.strip():
+            return
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = abs(cm[3]) or 1.0
+        for i, piece in enumerate(text.split("\n")):
+            if piece.strip():
+                runs.append((x, y - i * size * scale * 1.2, size * scale, piece))
+
+    plain = page.extract_text(visitor_text=visit)  # type: ignore[attr-defined]
+    if not runs:
+        return _paragraphs_from_plain(plain or "")
+    width = float(page.mediabox.width)  # type: ignore[attr-defined]
+    return _layout(_lines(runs), width)
+
+
+def _paragraphs_from_plain(text: str) -> str:
+    """Fallback when pypdf gives no positions: its own line order, lines joined."""
+    lines = [normalize(line).strip() for line in text.splitlines()]
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in [*lines, ""]:
+        if line:
+            current.append(line)
+        elif current:
+            paragraphs.append(_join_lines(current))
+            current = []
+    return "\n\n".join(paragraphs)
+
+
+def _lines(runs: list[tuple[float, float, float, str]]) -> list[_Line]:
+    """Runs on the same baseline (within a third of the font size) form one line."""
+    lines: list[_Line] = []
+    for x, y, size, text in sorted(runs, key=lambda r: (-r[1], r[0])):
+        text = normalize(text).strip()
+        if not text:
+            continue
+        if lines and abs(lines[-1].y - y) <= max(1.0, 0.3 * min(size, lines[-1].size)):
+            lines[-1].cells.append((x, text))
+        else:
+            lines.append(_Line(y, size, [(x, text)]))
+    for line in lines:
+        line.cells.sort()
+    return lines
+
+
+def _column_boundary(lines: list[_Line], width: float) -> float | None:
+    """The x where a second column of prose starts, if the page has two columns."""
+    votes: dict[int, int] = {}
+    for line in lines:
+        for (_, left), (x, right) in zip(line.cells, line.cells[1:], strict=False):
+            if 0.3 * width <= x <= 0.7 * width and len(left) >= 20 and len(right) >= 20:
+                votes[round(x / 4)] = votes.get(round(x / 4), 0) + 1
+    if not votes:
+        return None
+    key, count = max(votes.items(), key=lambda kv: kv[1])
+    if count < 3:
+        return None
+    return key * 4.0
+
+
+def _layout(lines: list[_Line], width: float) -> str:
+    boundary = _column_boundary(lines, width)
+    gaps = [a.y - b.y for a, b in itertools.pairwise(lines) if a.y > b.y]
+    step = statistics.median(gaps) if gaps else 12.0
+    body = statistics.median(line.size for line in lines)
+    blocks: list[list[_Line] | tuple[str, list[_Line]]] = []  # paragraphs of lines, or ("table", rows)
+    i = 0
+    while i < len(lines):
+        if boundary is not None and _is_split(lines[i], boundary):
+            j = i
+            while j < len(lines) and _in_columns(lines, j, boundary, step):
+                j += 1
+            left = [_Line(ln.y, ln.size, [c for c in ln.cells if c[0] < boundary - 4]) for ln in lines[i:j]]
+            right = [_Line(ln.y, ln.size, [c for c in ln.cells if c[0] >= boundary - 4]) for ln in lines[i:j]]
+            for column in (left, right):
+                blocks.extend(_paragraphs([ln for ln in column if ln.cells], step, body))
+            i = j
+            continue
+        if len(lines[i].cells) >= 2:
+            j = i
+            while (
+                j < len(lines)
+                and len(lines[j].cells) == len(lines[i].cells)
+                and not (boundary is not None and _is_split(lines[j], boundary))
+            ):
+                j += 1
+            blocks.append(("table", lines[i:j]))
+            i = j
+            continue
+        j = i
+        while j < len(lines) and len(lines[j].cells) == 1:
+            j += 1
+        blocks.extend(_paragraphs(lines[i:j], step, body))
+        i = j
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, tuple):
+            out.extend(table_rows([[text for _, text in row.cells] for row in block[1]]))
+        else:
+            out.append(_join_lines([ln.text for ln in block]))
+    return "\n\n".join(p for p in out if p)
+
+
+def _is_split(line: _Line, boundary: float) -> bool:
+    return any(abs(x - boundary) <= 4 for x, _ in line.cells[1:])
+
+
+def _in_columns(lines: list[_Line], j: int, boundary: float, step: float) -> bool:
+    """Whether line j belongs to the two-column block that starts above it."""
+    line = lines[j]
+    if _is_split(line, boundary):
+        return True
+    if j == 0 or lines[j - 1].y - line.y > 1.6 * step:
+        return False
+    # A column's last lines, where the other column already ended: no cell crosses the boundary.
+    return len(line.cells) == 1 and (
+        line.cells[0][0] >= boundary - 4 or len(line.cells[0][1]) <= _column_chars(lines, j)
+    )
+
+
+def _column_chars(lines: list[_Line], j: int) -> int:
+    above = [len(c[1]) for ln in lines[max(0, j - 8) : j] for c in ln.cells]
+    return int(max(above, default=0) * 1.15)
+
+
+def _paragraphs(lines: list[_Line], step: float, body: float) -> list[list[_Line]]:
+    """Consecutive lines split where the spacing grows or the font size changes (headings)."""
+    out: list[list[_Line]] = []
+    for line in lines:
+        if out:
+            prev = out[-1][-1]
+            same = abs(prev.size - line.size) <= 0.5 and prev.y - line.y <= 1.4 * max(step, prev.size)
+            heading = prev.size > body + 1 or line.size > body + 1
+            if same and not heading:
+                out[-1].append(line)
+                continue
+        out.append([line])
+    return out
+
+
+def _join_lines(lines: list[str]) -> str:
+    """Lines of one paragraph as one string: "exam-" + "ple" -> "example", others joined by a space."""
+    text = ""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if text and _HYPHEN_END.search(text) and line[:1].islower():
+            text = text[:-1] + line
+        else:
+            text = f"{text} {line}" if text else line
+    return text
+
+
+def table_rows(rows: list[list[str]]) -> list[str]:
+    """Table rows as text: with a header row, each later row reads "Header: cell; Header: cell"."""
+    rows = [[" ".join(c.split()) for c in row] for row in rows]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return []
+    header = rows[0]
+    labelled = len(rows) >= 2 and all(header) and len(set(header)) == len(header)
+    if not labelled:
+        return [" | ".join(c for c in row if c) for row in rows]
+    out = []
+    for row in rows[1:]:
+        pairs = [f"{h}: {c}" for h, c in zip(header, row, strict=False) if c]
+        pairs += [c for c in row[len(header) :] if c]
+        out.append("; ".join(pairs) + ("" if pairs[-1].endswith((".", "!", "?")) else "."))
+    return out
