@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
 
+    show_context: int = Field(
+        300, ge=0, le=100_000, description="Characters `qabot show` and the REPL's :show print either side of a span."
+    )
+
     # --- index housekeeping
     keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
 

@@ -3,6 +3,7 @@
     qabot index build [--seeds DIR] [--index DIR] [--full]
     qabot index status [--index DIR]
     qabot ask "QUESTION" [--index DIR] [-k N] [--json]      (QUESTION "-" reads stdin, one per line)
+    qabot show SOURCE[:START-END] [--index DIR] [-C N]
     qabot repl [--index DIR]
     qabot eval DATASET.jsonl [--index DIR] [-k N] [--json]
     qabot discord
@@ -46,6 +47,16 @@ def _top_k(value: str) -> int:
     return k
 
 
+def _context(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= n <= 100_000:
+        raise argparse.ArgumentTypeError("must be between 0 and 100000")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -70,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='the question, or "-" to read questions from standard input')
     ask.add_argument("-k", type=_top_k, metavar="N", help="citations to return, 1-50 (QABOT_TOP_K)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+
+    show = sub.add_parser("show", parents=[common], help="print a document's text with a cited span highlighted")
+    show.add_argument("target", metavar="SOURCE[:START-END]", help="a source, or a citation as source lines print it")
+    show.add_argument(
+        "-C",
+        "--context",
+        type=_context,
+        metavar="N",
+        help="characters shown either side of the span (QABOT_SHOW_CONTEXT)",
+    )
 
     sub.add_parser("repl", parents=[common], help="ask questions interactively")
 
@@ -226,6 +247,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from ..excerpt import make_excerpt, parse_target, stored_document
+    from .render import print_excerpt
+
+    settings = _settings(args)
+    out, _ = _consoles()
+    source, span = parse_target(args.target)
+    text, pages = stored_document(settings.index_dir, source)
+    context = settings.show_context if args.context is None else args.context
+    print_excerpt(out, make_excerpt(source, text, span, context, pages))
+    return 0
+
+
 def cmd_repl(args: argparse.Namespace) -> int:
     from .repl import run_repl
 
@@ -264,6 +298,7 @@ COMMANDS = {
     ("index", "build"): cmd_index_build,
     ("index", "status"): cmd_index_status,
     ("ask", None): cmd_ask,
+    ("show", None): cmd_show,
     ("repl", None): cmd_repl,
     ("eval", None): cmd_eval,
     ("discord", None): cmd_discord,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import TYPE_CHECKING
@@ -10,6 +11,8 @@ from ..records import ABSTAIN_TEXT, Answer, BuildReport, Citation, IndexInfo
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ..excerpt import Excerpt
 
 QUOTE_CHARS = 240
 
@@ -53,6 +56,38 @@ def print_answer(console: Console, answer: Answer) -> None:
     for n, cite in enumerate(answer.citations, start=1):
         where = safe(source_line(cite))
         console.print(f"[cyan]\\[{n}][/cyan] [green]{escape(where)}[/green]  [dim]“{escape(_quote(cite.text))}”[/dim]")
+
+
+def print_excerpt(console: Console, excerpt: Excerpt) -> None:
+    """A heading (source, page, span), then the text with the span highlighted; PDF page starts marked.
+
+    Document text goes into rich Text objects, so nothing in it is read as markup.
+    """
+    from rich.text import Text
+
+    span = excerpt.span
+    head = Text(excerpt.source, style="green")
+    if excerpt.page is not None:
+        head.append(f" p. {excerpt.page}", style="green")
+    if span is not None:
+        head.append(f"  {span[0]}-{span[1]} of {excerpt.length:,} characters", style="dim")
+    else:
+        head.append(f"  {excerpt.length:,} characters", style="dim")
+    console.print(head)
+    lo, hi = excerpt.offset, excerpt.offset + len(excerpt.text)
+    cuts = {lo, hi} | {p for p in excerpt.pages[1:] if lo < p < hi}
+    if span is not None:
+        cuts |= {span[0], span[1]}
+    body = Text("… " if excerpt.clipped_before else "", style="dim")
+    bounds = sorted(cuts)
+    for a, b in itertools.pairwise(bounds):
+        if a in excerpt.pages[1:]:
+            body.append(f"── p. {excerpt.pages.index(a) + 1} ──\n", style="dim")
+        cited = span is not None and span[0] <= a and b <= span[1]
+        body.append(safe(excerpt.text[a - lo : b - lo]), style="bold black on yellow" if cited else "")
+    if excerpt.clipped_after:
+        body.append(" …", style="dim")
+    console.print(body)
 
 
 def print_info(console: Console, info: IndexInfo) -> None:
