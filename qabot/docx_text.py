@@ -11,19 +11,16 @@ from __future__ import annotations
 import io
 import zipfile
 
+from .errors import DocumentUnreadable
 from .pdf_text import normalize, table_rows
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .docx and old binary .doc files
 
 
-class DocxUnreadable(Exception):
-    """The file cannot be used; str() is the reason, in words for the skipped-file list."""
-
-
 def read_docx(data: bytes) -> str:
-    """The document text of a .docx, or DocxUnreadable with the reason."""
+    """The document text of a .docx, or DocumentUnreadable with the reason."""
     if data.startswith(OLE_MAGIC):
-        raise DocxUnreadable(
+        raise DocumentUnreadable(
             "is a password-protected Word file or an old .doc saved as .docx: save it as an unprotected .docx"
         )
     from docx import Document as open_docx  # noqa: N813 - a function that opens a file
@@ -42,11 +39,11 @@ def read_docx(data: bytes) -> str:
             elif isinstance(item, Table):
                 blocks.extend(table_rows(_cells(item)))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise DocxUnreadable(
+        raise DocumentUnreadable(
             f"is a damaged Word file ({type(exc).__name__}): open and save it again, or remove it"
         ) from exc
     except Exception as exc:
-        raise DocxUnreadable(
+        raise DocumentUnreadable(
             f"is a damaged Word file ({type(exc).__name__}): open and save it again, or remove it"
         ) from exc
     return "\n\n".join(blocks)

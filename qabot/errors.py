@@ -4,6 +4,7 @@
     ├── ConfigError             a setting is invalid (bad value, unknown model)
     ├── QuestionError           the question is empty or too long
     ├── SourceError             the seeds folder is missing or holds nothing readable
+    │   └── DocumentUnreadable  one PDF or Word file cannot be used (the build names it as skipped)
     ├── DatasetError            an evaluation dataset cannot be read (names the line)
     ├── BuildLocked             another build is writing the same index folder
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
@@ -32,6 +33,10 @@ class QuestionError(QabotError):
 
 class SourceError(QabotError):
     """The documents cannot be read."""
+
+
+class DocumentUnreadable(SourceError):
+    """A PDF or Word file cannot be used; str(err) is the reason shown in the skipped-file list."""
 
 
 class DatasetError(QabotError):

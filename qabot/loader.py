@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SourceError
+from .errors import DocumentUnreadable, SourceError
 from .records import Document, SkippedFile
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -107,8 +107,8 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
 
 def _read_extracted(file: SourceFile, raw: bytes, suffix: str) -> Document | SkippedFile:
     """A PDF or Word file's extracted text (and a PDF's page starts), or why it was skipped."""
-    from .docx_text import DocxUnreadable, read_docx
-    from .pdf_text import PdfUnreadable, read_pdf
+    from .docx_text import read_docx
+    from .pdf_text import read_pdf
 
     pages: tuple[int, ...] = ()
     try:
@@ -117,7 +117,7 @@ def _read_extracted(file: SourceFile, raw: bytes, suffix: str) -> Document | Ski
             text, pages = pdf.text, pdf.page_starts
         else:
             text = read_docx(raw)
-    except (PdfUnreadable, DocxUnreadable) as exc:
+    except DocumentUnreadable as exc:
         return SkippedFile(file.source, str(exc))
     if not text.strip():
         return SkippedFile(file.source, "is empty (no text)")

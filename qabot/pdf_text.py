@@ -19,13 +19,11 @@ import statistics
 import unicodedata
 from dataclasses import dataclass, field
 
+from .errors import DocumentUnreadable
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u00ad\ufeff]")  # soft hyphens and control characters
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _HYPHEN_END = re.compile(r"[^\W\d_]-$")
-
-
-class PdfUnreadable(Exception):
-    """The file cannot be used; str() is the reason, in words for the skipped-file list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +49,7 @@ def normalize(text: str) -> str:
 
 
 def read_pdf(data: bytes) -> PdfText:
-    """The document text of a PDF, or PdfUnreadable with the reason."""
+    """The document text of a PDF, or DocumentUnreadable with the reason."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -62,22 +60,28 @@ def read_pdf(data: bytes) -> PdfText:
             try:
                 opened = reader.decrypt("")  # a file with an owner password only opens with an empty one
             except (DependencyError, NotImplementedError) as exc:
-                raise PdfUnreadable(f"is an encrypted PDF this install cannot decrypt ({exc})") from exc
+                raise DocumentUnreadable(f"is an encrypted PDF this install cannot decrypt ({exc})") from exc
             if not opened:
-                raise PdfUnreadable("is an encrypted PDF (password needed): save a copy without the password")
+                raise DocumentUnreadable("is an encrypted PDF (password needed): save a copy without the password")
         pages = [_page_text(page) for page in reader.pages]
-    except PdfUnreadable:
+    except DocumentUnreadable:
         raise
     except FileNotDecryptedError as exc:
-        raise PdfUnreadable("is an encrypted PDF (password needed): save a copy without the password") from exc
+        raise DocumentUnreadable("is an encrypted PDF (password needed): save a copy without the password") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
-        raise PdfUnreadable(f"is a damaged PDF ({type(exc).__name__}): open and save it again, or remove it") from exc
+        raise DocumentUnreadable(
+            f"is a damaged PDF ({type(exc).__name__}): open and save it again, or remove it"
+        ) from exc
     except Exception as exc:
-        raise PdfUnreadable(f"is a damaged PDF ({type(exc).__name__}): open and save it again, or remove it") from exc
+        raise DocumentUnreadable(
+            f"is a damaged PDF ({type(exc).__name__}): open and save it again, or remove it"
+        ) from exc
     if not pages:
-        raise PdfUnreadable("is a PDF with no pages")
+        raise DocumentUnreadable("is a PDF with no pages")
     if not any(p.strip() for p in pages):
-        raise PdfUnreadable("is a PDF with no text layer (a scan?): run OCR on it (e.g. ocrmypdf) and add the result")
+        raise DocumentUnreadable(
+            "is a PDF with no text layer (a scan?): run OCR on it (e.g. ocrmypdf) and add the result"
+        )
     parts: list[str] = []
     starts: list[int] = []
     length = 0
