@@ -8,6 +8,7 @@
     ├── DatasetError            an evaluation dataset cannot be read (names the line)
     ├── BuildLocked             another build is writing the same index folder
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
+    ├── LLMUnavailable          the optional language model failed (down, slow, garbage); answers go on without it
     └── IndexUnusable           the index cannot be used
         ├── IndexMissing        there is no index yet
         ├── IndexCorrupt        files are missing or unreadable
@@ -49,6 +50,10 @@ class BuildLocked(QabotError):
 
 class BuildInterrupted(QabotError):
     """A build was interrupted before it switched the index."""
+
+
+class LLMUnavailable(QabotError):
+    """The optional language model server could not be used for this question."""
 
 
 class IndexUnusable(QabotError):

@@ -96,6 +96,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     confidence: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # one line each, e.g. the language model could not be used
 
     @property
     def abstained(self) -> bool:
@@ -107,7 +108,7 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [c.to_json() for c in self.citations],
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
 
 @dataclass(frozen=True, slots=True)

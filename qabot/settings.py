@@ -88,6 +88,25 @@ class Settings(BaseSettings):
         300, ge=0, le=100_000, description="Characters `qabot show` and the REPL's :show print either side of a span."
     )
 
+    # --- optional language model (any OpenAI-compatible server); off unless llm_url and llm_model are set
+    llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1 for llama.cpp's server, "
+        "http://127.0.0.1:11434/v1 for Ollama); empty: no language model.",
+    )
+    llm_model: str | None = Field(None, description="Model name the server knows (the request's `model`).")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Bearer token for the server, if it needs one (never logged)."
+    )
+    llm_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds to wait for the model; past that the quoted answer is given."
+    )
+    llm_verify: bool = Field(
+        False,
+        description="Ask the model whether the cited passages state the asked-for fact; a 'no' turns the answer "
+        "into an abstention (it can only add abstentions).",
+    )
+
     # --- index housekeeping
     keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
 

@@ -2,7 +2,7 @@
 
     qabot index build [--seeds DIR] [--index DIR] [--full] [--json]
     qabot index status [--index DIR]
-    qabot ask "QUESTION" [--index DIR] [-k N] [--json]      (QUESTION "-" reads stdin, one per line)
+    qabot ask "QUESTION" [--index DIR] [-k N] [--json] [--generate]   (QUESTION "-" reads stdin, one per line)
     qabot show SOURCE[:START-END] [--index DIR] [-C N]
     qabot repl [--index DIR]
     qabot eval DATASET.jsonl [--index DIR] [-k N] [--json]
@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='the question, or "-" to read questions from standard input')
     ask.add_argument("-k", type=_top_k, metavar="N", help="citations to return, 1-50 (QABOT_TOP_K)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument(
+        "--generate",
+        action="store_true",
+        help="let the language model (QABOT_LLM_URL, QABOT_LLM_MODEL) write the answer from the passages; "
+        "every sentence is checked against the passages it cites",
+    )
 
     show = sub.add_parser("show", parents=[common], help="print a document's text with a cited span highlighted")
     show.add_argument("target", metavar="SOURCE[:START-END]", help="a source, or a citation as source lines print it")
@@ -209,6 +215,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out, err = _consoles()
     if args.question == "-":
+        if args.generate:
+            from ..engine import QAEngine
+
+            QAEngine(settings).require_llm()  # without a model set: one line, before loading anything
         engine = _open_engine(settings, err)
         if hasattr(sys.stdin, "reconfigure"):
             sys.stdin.reconfigure(errors="replace")  # bytes that are not UTF-8 become U+FFFD
@@ -218,6 +228,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 continue
             try:
                 answer = engine.ask(question)
+                if args.generate:
+                    answer = engine.write(answer)
             except QabotError as exc:
                 if not args.json:
                     err.print(f"error: {exc}", markup=False, highlight=False)
@@ -244,9 +256,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     # Check the question before paying for the model.
     from ..engine import QAEngine
 
-    QAEngine(settings).check_question(question)
+    checker = QAEngine(settings)
+    checker.check_question(question)
+    if args.generate:
+        checker.require_llm()
     engine = _open_engine(settings, err)
     answer = engine.ask(question)
+    if args.generate:
+        answer = engine.write(answer)
     if args.json:
         print(answer_json(answer), flush=True)
     else:

@@ -44,10 +44,19 @@ def source_line(cite: Citation) -> str:
     return f"{cite.where} ({cite.start}-{cite.end})"
 
 
+def print_warnings(console: Console, answer: Answer) -> None:
+    """One line per warning (e.g. the language model could not be used)."""
+    from rich.markup import escape
+
+    for warning in answer.warnings:
+        console.print(f"[yellow]warning: {escape(safe(warning))}[/yellow]")
+
+
 def print_answer(console: Console, answer: Answer) -> None:
     """The answer, then its numbered sources: file, character span, quoted text."""
     from rich.markup import escape
 
+    print_warnings(console, answer)
     if answer.abstained:
         console.print(f"[yellow]{ABSTAIN_TEXT}[/yellow]")
         return

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import QabotError
-from .render import print_answer, print_excerpt, print_info, print_sources
+from .render import print_answer, print_excerpt, print_info, print_sources, safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,6 +24,7 @@ HELP = """Type a question and press Enter. Follow-up questions use the previous 
   :sources   list the indexed documents
   :status    index facts (model, counts, build time, staleness)
   :show N    citation N of the last answer in its document, the span highlighted
+  :generate  turn written answers on or off (the language model writes from the passages; needs QABOT_LLM_URL)
   :new       forget earlier questions (start a new topic)
   :help      this text
   :quit      leave (or Ctrl-D); Ctrl-C cancels the line"""
@@ -61,6 +62,7 @@ def run_repl(engine: QAEngine, console: Console) -> int:
     )
     earlier: list[str] = []
     last: Answer | None = None
+    generate = False
     while True:
         try:
             line = read().strip()
@@ -84,6 +86,8 @@ def run_repl(engine: QAEngine, console: Console) -> int:
                 print_info(console, engine.info())
             elif command.split()[:1] == ["show"]:
                 show_citation(engine, console, last, command.split()[1:])
+            elif command == "generate":
+                generate = toggle_generate(engine, console, generate)
             elif command == "new":
                 earlier.clear()
                 console.print("[dim]Earlier questions forgotten.[/dim]")
@@ -93,6 +97,14 @@ def run_repl(engine: QAEngine, console: Console) -> int:
         try:
             engine.reload()
             answer = engine.ask(line, history=earlier)
+            if generate and not answer.abstained:
+                answer = engine.write(
+                    answer,
+                    on_text=lambda piece: console.print(
+                        safe(piece), end="", style="dim", markup=False, highlight=False
+                    ),
+                )
+                console.print()
         except KeyboardInterrupt:
             console.print("[dim]cancelled[/dim]")
             continue
@@ -125,3 +137,16 @@ def show_citation(engine: QAEngine, console: Console, answer: Answer | None, arg
         return
     pages = engine.page_starts(cite.source)
     print_excerpt(console, make_excerpt(cite.source, text, (cite.start, cite.end), engine.settings.show_context, pages))
+
+
+def toggle_generate(engine: QAEngine, console: Console, on: bool) -> bool:
+    """`:generate`: written answers on or off; stays off without a language model."""
+    if not on and engine.llm is None:
+        console.print("No language model: set QABOT_LLM_URL and QABOT_LLM_MODEL first.", markup=False, highlight=False)
+        return False
+    console.print(
+        "[dim]Written answers on: the model writes, qabot checks each sentence against its passages.[/dim]"
+        if not on
+        else "[dim]Written answers off: answers are quoted from the documents.[/dim]"
+    )
+    return not on
