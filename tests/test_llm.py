@@ -329,3 +329,60 @@ def test_cli_ask_json_generate_and_verify_with_the_real_model(
     assert main(["ask", question, *args]) == 0
     out = capsys.readouterr().out
     assert "warning: language model at" in out and "15 ballistic missiles" in out and KEY not in out
+
+
+# ---- the verifier benchmark -----------------------------------------------------------------------------------------
+def test_verifier_benchmark_counts(fake_seeds: Path, server: FakeLLM) -> None:
+    from benchmarks.llm_verifier import render, run
+    from qabot.evaluate import EvalItem
+
+    plain = _engine(fake_seeds, server)
+    checked = QAEngine(plain.settings.model_copy(update={"llm_verify": True}), embedder=plain.embedder)
+    checked.reload(force=True)
+    items = [
+        EvalItem("How many ballistic missiles did Iran launch?", ("15",), None),
+        EvalItem("Who is the foreign minister?", ("Javad Zarif",), None),
+        EvalItem("How many missiles did Iran launch at Israel?", (), None),
+    ]
+    server.reply = "no"
+    report = run(plain, checked, items, "tiny", "fake")
+    data = report.to_json()
+    assert (report.answerable, report.unanswerable, report.verified) == (2, 1, 3)
+    assert report.abstained_unanswerable_before == 0 and report.abstained_unanswerable_after == 1
+    assert report.false_abstentions_before == 0 and report.false_abstentions_after == 2
+    assert data["verifier_ms_p50"] is not None and report.model_failures == 0
+    server.status = 500
+    failed = run(plain, checked, items, "tiny", "fake")
+    assert failed.model_failures == 3 and failed.false_abstentions_after == 0  # a failing model changes nothing
+    assert "false abstentions 0/2 -> 0/2" in render(failed)
+
+
+@pytest.mark.slow
+def test_verifier_benchmark_command(fake_seeds: Path, server: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.llm_verifier import main
+
+    data = fake_seeds.parent / "tiny.jsonl"
+    data.write_text(
+        '{"question": "How many ballistic missiles did Iran launch?", "answers": ["15"], "evidence": null}\n'
+        '{"question": "How many missiles did Iran launch at Israel?", "answers": [], "evidence": null}\n',
+        encoding="utf-8",
+    )
+    server.logprobs = {"yes": -0.05, "no": -3.0}
+    args = [
+        "--url",
+        server.url,
+        "--model",
+        "local",
+        "--seeds",
+        str(fake_seeds),
+        "--index",
+        str(fake_seeds.parent / "b"),
+    ]
+    from qabot.cli import main as qabot_main
+
+    assert qabot_main(["index", "build", "--seeds", str(fake_seeds), "--index", str(fake_seeds.parent / "b")]) == 0
+    capsys.readouterr()
+    assert main([str(data), *args, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["dataset"] == "tiny.jsonl" and row["answerable"] == 1 and row["unanswerable"] == 1
+    assert row["false_abstentions_after"] == row["false_abstentions_before"]  # the model said yes
