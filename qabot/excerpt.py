@@ -17,6 +17,7 @@ from .errors import SourceError
 from .pdf_text import page_of
 
 _TARGET = re.compile(r"^(?P<source>.+):(?P<start>\d+)-(?P<end>\d+)$")
+_PDF_TARGET = re.compile(r"^(?P<source>.+) p\. \d+ \((?P<start>\d+)-(?P<end>\d+)\)$")  # `report.pdf p. 3 (852-973)`
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +48,9 @@ class Excerpt:
 
 
 def parse_target(target: str) -> tuple[str, tuple[int, int] | None]:
-    """`SOURCE` or `SOURCE:START-END` (the form source lines print) to (source, span)."""
+    """`SOURCE`, `SOURCE:START-END` or `report.pdf p. 3 (852-973)` (as source lines print them) to (source, span)."""
     target = target.strip()
-    match = _TARGET.match(target)
+    match = _TARGET.match(target) or _PDF_TARGET.match(target)
     if match is None:
         return target, None
     return match["source"], (int(match["start"]), int(match["end"]))

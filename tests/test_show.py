@@ -50,6 +50,7 @@ def test_parse_target() -> None:
     assert parse_target("dir/a:b.txt:0-5") == ("dir/a:b.txt", (0, 5))
     assert parse_target(" guide.docx ") == ("guide.docx", None)
     assert parse_target("odd:name.txt") == ("odd:name.txt", None)
+    assert parse_target("dir/report.pdf p. 3 (852-973)") == ("dir/report.pdf", (852, 973))
 
 
 def test_excerpt_context_cut_at_white_space() -> None:
