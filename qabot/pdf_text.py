@@ -17,6 +17,7 @@ import logging
 import re
 import statistics
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .errors import DocumentUnreadable
@@ -36,11 +37,16 @@ class PdfText:
 class _Line:
     y: float
     size: float
-    cells: list[tuple[float, str]] = field(default_factory=list)  # (x, text), left to right
+    cells: list[tuple[float, str, float]] = field(default_factory=list)  # (x, text, own baseline), left to right
 
     @property
     def text(self) -> str:
-        return " ".join(t for _, t in self.cells)
+        return " ".join(c[1] for c in self.cells)
+
+    @staticmethod
+    def of(cells: list[tuple[float, str, float]], size: float) -> _Line:
+        """A line of some of another line's cells, at their own height (columns need not be level)."""
+        return _Line(max(c[2] for c in cells), size, cells)
 
 
 def normalize(text: str) -> str:
@@ -145,92 +151,91 @@ def _lines(runs: list[tuple[float, float, float, str]]) -> list[_Line]:
         if not text:
             continue
         if lines and abs(lines[-1].y - y) <= max(1.0, 0.3 * min(size, lines[-1].size)):
-            lines[-1].cells.append((x, text))
+            lines[-1].cells.append((x, text, y))
         else:
-            lines.append(_Line(y, size, [(x, text)]))
+            lines.append(_Line(y, size, [(x, text, y)]))
     for line in lines:
         line.cells.sort()
     return lines
 
 
 def _column_boundary(lines: list[_Line], width: float) -> float | None:
-    """The x where a second column of prose starts, if the page has two columns."""
-    votes: dict[int, int] = {}
-    for line in lines:
-        for (_, left), (x, right) in zip(line.cells, line.cells[1:], strict=False):
-            if 0.3 * width <= x <= 0.7 * width and len(left) >= 20 and len(right) >= 20:
-                votes[round(x / 4)] = votes.get(round(x / 4), 0) + 1
+    """The x where a second column of prose starts, if the page has two columns.
+
+    Judged from where lines of prose (20+ characters) start, not from baselines, so columns
+    whose lines are not level with each other are found too.
+    """
+    starts = [c[0] for line in lines for c in line.cells if len(c[1]) >= 20]
+    if len(starts) < 6:
+        return None
+    votes = Counter(round(x / 4) for x in starts if 0.3 * width <= x <= 0.7 * width)
     if not votes:
         return None
-    key, count = max(votes.items(), key=lambda kv: kv[1])
-    if count < 3:
+    key, count = votes.most_common(1)[0]
+    left = sum(1 for x in starts if x < key * 4 - 4)
+    if count < 3 or count < 0.2 * len(starts) or left < 0.2 * len(starts):
         return None
     return key * 4.0
 
 
 def _layout(lines: list[_Line], width: float) -> str:
+    """The page's lines (top to bottom) as paragraphs in reading order."""
     boundary = _column_boundary(lines, width)
+    body = statistics.median(line.size for line in lines)
+    blocks: list[str] = []
+    if boundary is None:
+        _add_blocks(blocks, lines, body)
+        return "\n\n".join(b for b in blocks if b)
+    cut = boundary - 4
+    left_lengths = [len(c[1]) for ln in lines for c in ln.cells if c[0] < cut]
+    wide = 1.5 * statistics.median(left_lengths) if left_lengths else float("inf")
+    left: list[_Line] = []
+    right: list[_Line] = []
+    across: list[_Line] = []  # lines that span both columns (a title, a wide table, text after the columns)
+    for line in lines:
+        lhs = [c for c in line.cells if c[0] < cut]
+        rhs = [c for c in line.cells if c[0] >= cut]
+        # Cells on both sides are two columns' lines when the left one is a line of prose, or it
+        # follows one closely (a paragraph's last line), or the right one starts at the column;
+        # otherwise they are one row across (a wide table).
+        mid_column = bool(left) and len(left[-1].text) >= 20 and left[-1].y - line.y <= 2 * body
+        columns = len(lhs) == 1 and (
+            len(lhs[0][1]) >= 20 or mid_column or (len(rhs) == 1 and abs(rhs[0][0] - boundary) <= 4)
+        )
+        spans = (lhs and rhs and not columns) or (not rhs and len(lhs) == 1 and len(lhs[0][1]) > wide)
+        if spans:
+            _add_blocks(blocks, left, body)
+            _add_blocks(blocks, right, body)
+            left, right = [], []
+            across.append(line)
+            continue
+        _add_blocks(blocks, across, body)
+        across = []
+        if lhs:
+            left.append(_Line.of(lhs, line.size))
+        if rhs:
+            right.append(_Line.of(rhs, line.size))
+    for part in (across, left, right):
+        _add_blocks(blocks, part, body)
+    return "\n\n".join(b for b in blocks if b)
+
+
+def _add_blocks(blocks: list[str], lines: list[_Line], body: float) -> None:
+    """Lines of one column (or of the full width), top to bottom, as paragraphs and table rows."""
     gaps = [a.y - b.y for a, b in itertools.pairwise(lines) if a.y > b.y]
     step = statistics.median(gaps) if gaps else 12.0
-    body = statistics.median(line.size for line in lines)
-    blocks: list[list[_Line] | tuple[str, list[_Line]]] = []  # paragraphs of lines, or ("table", rows)
     i = 0
     while i < len(lines):
-        if boundary is not None and _is_split(lines[i], boundary):
-            j = i
-            while j < len(lines) and _in_columns(lines, j, boundary, step):
+        j = i + 1
+        if len(lines[i].cells) >= 2:  # a table: consecutive lines with the same number of cells
+            while j < len(lines) and len(lines[j].cells) == len(lines[i].cells):
                 j += 1
-            left = [_Line(ln.y, ln.size, [c for c in ln.cells if c[0] < boundary - 4]) for ln in lines[i:j]]
-            right = [_Line(ln.y, ln.size, [c for c in ln.cells if c[0] >= boundary - 4]) for ln in lines[i:j]]
-            for column in (left, right):
-                blocks.extend(_paragraphs([ln for ln in column if ln.cells], step, body))
-            i = j
-            continue
-        if len(lines[i].cells) >= 2:
-            j = i
-            while (
-                j < len(lines)
-                and len(lines[j].cells) == len(lines[i].cells)
-                and not (boundary is not None and _is_split(lines[j], boundary))
-            ):
-                j += 1
-            blocks.append(("table", lines[i:j]))
-            i = j
-            continue
-        j = i
-        while j < len(lines) and len(lines[j].cells) == 1:
-            j += 1
-        blocks.extend(_paragraphs(lines[i:j], step, body))
-        i = j
-    out: list[str] = []
-    for block in blocks:
-        if isinstance(block, tuple):
-            out.extend(table_rows([[text for _, text in row.cells] for row in block[1]]))
+            blocks.extend(table_rows([[c[1] for c in row.cells] for row in lines[i:j]]))
         else:
-            out.append(_join_lines([ln.text for ln in block]))
-    return "\n\n".join(p for p in out if p)
-
-
-def _is_split(line: _Line, boundary: float) -> bool:
-    return any(abs(x - boundary) <= 4 for x, _ in line.cells[1:])
-
-
-def _in_columns(lines: list[_Line], j: int, boundary: float, step: float) -> bool:
-    """Whether line j belongs to the two-column block that starts above it."""
-    line = lines[j]
-    if _is_split(line, boundary):
-        return True
-    if j == 0 or lines[j - 1].y - line.y > 1.6 * step:
-        return False
-    # A column's last lines, where the other column already ended: no cell crosses the boundary.
-    return len(line.cells) == 1 and (
-        line.cells[0][0] >= boundary - 4 or len(line.cells[0][1]) <= _column_chars(lines, j)
-    )
-
-
-def _column_chars(lines: list[_Line], j: int) -> int:
-    above = [len(c[1]) for ln in lines[max(0, j - 8) : j] for c in ln.cells]
-    return int(max(above, default=0) * 1.15)
+            while j < len(lines) and len(lines[j].cells) == 1:
+                j += 1
+            blocks.extend(_join_lines([ln.text for ln in p]) for p in _paragraphs(lines[i:j], step, body))
+        i = j
 
 
 def _paragraphs(lines: list[_Line], step: float, body: float) -> list[list[_Line]]:

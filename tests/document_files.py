@@ -89,6 +89,40 @@ def report_pdf() -> bytes:
     return out.getvalue()
 
 
+def flowing_pdf() -> bytes:
+    """Text flowing through two columns (reportlab's platypus frames, as word processors lay out):
+    the columns' baselines are not level, a paragraph runs on from the left column into the right,
+    and a small table sits at the foot of the right column."""
+    from reportlab.lib.enums import TA_JUSTIFY
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table
+
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    body.alignment = TA_JUSTIFY
+    out = io.BytesIO()
+    doc = BaseDocTemplate(out, pagesize=A4)
+    half = doc.width / 2 - 6
+    frames = [
+        Frame(doc.leftMargin, doc.bottomMargin, half, doc.height, id="left"),
+        Frame(doc.leftMargin + doc.width / 2 + 6, doc.bottomMargin, half, doc.height, id="right"),
+    ]
+    doc.addPageTemplates([PageTemplate(id="two", frames=frames)])
+    story = [Paragraph("Glaciers of Norway", styles["Heading1"])]
+    story += [Paragraph(f"Paragraph {i}: {FLOWING}", body) for i in range(12)]
+    story.append(Table([["Glacier", "Area (km2)"], ["Jostedalsbreen", "487"], ["Svartisen", "369"]]))
+    doc.build(story)
+    return out.getvalue()
+
+
+FLOWING = (
+    "The Jostedal glacier is the largest glacier in continental Europe, covering 487 square kilometres. It has "
+    "retreated by 2.5 kilometres since 1750, and scientists at the University of Bergen measure its mass balance "
+    "every year with stakes drilled into the ice."
+)
+
+
 def scan_pdf() -> bytes:
     """A page that is only a picture (of grey bars standing for text): no text layer."""
     from PIL import Image, ImageDraw

@@ -51,6 +51,14 @@ def test_pdf_two_columns_are_read_left_column_first(report: Document) -> None:
     assert text.index("inspectors.") < text.index(right)  # the whole left column comes first
 
 
+def test_pdf_columns_that_flow_are_read_in_order() -> None:
+    text = read_pdf(files.flowing_pdf()).text
+    starts = [text.index(f"Paragraph {i}: ") for i in range(12)]
+    assert starts == sorted(starts) and text.startswith("Glaciers of Norway\n\n")
+    assert text.count(files.FLOWING) >= 10  # whole paragraphs, lines joined in order
+    assert text.endswith("Glacier: Jostedalsbreen; Area (km2): 487.\n\nGlacier: Svartisen; Area (km2): 369.")
+
+
 def test_pdf_hyphenated_line_ends_are_joined_and_ligatures_folded(report: Document) -> None:
     text = report.text
     assert "examination of the lens" in text and "exam-" not in text
