@@ -25,6 +25,7 @@ from .errors import DocumentUnreadable
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u00ad\ufeff]")  # soft hyphens and control characters
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _HYPHEN_END = re.compile(r"[^\W\d_]-$")
+_CLOSED = re.compile(r"[.!?:;\"”’)\]…]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +89,19 @@ def read_pdf(data: bytes) -> PdfText:
         raise DocumentUnreadable(
             "is a PDF with no text layer (a scan?): run OCR on it (e.g. ocrmypdf) and add the result"
         )
-    parts: list[str] = []
+    text = ""
     starts: list[int] = []
-    length = 0
     for page in pages:
-        if page and parts:
-            parts.append("\n\n")
-            length += 2
-        starts.append(length)
-        if page:
-            parts.append(page)
-            length += len(page)
-    return PdfText("".join(parts), tuple(starts))
+        if page and text:
+            if not _runs_on(text.rsplit("\n\n", 1)[-1], page.split("\n\n", 1)[0]):
+                text += "\n\n"
+            elif _HYPHEN_END.search(text):
+                text = text[:-1]  # "exam-" at the foot of a page, "ple" at the top of the next
+            else:
+                text += " "
+        starts.append(len(text))
+        text += page
+    return PdfText(text, tuple(starts))
 
 
 def page_of(page_starts: tuple[int, ...] | list[int], offset: int) -> int:
@@ -185,7 +187,7 @@ def _layout(lines: list[_Line], width: float) -> str:
     blocks: list[str] = []
     if boundary is None:
         _add_blocks(blocks, lines, body)
-        return "\n\n".join(b for b in blocks if b)
+        return "\n\n".join(_joined_runons(blocks))
     cut = boundary - 4
     left_lengths = [len(c[1]) for ln in lines for c in ln.cells if c[0] < cut]
     wide = 1.5 * statistics.median(left_lengths) if left_lengths else float("inf")
@@ -217,7 +219,24 @@ def _layout(lines: list[_Line], width: float) -> str:
             right.append(_Line.of(rhs, line.size))
     for part in (across, left, right):
         _add_blocks(blocks, part, body)
-    return "\n\n".join(b for b in blocks if b)
+    return "\n\n".join(_joined_runons(blocks))
+
+
+def _runs_on(before: str, after: str) -> bool:
+    """Whether a paragraph was cut by a column or page break: prose with no closing punctuation,
+    then text that starts in lower case or with a digit."""
+    prose = len(before) >= 40 and not _CLOSED.search(before) and " | " not in before
+    return prose and (after[:1].islower() or after[:1].isdigit())
+
+
+def _joined_runons(blocks: list[str]) -> list[str]:
+    out: list[str] = []
+    for block in blocks:
+        if out and block and _runs_on(out[-1], block):
+            out[-1] = _join_lines([out[-1], block])
+        elif block:
+            out.append(block)
+    return out
 
 
 def _add_blocks(blocks: list[str], lines: list[_Line], body: float) -> None:

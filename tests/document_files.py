@@ -123,6 +123,34 @@ FLOWING = (
 )
 
 
+def runon_pdf() -> bytes:
+    """Two pages; a sentence runs from the foot of page 1 ("... the exam-") to the top of page 2."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    font = _font()
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    _, height = A4
+    for lines in (RUNON[:2], RUNON[2:]):
+        c.setFont(font, 10)
+        y = height - 72
+        for line in lines:
+            c.drawString(72, y, line)
+            y -= 14
+        c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+RUNON = [
+    "The inspectors arrived at Korvik in the spring of 1869 and began the long",
+    "and careful exam-",
+    "ination of the lens, which was completed before the autumn storms.",
+    "The keeper was praised for his care of the lamp.",
+]
+
+
 def scan_pdf() -> bytes:
     """A page that is only a picture (of grey bars standing for text): no text layer."""
     from PIL import Image, ImageDraw

@@ -59,6 +59,15 @@ def test_pdf_columns_that_flow_are_read_in_order() -> None:
     assert text.endswith("Glacier: Jostedalsbreen; Area (km2): 487.\n\nGlacier: Svartisen; Area (km2): 369.")
 
 
+def test_pdf_paragraph_running_on_to_the_next_page_is_one_paragraph() -> None:
+    pdf = read_pdf(files.runon_pdf())
+    sentence = "and careful examination of the lens, which was completed before the autumn storms."
+    assert sentence in pdf.text and "\n" not in pdf.text.split("The keeper")[0]
+    assert page_of(pdf.page_starts, pdf.text.index("careful")) == 1
+    assert page_of(pdf.page_starts, pdf.text.index("of the lens")) == 2
+    assert pdf.text[pdf.page_starts[1] :].startswith("ination of the lens")
+
+
 def test_pdf_hyphenated_line_ends_are_joined_and_ligatures_folded(report: Document) -> None:
     text = report.text
     assert "examination of the lens" in text and "exam-" not in text
