@@ -201,3 +201,12 @@ def test_build_names_skipped_files_and_terminal_shows_pages(
     assert main(["ask", "How tall is the tower?", "--seeds", str(seeds), "--index", str(index)]) == 0
     out = capsys.readouterr().out
     assert "report.pdf p. 2 (" in out
+
+
+def test_discord_source_lines_name_the_page() -> None:
+    from qabot.bot.format import span_label
+    from qabot.records import Citation
+
+    assert span_label(Citation("report.pdf", 10, 20, "x" * 10, 1.0, page=3)) == "p. 3 · chars 10–20"
+    assert span_label(Citation("notes.txt", 10, 20, "x" * 10, 1.0)) == "chars 10–20"
+    assert Citation("report.pdf", 0, 1, "x", 1.0, page=3).where == "report.pdf p. 3"
