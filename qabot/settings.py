@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -180,6 +180,16 @@ class Settings(BaseSettings):
     discord_shard_count: int | None = Field(
         None, ge=1, description="Shards for discord_sharded (empty: Discord's recommendation)."
     )
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.llm_url and not self.llm_url.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(
+                f"QABOT_LLM_URL must be an http(s) URL such as http://127.0.0.1:8080/v1, not {self.llm_url!r}"
+            )
+        if self.llm_verify and not (self.llm_url and self.llm_model):
+            raise ValueError("QABOT_LLM_VERIFY=true needs QABOT_LLM_URL and QABOT_LLM_MODEL (or set it to false)")
+        return self
 
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""

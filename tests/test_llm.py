@@ -386,3 +386,16 @@ def test_verifier_benchmark_command(fake_seeds: Path, server: FakeLLM, capsys: p
     row = json.loads(capsys.readouterr().out)
     assert row["dataset"] == "tiny.jsonl" and row["answerable"] == 1 and row["unanswerable"] == 1
     assert row["false_abstentions_after"] == row["false_abstentions_before"]  # the model said yes
+
+
+def test_llm_settings_are_checked(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from qabot.cli import main
+
+    monkeypatch.setenv("QABOT_LLM_VERIFY", "true")
+    assert main(["ask", "x"]) == 1
+    assert "QABOT_LLM_VERIFY=true needs QABOT_LLM_URL and QABOT_LLM_MODEL" in capsys.readouterr().err
+    monkeypatch.delenv("QABOT_LLM_VERIFY")
+    monkeypatch.setenv("QABOT_LLM_URL", "localhost:8080")
+    assert main(["ask", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "must be an http(s) URL" in err and err.count("\n") == 1
