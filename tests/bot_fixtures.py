@@ -20,7 +20,7 @@ import discord
 import simcord
 
 from qabot.bot import create_bot
-from qabot.bot.format import check_embed
+from qabot.bot.format import check_embed, marked_numbers
 from qabot.bot.settings import DiscordSettings
 
 SEED_SOURCE = "000_1e0f96428eb82f3b.txt"
@@ -98,6 +98,14 @@ def citations_shown(message: Any) -> list[tuple[str, int, int]]:
             if m:
                 found.append((m.group(2), int(m.group(3)), int(m.group(4))))
     return found
+
+
+def marked_citations(answer: Any) -> list[tuple[str, int, int]]:
+    """(source, start, end) of the citations an answer's text marks: the ones shown with it."""
+    return [
+        (answer.citations[n - 1].source, answer.citations[n - 1].start, answer.citations[n - 1].end)
+        for n in marked_numbers(answer)
+    ]
 
 
 def bot_messages(channel: simcord.ChannelHandle, bot: Any) -> list[discord.Message]:

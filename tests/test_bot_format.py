@@ -103,7 +103,9 @@ def test_sources_show_their_title_and_link() -> None:
     info = SourceInfo("Iran **Retaliates** @everyone", "https://docs.example.com/a_(b).txt")
     (reply,) = fmt.answer_replies(answer, "How many?", None, lambda c: info)
     value = reply.embeds[0].fields[0].value
-    assert value.startswith("**[Iran \\*\\*Retaliates\\*\\* @\u200beveryone](https://docs.example.com/a_%28b%29.txt)**\n> ")
+    assert value.startswith(
+        "**[Iran \\*\\*Retaliates\\*\\* @\u200beveryone](https://docs.example.com/a_%28b%29.txt)**\n> "
+    )
     (plain,) = fmt.answer_replies(answer, "How many?", None, lambda c: SourceInfo("Plain title", None))
     assert plain.embeds[0].fields[0].value.startswith("**Plain title**\n> A quoted")
 

@@ -206,7 +206,9 @@ async def sync_commands(bot: AnyBot, settings: DiscordSettings) -> None:
             synced = await bot.tree.sync(guild=guild)
             log.info("Synced %d slash commands to guild %s.", len(synced), settings.discord_guild_id)
         elif mode == "auto":
-            registered = {command_shape(c.to_dict()) for c in await bot.tree.fetch_commands()}
+            # the raw listing: discord.py's AppCommand drops default_member_permissions from to_dict()
+            app_id = bot.application_id or (await bot.application_info()).id
+            registered = {command_shape(c) for c in await bot.http.get_global_commands(app_id)}
             if registered != {command_shape(c.to_dict(bot.tree)) for c in bot.tree.get_commands()}:
                 synced = await bot.tree.sync()
                 log.info("Slash commands changed: synced %d globally.", len(synced))
@@ -413,14 +415,17 @@ class QACog(commands.Cog, name="qabot"):
             return NO_ROLE.format(roles=self._roles_text(guild))
         return None
 
-    def _admission(self, user_id: int) -> tuple[Any, str | None, bool]:
-        """(ticket, refusal, quiet): a gate ticket, or what to tell the user (quiet: say nothing)."""
+    def _admission(self, user_id: int, quiet_repeats: bool = False) -> tuple[Any, str | None, bool]:
+        """(ticket, refusal, quiet): a gate ticket, or what to tell the user (quiet: say nothing).
+
+        `quiet_repeats`: tell a too-quick user once per pause (mentions: no reply storm).
+        """
         if self.stopping:
             return None, "I'm restarting: please ask again in a minute.", False
         wait = self.cooldown.remaining(user_id)
         if wait > 0:
             text = f"You're asking quickly: please wait {max(1, math.ceil(wait))} s before your next question."
-            return None, text, not self.cooldown.first_refusal(user_id)
+            return None, text, quiet_repeats and not self.cooldown.first_refusal(user_id)
         ticket = self.gate.admit()
         if ticket is None:
             return None, busy_text(self.gate.expected_wait()), False
@@ -816,7 +821,7 @@ class QACog(commands.Cog, name="qabot"):
         if text is None:
             await self._reply_text(message, refusal or EMPTY_QUESTION)
             return
-        ticket, refusal, quiet = self._admission(message.author.id)
+        ticket, refusal, quiet = self._admission(message.author.id, quiet_repeats=True)
         if ticket is None:
             if not quiet:
                 await self._reply_text(message, refusal or BUSY)
@@ -937,12 +942,13 @@ def rebuild_summary(report: BuildReport, own: bool) -> str:
     which = "This server's index" if own else "Index"
     if report.unchanged:
         text = (
-            f"{which} already up to date: {plural(report.documents, 'document')} "
+            f"{which} already up to date: generation {report.generation}, {plural(report.documents, 'document')} "
             "(nothing changed since the last build; use full:True to rebuild anyway)."
         )
     else:
         text = (
-            f"{which} rebuilt: {plural(report.documents, 'document')}, {plural(report.chunks, 'chunk')} "
+            f"{which} rebuilt: generation {report.generation}, {plural(report.documents, 'document')}, "
+            f"{plural(report.chunks, 'chunk')} "
             f"({report.embedded:,} embedded, {report.reused:,} reused) in {report.seconds:.1f} s. "
             "New questions use it now."
         )

@@ -116,14 +116,17 @@ class Gate:
         self.admitted = 0  # tickets handed out and not yet closed
         self.running = 0  # tickets inside the gate
         self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def waiting(self) -> int:
         return self.admitted - self.running
 
     def _sem(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.concurrency)
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or (self._loop is not loop and self.running == 0):
+            self._semaphore = asyncio.Semaphore(self.concurrency)  # one per event loop
+            self._loop = loop
         return self._semaphore
 
     def expected_wait(self) -> float:
@@ -156,6 +159,11 @@ class Ticket:
         self._inside = False
         self._closed = False
         self._entered = 0.0
+
+    @property
+    def started(self) -> float:
+        """When the ticket got its slot (on the gate's clock)."""
+        return self._entered
 
     async def __aenter__(self) -> Ticket:
         if self._closed:
