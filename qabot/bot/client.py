@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -64,6 +65,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # one day
 SHOWN_ANSWERS = 2000  # answers whose buttons work from memory (older ones: from the question log)
 DRAIN_SECONDS = 20.0  # how long a stopping bot lets answers in flight finish
+MAX_FETCHED_NAMES = 5  # user mentions in one question looked up over HTTP when not cached
+USER_MENTION = re.compile(r"<@!?(\d{15,25})>")
 
 GENERIC_ERROR = "Sorry, something went wrong while answering. Please try again in a moment."
 INDEX_ERROR = "The document index isn't available right now. An admin can run /reindex (or `qabot index build`)."
@@ -336,8 +339,21 @@ class QACog(commands.Cog, name="qabot"):
             return None, name
 
     # ---- shared checks ----------------------------------------------------------------
-    def _resolver(self, guild: discord.Guild | None, users: Sequence[Any] = ()) -> Any:
-        known = {u.id: u for u in users}
+    async def _resolver(self, guild: discord.Guild | None, raw: str, users: Sequence[Any] = ()) -> Any:
+        """A name lookup for the mentions in `raw`; users not in the cache are fetched (a few at most)."""
+        known: dict[int, Any] = {u.id: u for u in users}
+        me = self.bot.user
+        for ident in [int(i) for i in USER_MENTION.findall(raw)][:MAX_FETCHED_NAMES]:
+            if ident in known or (me is not None and ident == me.id):
+                continue
+            found = (guild.get_member(ident) if guild is not None else None) or self.bot.get_user(ident)
+            if found is None:
+                try:
+                    found = await guild.fetch_member(ident) if guild is not None else await self.bot.fetch_user(ident)
+                except discord.HTTPException:
+                    found = None
+            if found is not None:
+                known[ident] = found
 
         def resolve(kind: str, ident: int) -> str | None:
             if kind == "role" and guild is not None:
@@ -346,9 +362,7 @@ class QACog(commands.Cog, name="qabot"):
             if kind == "channel":
                 channel = self.bot.get_channel(ident)
                 return getattr(channel, "name", None)
-            user = (
-                known.get(ident) or (guild.get_member(ident) if guild is not None else None) or self.bot.get_user(ident)
-            )
+            user = known.get(ident)
             return getattr(user, "display_name", None) or getattr(user, "name", None)
 
         return resolve
@@ -533,7 +547,7 @@ class QACog(commands.Cog, name="qabot"):
         if refusal is not None:
             await self._tell(interaction, refusal)
             return
-        text, refusal = self._validate(raw, self._resolver(interaction.guild))
+        text, refusal = self._validate(raw, await self._resolver(interaction.guild, raw))
         if text is None:
             await self._tell(interaction, refusal or EMPTY_QUESTION)
             return
@@ -817,7 +831,7 @@ class QACog(commands.Cog, name="qabot"):
         if refusal is not None:
             await self._reply_text(message, refusal)
             return
-        text, refusal = self._validate(question, self._resolver(message.guild, message.mentions))
+        text, refusal = self._validate(question, await self._resolver(message.guild, question, message.mentions))
         if text is None:
             await self._reply_text(message, refusal or EMPTY_QUESTION)
             return
