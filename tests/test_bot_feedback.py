@@ -21,12 +21,24 @@ MINISTER = "Who is Iran's foreign minister?"
 FRANCE = "What is the capital of France?"
 
 
+def _buttons(message: Any) -> list[tuple[str, str]]:
+    """(label or emoji, custom id) of a message's buttons (simcord responses hold raw dicts)."""
+    out = []
+    for row in message.components:
+        for c in row["components"] if isinstance(row, dict) else row.children:
+            if isinstance(c, dict):
+                out.append((c.get("label") or (c.get("emoji") or {}).get("name", ""), c["custom_id"]))
+            else:
+                out.append((c.label or (c.emoji.name if c.emoji else ""), c.custom_id))
+    return out
+
+
 def _labels(message: Any) -> list[str]:
-    return [
-        c.get("label") or (c.get("emoji") or {}).get("name", "")
-        for row in message.components
-        for c in row["components"]
-    ]
+    return [label for label, _ in _buttons(message)]
+
+
+def _id(message: Any, label: str) -> str:
+    return next(custom_id for shown, custom_id in _buttons(message) if shown == label)
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -44,7 +56,7 @@ def test_feedback_is_logged_and_exported_as_an_eval_dataset(
     async def scenario(w: World) -> None:
         good = await w.alice.slash(w.channel, "ask", question=MISSILES)
         assert _labels(good.response)[:3] == ["Follow up", "👍", "👎"]
-        up = await w.alice.click(good.response, custom_id=_id(good.response, "👍"))
+        up = await w.alice.click(good.response, label="👍")
         assert up.ephemeral and up.response.content == THANKS
 
         abstained = await w.alice.slash(w.channel, "ask", question=FRANCE)
@@ -120,9 +132,9 @@ def test_more_sources_and_the_helper_role(seed_engine, tmp_path: Path) -> None:
         labels = _labels(answer)
         shown = citations_shown(answer)
         rest = len(expected.citations) - len(shown)
-        assert rest > 0 and f"More sources ({rest})" in labels and "Still need help?" in labels
+        assert rest > 0 and "More sources" in labels and "Still need help?" in labels
 
-        more = await w.alice.click(answer, label=f"More sources ({rest})")
+        more = await w.alice.click(answer, label="More sources")
         assert more.ephemeral
         extra = citations_shown(more.response)
         assert len(extra) == rest and not set(extra) & set(shown)

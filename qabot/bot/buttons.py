@@ -1,6 +1,6 @@
 """The buttons under every answer and the follow-up modal.
 
-    view = answer_view(key=42, more=3, helper=True)    # Follow up · 👍 · 👎 · More sources (3) · Still need help?
+    view = answer_view(key=42, more=3, helper=True)    # Follow up · 👍 · 👎 · More sources · Still need help?
     parse_custom_id("qabot:up:42")                      # ("up", 42)
 
 Buttons carry their action and the answer's key in their custom id, so a click is
@@ -43,13 +43,11 @@ def answer_view(key: int, more: int = 0, helper: bool = False, follow_up: bool =
         view.add_item(
             discord.ui.Button(label="Follow up", style=discord.ButtonStyle.primary, custom_id=custom_id(FOLLOW_UP, key))
         )
-    view.add_item(discord.ui.Button(emoji="👍", style=discord.ButtonStyle.secondary, custom_id=custom_id(UP, key)))
-    view.add_item(discord.ui.Button(emoji="👎", style=discord.ButtonStyle.secondary, custom_id=custom_id(DOWN, key)))
+    view.add_item(discord.ui.Button(label="👍", style=discord.ButtonStyle.secondary, custom_id=custom_id(UP, key)))
+    view.add_item(discord.ui.Button(label="👎", style=discord.ButtonStyle.secondary, custom_id=custom_id(DOWN, key)))
     if more:
         view.add_item(
-            discord.ui.Button(
-                label=f"More sources ({more})", style=discord.ButtonStyle.secondary, custom_id=custom_id(MORE, key)
-            )
+            discord.ui.Button(label="More sources", style=discord.ButtonStyle.secondary, custom_id=custom_id(MORE, key))
         )
     if helper:
         view.add_item(

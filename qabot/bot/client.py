@@ -281,9 +281,12 @@ class QACog(commands.Cog, name="qabot"):
         self.max_question_chars = min(settings.discord_max_question_chars, engine.settings.max_question_chars)
         self.knowledge = Knowledge(engine, settings.discord_guilds_dir)
         self.links = SourceLinks(settings.source_url)
-        self.question_log = (
-            QuestionLog(settings.discord_log.resolve(), settings.discord_log_authors) if settings.discord_log else None
-        )
+        self.question_log: QuestionLog | None = None
+        if settings.discord_log:
+            try:
+                self.question_log = QuestionLog(settings.discord_log.resolve(), settings.discord_log_authors)
+            except QabotError as err:  # answering matters more than logging
+                log.error("%s Answering without a question log.", err)
         self.shown: OrderedDict[int, Shown] = OrderedDict()
         self._next_key = 0
         self.rebuilding: set[str] = set()
@@ -927,9 +930,11 @@ class QACog(commands.Cog, name="qabot"):
                         log.info("Could not finish the placeholder: %s", err)
                 try:
                     await interaction.delete_original_response()
+                    removed = True
                 except discord.HTTPException as err:
                     log.info("Could not remove the placeholder: %s", err)
-                if not finished:
+                    removed = False
+                if not (finished or removed):
                     log.warning("Not telling the user about the failure: it would show publicly.")
                     return
             await self._tell(interaction, text)
