@@ -219,3 +219,18 @@ def test_busy_refusals_say_how_long_to_wait(seed_engine) -> None:
         assert discord is not None
 
     run_scenario(seed_engine, settings, scenario)
+
+
+def test_a_stopping_bot_refuses_new_questions_and_resumes(seed_engine, tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        await w.cog.drain()  # what SIGTERM does first: nothing in flight, so it returns at once
+        refused = await w.alice.slash(w.channel, "ask", question=MISSILES)
+        assert refused.ephemeral and "restarting" in refused.response.content
+        w.cog.shut()  # the question log and the index are closed
+        assert w.cog.question_log is None
+        w.cog.resume()
+        again = await w.alice.slash(w.channel, "ask", question=MISSILES)
+        assert "15 ballistic missiles" in visible_text(again.response)  # the index reopens by itself
+        assert w.cog.question_log is not None
+
+    run_scenario(seed_engine, bot_settings(discord_log=tmp_path / "log.sqlite3"), scenario)

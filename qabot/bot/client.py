@@ -154,8 +154,11 @@ class _QABotMixin:
 
     async def setup_hook(self) -> None:
         bot: Any = self
-        if bot.get_cog("qabot") is None:  # setup_hook runs again when a bot object is restarted
+        cog = bot.get_cog("qabot")
+        if cog is None:
             await bot.add_cog(QACog(bot, self.qa_engine, self.qa_settings))
+        else:  # setup_hook runs again when a closed bot object is started again
+            cog.resume()
         await sync_commands(bot, self.qa_settings)
         s = self.qa_settings
         if self.health is None and (s.discord_heartbeat_file or s.discord_health_port):
@@ -281,24 +284,35 @@ class QACog(commands.Cog, name="qabot"):
         self.max_question_chars = min(settings.discord_max_question_chars, engine.settings.max_question_chars)
         self.knowledge = Knowledge(engine, settings.discord_guilds_dir)
         self.links = SourceLinks(settings.source_url)
-        self.question_log: QuestionLog | None = None
-        if settings.discord_log:
-            try:
-                self.question_log = QuestionLog(settings.discord_log.resolve(), settings.discord_log_authors)
-            except QabotError as err:  # answering matters more than logging
-                log.error("%s Answering without a question log.", err)
+        self.question_log = self._open_log()
         self.shown: OrderedDict[int, Shown] = OrderedDict()
         self._next_key = 0
         self.rebuilding: set[str] = set()
         self.stopping = False
 
     # ---- lifecycle ----------------------------------------------------------------------
+    def _open_log(self) -> QuestionLog | None:
+        path = self.settings.discord_log
+        if not path:
+            return None
+        try:
+            return QuestionLog(path.expanduser().resolve(), self.settings.discord_log_authors)
+        except QabotError as err:  # answering matters more than logging
+            log.error("%s Answering without a question log.", err)
+            return None
+
     async def drain(self) -> None:
         """Refuse new questions and wait (at most DRAIN_SECONDS) for those in flight."""
         self.stopping = True
         deadline = time.monotonic() + DRAIN_SECONDS
         while self.gate.admitted and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+
+    def resume(self) -> None:
+        """Accept questions again after a stop (the same bot object started again)."""
+        self.stopping = False
+        if self.question_log is None:
+            self.question_log = self._open_log()
 
     def shut(self) -> None:
         if self.question_log is not None:

@@ -1,13 +1,15 @@
 """Discord markup out of questions, and whether a message is a question at all.
 
-    clean_question("Who is Iran's foreign minister? <@&123>", names)   # "Who is Iran's foreign minister? Helpers"
+    clean_question("Who is Iran's foreign minister? <@&123>", names)   # "Who is Iran's foreign minister?"
+    clean_question("What did <@456> announce?", names)                 # "What did alice announce?"
     looks_like_question("thanks, that helps!")                          # False
 
 Discord sends what members type as raw markup: `<@id>` user mentions, `<@&id>` role
 mentions, `<#id>` channel links, `<:name:id>` custom emoji, `<t:...>` timestamps and
 markdown. Left in, they are words the documents never hold, and turn an answerable question
-into "The documents don't say.". Mentions become the names members see; emoji, timestamps
-and markdown are dropped.
+into "The documents don't say.". Mentions inside the question become the names members see;
+mentions before or after it (addressing someone, pinging a role) are dropped, as are emoji,
+timestamps and markdown.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 Resolver = Callable[[str, int], "str | None"]  # (kind: "user" | "role" | "channel", id) -> name
 
 _MENTION = re.compile(r"<(@!?|@&|#)(\d{15,25})>")
+_EDGE_MENTIONS = re.compile(r"^(?:\s*<(?:@!?|@&|#)\d{15,25}>[\s,:;]*)+|(?:[\s,:;]*<(?:@!?|@&|#)\d{15,25}>)+\s*$")
 _EMOJI = re.compile(r"<a?:\w{1,64}:\d{15,25}>")
 _TIMESTAMP = re.compile(r"<t:-?\d{1,13}(?::[tTdDfFsSR])?>")
 _SLASH_MENTION = re.compile(r"</([\w -]{1,100}):\d{15,25}>")
@@ -27,6 +30,7 @@ _CODE_FENCE = re.compile(r"```(?:[\w+-]{1,20}\n)?")
 _LINE_MARKS = re.compile(r"^\s*(?:>>> |> |#{1,3} |-# |[-*] )", re.MULTILINE)
 _PAIRED = re.compile(r"(\*\*\*|\*\*|\*|___|__|~~|\|\||`)(?=\S)(.+?)(?<=\S)\1", re.DOTALL)
 _WS = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([?!.,;:])(?=\s|$)")
 
 _KINDS = {"@": "user", "@!": "user", "@&": "role", "#": "channel"}
 
@@ -44,6 +48,9 @@ def clean_question(text: str, resolve: Resolver | None = None, drop_user: int | 
         name = resolve(kind, ident) if resolve is not None else None
         return f" {name} " if name else " "
 
+    # Mentions before or after the question address people ("@alice who is …?", "… ? @Mods"):
+    # they are not part of it. Mentions inside it are words ("what did @alice announce?").
+    text = _EDGE_MENTIONS.sub(" ", text)
     text = _MENTION.sub(mention, text)
     text = _EMOJI.sub(" ", text)
     text = _TIMESTAMP.sub(" ", text)
@@ -55,7 +62,8 @@ def clean_question(text: str, resolve: Resolver | None = None, drop_user: int | 
     for _ in range(3):  # nested: ***bold italic*** or **__both__**
         text = _PAIRED.sub(r"\2", text)
     text = re.sub(r"\\([*_~|`>#\\-])", r"\1", text)  # markdown escapes: \* -> *
-    return _WS.sub(" ", text).strip()
+    text = _WS.sub(" ", text).strip()
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
 
 
 _QUESTION_WORDS = frozenset(
