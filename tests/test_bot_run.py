@@ -53,6 +53,7 @@ def test_token_is_read_from_either_variable(monkeypatch: pytest.MonkeyPatch) -> 
         (OSError(f"cannot connect (token {TOKEN})"), "cannot reach Discord"),
     ],
 )
+@pytest.mark.slow
 def test_login_problems_are_one_line_without_the_token(
     error: BaseException, expected: str, seed_engine: Any, monkeypatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,6 +73,7 @@ def test_login_problems_are_one_line_without_the_token(
     assert TOKEN not in out.err and TOKEN not in out.out
 
 
+@pytest.mark.slow
 def test_create_bot_builds_without_starting(seed_engine: Any, seed_settings: Settings) -> None:
     bot = create_bot(seed_engine, seed_settings)  # the core settings: the bot's own come from the environment
     assert isinstance(bot, commands.Bot) and not isinstance(bot, commands.AutoShardedBot)
@@ -81,6 +83,7 @@ def test_create_bot_builds_without_starting(seed_engine: Any, seed_settings: Set
     assert mentions is not None and mentions.to_dict() == {"parse": []} and mentions.replied_user is False
 
 
+@pytest.mark.slow
 def test_sharded_and_misconfigured_bots(seed_engine: Any, seed_settings: Settings) -> None:
     sharded = create_bot(seed_engine, _bot(discord_sharded=True, discord_shard_count=2))
     assert isinstance(sharded, commands.AutoShardedBot) and sharded.shard_count == 2
@@ -90,6 +93,7 @@ def test_sharded_and_misconfigured_bots(seed_engine: Any, seed_settings: Setting
         create_bot(seed_engine, _bot(discord_sync="guild"))
 
 
+@pytest.mark.slow
 def test_create_bot_with_the_core_settings_reads_the_bots_from_the_environment(
     seed_engine: Any, seed_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
@@ -103,6 +107,7 @@ def test_create_bot_with_the_core_settings_reads_the_bots_from_the_environment(
         create_bot(seed_engine, seed_settings)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_bot_cleanly(seed_engine: Any, monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`qabot discord` under systemd or docker: SIGTERM closes the bot and the index, exit code 0."""
     import os

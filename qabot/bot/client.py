@@ -31,7 +31,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ..engine import QAEngine
-from ..errors import ConfigError, IndexError_, QabotError, QuestionError, SourceError
+from ..errors import ConfigError, IndexUnusable, QabotError, QuestionError, SourceError
 from ..records import Answer, BuildReport, Citation, IndexInfo
 from ..settings import Settings
 from . import buttons
@@ -350,7 +350,7 @@ class QACog(commands.Cog, name="qabot"):
                 return engine.info(), name
             engine.reload()
             return engine.info(), name
-        except IndexError_:
+        except IndexUnusable:
             if name == SHARED:
                 raise
             return None, name
@@ -467,7 +467,7 @@ class QACog(commands.Cog, name="qabot"):
     def _error_text(err: BaseException) -> str:
         if isinstance(err, QuestionError):
             return str(err)
-        if isinstance(err, IndexError_):
+        if isinstance(err, IndexUnusable):
             return INDEX_ERROR
         return GENERIC_ERROR
 

@@ -20,7 +20,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ..engine import QAEngine
-from ..errors import IndexError_, SourceError
+from ..errors import IndexUnusable, SourceError
 from ..loader import SUFFIXES
 
 log = logging.getLogger("qabot.bot")
@@ -99,7 +99,7 @@ class Knowledge:
         engine = self.own_engine(guild_id)
         try:
             engine.reload()
-        except IndexError_:
+        except IndexUnusable:
             return self.shared, SHARED  # not built yet (or unusable): the shared index answers
         return engine, str(guild_id)
 
