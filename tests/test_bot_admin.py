@@ -226,11 +226,11 @@ def test_a_stopping_bot_refuses_new_questions_and_resumes(seed_engine, tmp_path:
         await w.cog.drain()  # what SIGTERM does first: nothing in flight, so it returns at once
         refused = await w.alice.slash(w.channel, "ask", question=MISSILES)
         assert refused.ephemeral and "restarting" in refused.response.content
-        w.cog.shut()  # the question log and the index are closed
+        w.cog.shut()  # the question log and the servers' own indexes are closed
         assert w.cog.question_log is None
         w.cog.resume()
         again = await w.alice.slash(w.channel, "ask", question=MISSILES)
-        assert "15 ballistic missiles" in visible_text(again.response)  # the index reopens by itself
+        assert "15 ballistic missiles" in visible_text(again.response)
         assert w.cog.question_log is not None
 
     run_scenario(seed_engine, bot_settings(discord_log=tmp_path / "log.sqlite3"), scenario)

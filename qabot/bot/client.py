@@ -173,7 +173,8 @@ class _QABotMixin:
         return  # no prefix commands; QACog.on_message handles questions
 
     async def close(self) -> None:
-        """Stop: let answers in flight finish (briefly), stop health reporting, close the log and index."""
+        """Stop: let answers in flight finish (briefly), stop health reporting, close the log and the
+        servers' own indexes (the shared engine is closed by whoever made it: `qabot discord` does)."""
         bot: Any = self
         cog = bot.get_cog("qabot")
         if cog is not None:
@@ -318,8 +319,7 @@ class QACog(commands.Cog, name="qabot"):
         if self.question_log is not None:
             self.question_log.close()
             self.question_log = None
-        for engine in {self.engine, *self.knowledge._engines.values()}:
-            engine.close()
+        self.knowledge.close()  # the servers' own indexes; the shared engine belongs to whoever made it
 
     # ---- blocking work (runs in worker threads) --------------------------------------
     @staticmethod

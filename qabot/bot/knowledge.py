@@ -109,6 +109,13 @@ class Knowledge:
             return self.own_engine(guild_id), str(guild_id)
         return self.shared, SHARED
 
+    def close(self) -> None:
+        """Release the servers' own indexes (they reopen on the next question)."""
+        with self._lock:
+            engines = list(self._engines.values())
+        for engine in engines:
+            engine.close()
+
     def save_upload(self, guild_id: int, name: str, data: bytes) -> Path:
         """Write `data` as `name` (already checked by upload_name) into the server's seeds, atomically."""
         seeds = self.seeds_dir(guild_id)
