@@ -58,6 +58,7 @@ def test_login_problems_are_one_line_without_the_token(
     error: BaseException, expected: str, seed_engine: Any, monkeypatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(run_module.QAEngine, "from_settings", lambda *a, **k: seed_engine)
+    monkeypatch.setattr(seed_engine, "close", lambda: None)  # the session shares this engine
     seen: list[str] = []
 
     async def start(self: Any, token: str, *, reconnect: bool = True) -> None:
