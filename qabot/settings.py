@@ -10,10 +10,12 @@ settings, qabot/bot/).
 Policy for tuning constants: a value is a setting when someone running qabot may want another
 value without changing the code (paths, model, resources, how much is retrieved and returned,
 how cautious answers are). Its default lives here and only here: the code that uses it takes it
-from Settings, with no default of its own (`FusionParams.from_settings`). Everything else is an
-UPPER_CASE module constant next to the code that reads it, with a comment saying where its value
-comes from: weights fitted on labelled data together with that code (answer.py's abstention
-rule), file formats and schema versions, limits of a library or a service. No value is both.
+from Settings with no default of its own (`FusionParams.from_settings`), or reads the default
+from `Settings.model_fields` when it offers one (`SentenceTransformerEmbedder()`). Everything
+else is an UPPER_CASE module constant next to the code that reads it, with a comment saying
+where its value comes from: weights fitted on labelled data together with that code (answer.py's
+abstention rule), file formats and schema versions, limits of a library or a service. No value
+is both.
 """
 
 from __future__ import annotations
