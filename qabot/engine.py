@@ -127,6 +127,13 @@ class QAEngine:
             self._snapshot = _Snapshot(reader, generation.name)
             return True
 
+    def close(self) -> None:
+        """Release the open index (the next reload opens it again)."""
+        with self._reload_lock:
+            snap, self._snapshot = self._snapshot, None
+        if snap is not None:
+            snap.reader.close()
+
     @property
     def _state(self) -> _Snapshot:
         snap = self._snapshot

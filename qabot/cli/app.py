@@ -7,6 +7,7 @@
     qabot repl [--index DIR]
     qabot eval DATASET.jsonl [--index DIR] [-k N] [--json]
     qabot discord
+    qabot feedback export [--log FILE] [--out FILE]         (the bot's rated questions as an eval dataset)
 
 Exit codes: 0 answered or abstained, 1 user error, 2 usage, 130 interrupted.
 """
@@ -107,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     sub.add_parser("discord", parents=[common], help="run the Discord bot (token in DISCORD_TOKEN)")
+
+    feedback = sub.add_parser("feedback", help="the Discord bot's question log")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    export = feedback_sub.add_parser("export", help="write the rated questions as a `qabot eval` dataset")
+    export.add_argument("--log", type=Path, metavar="FILE", help="question log (QABOT_DISCORD_LOG)")
+    export.add_argument("--out", type=Path, metavar="FILE", help="dataset to write (default: standard output)")
     return parser
 
 
@@ -318,6 +325,35 @@ def cmd_discord(args: argparse.Namespace) -> int:
     return run_bot(_settings(args))
 
 
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from ..bot.question_log import export_dataset
+
+    log_path = args.log
+    if log_path is None:
+        from ..bot.client import discord_settings
+
+        log_path = discord_settings(None).discord_log
+        if log_path is None:
+            raise QabotError("The question log is off (QABOT_DISCORD_LOG is empty): give --log FILE.")
+    if args.out is None:
+        lines, commented = export_dataset(log_path, sys.stdout)
+    else:
+        partial = args.out.with_name(args.out.name + ".part")
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                lines, commented = export_dataset(log_path, out)
+            os.replace(partial, args.out)
+        finally:
+            partial.unlink(missing_ok=True)
+    where = f" to {args.out}" if args.out else ""
+    print(
+        f"Exported {lines} rated question(s){where}; {commented} more as comments to complete "
+        "(👎 answers and follow-ups). Check it with `qabot eval`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 COMMANDS = {
     ("index", "build"): cmd_index_build,
     ("index", "status"): cmd_index_status,
@@ -326,6 +362,7 @@ COMMANDS = {
     ("repl", None): cmd_repl,
     ("eval", None): cmd_eval,
     ("discord", None): cmd_discord,
+    ("feedback", "export"): cmd_feedback_export,
 }
 
 
@@ -339,7 +376,7 @@ def _with_paths(message: str, args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = COMMANDS[(args.command, getattr(args, "index_command", None))]
+    handler = COMMANDS[(args.command, getattr(args, "index_command", None) or getattr(args, "feedback_command", None))]
     try:
         return handler(args)
     except BuildInterrupted as exc:
