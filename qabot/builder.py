@@ -74,7 +74,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: BuildPr
             files, (lambda done, total: progress("reading", done, total)) if progress else None
         )
         if not docs:
-            what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
+            what = f"{len(files)} file(s), none readable" if files else "no .txt, .md, .html, .pdf or .docx files"
             passed = [*unlisted, *skipped]
             if passed:
                 shown = "; ".join(f"{s.source}: {s.reason}" for s in passed[:5])
@@ -258,6 +258,10 @@ def _write_generation(
         )
         conn.executemany("INSERT INTO sentences VALUES (?,?,?,?)", sentence_rows)
         conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", chunk_rows)
+        conn.executemany(
+            "INSERT INTO pages VALUES (?,?,?)",
+            ((i, n, start) for i, p in enumerate(plans) for n, start in enumerate(p.document.pages, start=1)),
+        )
         # In key order: the B-tree grows at its end instead of splitting pages (faster, and a smaller file).
         conn.executemany("INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in sorted(set(wanted))))
         conn.commit()
