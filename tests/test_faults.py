@@ -229,7 +229,7 @@ def test_a_folder_holding_only_a_loop_says_so(tmp_path: Path) -> None:
     (seeds / "a.txt").symlink_to(seeds / "a.txt")
     with pytest.raises(SourceError) as info:
         QAEngine(_settings(tmp_path), FakeEmbedder()).build()  # type: ignore[arg-type]
-    assert "has no .txt, .md or .html files (skipped 1: a.txt: symbolic link loop)" in str(info.value)
+    assert "has no .txt, .md, .html, .pdf or .docx files (skipped 1: a.txt: symbolic link loop)" in str(info.value)
 
 
 # ---------------------------------------------------------------- 15. markdown, CURRENT
