@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import store
+from . import backends, store
 from .answer import candidates, compose, missing_words_removed, unknown_share
+from .backends import IndexView
 from .builder import BuildProgress, build
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexMissing, QuestionError
-from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
 from .settings import Settings
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    reader: IndexReader
+    reader: IndexView
     generation: str
 
 
@@ -72,6 +72,7 @@ class QAEngine:
     def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
         """Build a new generation from the seeds folder and switch to it."""
         report = build(self.settings, self.embedder, full=full, progress=progress)
+        backends.publish(self.settings, self.embedder.model_id, progress)  # Milvus: copy and switch
         if progress:
             progress("exporting", 0, 1)
         self._export_query_encoder()
@@ -102,14 +103,14 @@ class QAEngine:
     def reload(self, force: bool = False) -> bool:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
         with self._reload_lock:
-            current = store.current_generation(self.settings.index_dir)
-            unchanged = self._snapshot is not None and current is not None and current.name == self._snapshot.generation
+            in_use = self._snapshot.reader if self._snapshot is not None else None
+            current = backends.current_name(self.settings, in_use)
+            unchanged = self._snapshot is not None and current is not None and current == self._snapshot.generation
             if unchanged and not force:
                 return False
-            generation = store.open_generation(self.settings.index_dir, model=self.embedder.model_id)
-            reader = IndexReader(generation)
+            reader = backends.open_index(self.settings, self.embedder.model_id)
             self._attach_query_encoder()
-            self._snapshot = _Snapshot(reader, generation.name)
+            self._snapshot = _Snapshot(reader, reader.generation.name)
             return True
 
     @property
@@ -127,7 +128,7 @@ class QAEngine:
         """Documents, chunks, model and build time of the index in use."""
         snap = self._state
         stale = self.stale_sources() if check_stale else []
-        return store.describe(self.settings.index_dir, snap.reader.generation, stale)
+        return backends.describe(self.settings, snap.reader, stale)
 
     def stale_sources(self) -> list[str]:
         """Sources added, changed or removed in the seeds folder since the index was built.

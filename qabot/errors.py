@@ -8,7 +8,8 @@
     └── IndexError_             the index cannot be used
         ├── IndexMissing        there is no index yet
         ├── IndexCorrupt        files are missing or unreadable
-        └── IndexMismatch       built with another schema or embedder
+        ├── IndexMismatch       built with another schema or embedder
+        └── IndexUnreachable    the index server is down or refused the credentials
 
 Every message says what to do next.
 """
@@ -50,3 +51,7 @@ class IndexCorrupt(IndexError_):
 
 class IndexMismatch(IndexError_):
     """The index was built with another schema version or embedder."""
+
+
+class IndexUnreachable(IndexError_):
+    """The index server (Milvus) cannot be reached or refused the credentials."""

@@ -1,0 +1,89 @@
+"""Where the index is read from: the index folder (FAISS, the default) or Milvus (QABOT_BACKEND=milvus).
+
+Every build runs in the index folder (chunking, the embedding cache, BM25 words); with Milvus,
+`publish` then copies the new generation into the server and switches its alias. Questions are
+read through an IndexView (base.py) from either.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..records import IndexInfo
+from ..settings import Settings
+from .base import IndexView
+
+if TYPE_CHECKING:
+    from ..builder import BuildProgress
+
+__all__ = ["IndexView", "current_name", "describe", "open_index", "publish", "status"]
+
+
+def current_name(settings: Settings, view: IndexView | None = None) -> str | None:
+    """Name of the generation in use (None when nothing has been built): cheap, for reload checks.
+
+    With the view in use, its own connection asks (Milvus)."""
+    if settings.backend == "milvus":
+        from .milvus_client import connect
+        from .milvus_publish import current_collection
+
+        client = getattr(view, "client", None) or connect(settings)
+        return current_collection(settings, client)
+    from . import faiss
+
+    return faiss.current_name(settings)
+
+
+def open_index(settings: Settings, model: str) -> IndexView:
+    """The generation in use, validated (IndexMissing, IndexMismatch, IndexUnreachable...)."""
+    if settings.backend == "milvus":
+        from .milvus_reader import MilvusIndex
+
+        return MilvusIndex(settings, model)
+    from . import faiss
+
+    return faiss.open_index(settings, model)
+
+
+def publish(settings: Settings, model: str, progress: BuildProgress | None = None) -> None:
+    """After a build in the index folder: make it the generation the backend serves."""
+    if settings.backend == "milvus":
+        from .milvus_publish import publish as publish_milvus
+
+        publish_milvus(settings, model, progress)
+
+
+def describe(settings: Settings, view: IndexView, stale: list[str]) -> IndexInfo:
+    """What `index status`, the REPL and `/sources` show about the generation in use."""
+    from .. import store
+
+    info = store.describe(settings.index_dir, view.generation, stale)
+    if settings.backend == "milvus":
+        from dataclasses import replace
+
+        from .milvus_client import where
+
+        bm25 = getattr(view, "bm25", "milvus")
+        return replace(info, index_dir=f"{where(settings)}, alias {settings.milvus_collection!r} (BM25: {bm25})")
+    return info
+
+
+def status(settings: Settings, model: str) -> IndexInfo:
+    """`qabot index status`: open the index in use (files or server) and describe it."""
+    from .. import store
+
+    if settings.backend != "milvus":
+        from . import faiss
+
+        return faiss.status(settings, model)
+    view = open_index(settings, model)
+    try:
+        manifest = view.manifest
+        seeds = settings.seeds_dir
+        if "seeds_dir" not in settings.model_fields_set and manifest.get("seeds_dir"):
+            from pathlib import Path
+
+            seeds = Path(manifest["seeds_dir"])
+        return describe(settings, view, store.stale_sources(seeds, manifest))
+    finally:
+        view.close()
