@@ -82,4 +82,4 @@ def translate(settings: Settings, exc: BaseException) -> Exception:
 def _message(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     text = " ".join(str(text).split())
-    return re.sub(r"<[^>]*>", "", text)[:300]
+    return re.sub(r"[<>]", "", text)[:300]
