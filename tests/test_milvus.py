@@ -183,7 +183,8 @@ def test_every_command_works_with_the_backend_set(
     out = capsys.readouterr().out
     assert "Milvus at http://127.0.0.1:" in out and "seed_gen_000001" in out and "BM25: milvus" in out
     assert "up to date" in out
-    monkeypatch.setattr(sys, "stdin", io.StringIO("How many of the missiles failed?\n\nWhat is the capital of France?\n"))
+    questions = "How many of the missiles failed?\n\nWhat is the capital of France?\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(questions))
     assert main(["ask", "--json", "-"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert "four failed" in lines[0]["answer"] and lines[1]["error"] and lines[2]["abstained"]
