@@ -102,8 +102,9 @@ class Milvus235:
     in the same namespace (`nsenter --net`), see `run`.
     """
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, auth: bool = False) -> None:
         self.data = data
+        self.auth = auth  # authorization on: clients give "root:Milvus"
         self.port = 19530  # inside its own namespace nothing else listens
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -126,14 +127,15 @@ class Milvus235:
     def start(self, timeout: float = 240) -> None:
         self.check()
         log = open(self.data.parent / "milvus-2.3.5.log", "ab")  # noqa: SIM115 - kept by the process
-        script = f"ip link set lo up && exec {BIN / 'milvus-server'} --data {self.data} --proxy-port {self.port}"
+        auth = " --authorization-enabled true" if self.auth else ""
+        script = f"ip link set lo up && exec {BIN / 'milvus-server'} --data {self.data} --proxy-port {self.port}{auth}"
         self.proc = subprocess.Popen(
             ["unshare", "--net", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + timeout
         probe = (
             "from pymilvus import MilvusClient; import sys; "
-            f"c = MilvusClient(uri={self.uri!r}, timeout=5); c.list_collections(); print('ready')"
+            f"c = MilvusClient(uri={self.uri!r}, token='root:Milvus', timeout=5); c.list_collections(); print('ready')"
         )
         while True:
             if self.proc.poll() is not None:

@@ -38,7 +38,35 @@ def connect(settings: Settings) -> Any:
         kwargs["token"] = settings.milvus_token.get_secret_value()
     if settings.milvus_db:
         kwargs["db_name"] = settings.milvus_db
-    return call(settings, lambda: MilvusClient(**kwargs))
+    try:
+        return MilvusClient(**kwargs)
+    except Exception as exc:  # a server that answers but refuses says little more than "cannot connect"
+        error = translate(settings, exc)
+        if str(error).startswith("Cannot reach") and _listening(settings.milvus_uri):
+            error = IndexUnreachable(
+                f"{where(settings)} is up but refused the connection: check QABOT_MILVUS_TOKEN "
+                "('user:password' or an API key) and QABOT_MILVUS_DB."
+            )
+        raise error from exc
+
+
+def _listening(uri: str) -> bool:
+    """Whether something accepts TCP connections at the URI's host and port (not for *.db files)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(uri if "://" in uri else f"tcp://{uri}")
+        host, port = parts.hostname, parts.port or 19530
+    except ValueError:
+        return False
+    if not host or uri.endswith(".db"):
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def call(settings: Settings, fn: Callable[[], T]) -> T:
@@ -58,7 +86,7 @@ def translate(settings: Settings, exc: BaseException) -> Exception:
     token = settings.milvus_token.get_secret_value() if settings.milvus_token is not None else ""
     if token:
         text = text.replace(token, "***")
-    if any(w in low for w in ("auth", "credential", "password", "permission denied", "unauthenticated", "token")):
+    if any(w in low for w in ("auth", "credential", "password", "permission denied", "unauthenticated")):
         return IndexUnreachable(
             f"{where(settings)} refused the credentials: check QABOT_MILVUS_TOKEN ('user:password' or an API key)."
         )
