@@ -76,7 +76,8 @@ def lite_server(work: Path) -> Iterator[str]:
 
 
 def _percentile(values: list[float], q: float) -> float:
-    return float(corpus.percentile(values, q)) if values else float("nan")
+    value = corpus.percentile(values, q) if values else None
+    return float("nan") if value is None else float(value)
 
 
 def _timed(fn: Any, rounds: int) -> list[float]:
