@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import backends, store
@@ -72,7 +72,9 @@ class QAEngine:
     def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
         """Build a new generation from the seeds folder and switch to it."""
         report = build(self.settings, self.embedder, full=full, progress=progress)
-        backends.publish(self.settings, self.embedder.model_id, progress)  # Milvus: copy and switch
+        served = backends.publish(self.settings, self.embedder.model_id, progress)  # Milvus: copy, switch
+        if served is not None:
+            report = replace(report, generation=served)
         if progress:
             progress("exporting", 0, 1)
         self._export_query_encoder()

@@ -45,12 +45,14 @@ def open_index(settings: Settings, model: str) -> IndexView:
     return faiss.open_index(settings, model)
 
 
-def publish(settings: Settings, model: str, progress: BuildProgress | None = None) -> None:
-    """After a build in the index folder: make it the generation the backend serves."""
+def publish(settings: Settings, model: str, progress: BuildProgress | None = None) -> str | None:
+    """After a build in the index folder: make it the generation the backend serves (its name;
+    None for the folder, where the build itself switched CURRENT)."""
     if settings.backend == "milvus":
         from .milvus_publish import publish as publish_milvus
 
-        publish_milvus(settings, model, progress)
+        return publish_milvus(settings, model, progress)
+    return None
 
 
 def describe(settings: Settings, view: IndexView, stale: list[str]) -> IndexInfo:
