@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .chunker import ChunkPlan, plan_chunks
-from .embedder import Embedder
-from .errors import BuildInterrupted, IndexError_, SourceError
+from .embedder import Embedder, QueryEncoderExport
+from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_documents
 from .records import BuildReport, Document, SkippedFile
@@ -77,9 +77,8 @@ def build(
                 unchanged=True,
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
-        attach = getattr(embedder, "attach_query_encoder", None)
-        if previous is not None and attach is not None and settings.onnx_queries:
-            attach(index_dir)  # a few changed chunks are embedded without importing torch
+        if previous is not None and isinstance(embedder, QueryEncoderExport) and settings.onnx_queries:
+            embedder.attach_query_encoder(index_dir)  # a few changed chunks are embedded without importing torch
         plans = []
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)
@@ -240,7 +239,7 @@ def _write_generation(
             "model": embedder.model_id,
             "dim": embedder.dim,
             "max_tokens": embedder.max_tokens,
-            "precision": getattr(embedder, "precision", "float32"),
+            "precision": embedder.precision,
         },
         "chunker": chunker_settings(settings, embedder),
         "faiss": kind,
@@ -286,7 +285,7 @@ def _previous_generation(settings: Settings, model_id: str) -> store.Generation 
     """The generation in use, if there is a readable one built with this model."""
     try:
         return store.open_generation(settings.index_dir, model=model_id)
-    except IndexError_:
+    except IndexUnusable:
         return None
 
 
