@@ -131,7 +131,7 @@ def run(index: Path, seeds: Path, questions: Path, uri: str | None, token: str |
             != (b.answer, b.abstained, [(c.source, c.start, c.end) for c in b.citations])
         ]
         # The search calls alone, on the same query vectors.
-        fr, mr = folder._state.reader, milvus._state.reader
+        fr, mr = folder.reader, milvus.reader
         assert isinstance(mr, MilvusIndex)
         sample = items[:50]
         vecs = [folder.embedder.embed_query(i.question) for i in sample]

@@ -127,7 +127,7 @@ class QAEngine:
         return self._state.generation
 
     @property
-    def reader(self) -> IndexReader:
+    def reader(self) -> IndexView:
         """The generation in use, opened read-only (for tools that search it directly)."""
         return self._state.reader
 

@@ -63,5 +63,5 @@ class IndexMismatch(IndexUnusable):
     """The index was built with another schema version or embedder."""
 
 
-class IndexUnreachable(IndexError_):
+class IndexUnreachable(IndexUnusable):
     """The index server (Milvus) cannot be reached or refused the credentials."""

@@ -103,7 +103,7 @@ def test_same_answers_as_the_folder_backend_on_the_seed_set(seed_engine: Any, mi
     from qabot.evaluate import load_dataset
 
     assert milvus_engine.generation == "seed_gen_000001"
-    assert milvus_engine._state.reader.bm25 == "milvus"  # the server's BM25 function
+    assert milvus_engine.reader.bm25 == "milvus"  # the server's BM25 function
     items = load_dataset(ROOT / "eval" / "seed.jsonl")
     text = SEED_FILE.open(encoding="utf-8", newline="").read()
     for item in items:
@@ -121,7 +121,7 @@ def test_same_answers_as_the_folder_backend_on_the_seed_set(seed_engine: Any, mi
 
 @pytest.mark.slow
 def test_bm25_on_the_server_ranks_as_the_folder_does(seed_engine: Any, milvus_engine: Any) -> None:
-    folder, server = seed_engine._state.reader.lexical, milvus_engine._state.reader.lexical
+    folder, server = seed_engine.reader.lexical, milvus_engine.reader.lexical
     for query in ["missiles failed mid-flight", "Javad Zarif foreign minister", "Pentagon statment", "Osprey", "zzz"]:
         want_ids, want_scores = folder.search(query, 40)
         got_ids, got_scores = server.search(query, 40)
@@ -140,7 +140,7 @@ def test_hybrid_search_with_the_pinned_rrf_constant_fuses_as_qabot(milvus_engine
     from qabot.retriever import rrf
     from qabot.vectors import search as vector_search
 
-    reader = milvus_engine._state.reader
+    reader = milvus_engine.reader
     k = milvus_engine.settings.rrf_k
     query = "How many ballistic missiles did Iran launch?"
     qvec = milvus_engine.embedder.embed_query(query)
