@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,10 @@ from qabot.settings import Settings
 from .conftest import ROOT, SEED_FILE
 from .milvus_servers import LiteServer, free_port
 
-pytest.importorskip("pymilvus", reason="the milvus extra is not installed: pip install -e '.[milvus]'")
+NO_CLIENT = pytest.mark.skipif(
+    find_spec("pymilvus") is None, reason="the milvus extra is not installed: pip install -e '.[milvus]'"
+)
+pytestmark = [NO_CLIENT]
 
 
 # ---- fast: no server, no model -------------------------------------------------------------

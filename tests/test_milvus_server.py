@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ import pytest
 from .conftest import ROOT, SEED_FILE
 from .milvus_servers import Milvus235
 
-pytest.importorskip("pymilvus", reason="the milvus extra is not installed: pip install -e '.[milvus]'")
-pytestmark = [pytest.mark.slow, pytest.mark.milvus_server]
+NO_CLIENT = pytest.mark.skipif(
+    find_spec("pymilvus") is None, reason="the milvus extra is not installed: pip install -e '.[milvus]'"
+)
+pytestmark = [pytest.mark.slow, pytest.mark.milvus_server, NO_CLIENT]
 
 TOKEN = "root:Milvus"  # the server's built-in administrator (authorization is on)
 
