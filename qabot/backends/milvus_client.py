@@ -15,6 +15,10 @@ from ..settings import Settings
 
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a server before saying it is down
 CALL_TIMEOUT = 120.0  # seconds for one request (an insert batch, a load)
+# pymilvus pings every 10 s even when idle; a gRPC server with default settings (Milvus Lite's)
+# answers "too many pings" with GOAWAY after a few, failing whatever request is in flight (seen
+# mid-build). Ping only during requests, and rarely.
+GRPC_OPTIONS = {"grpc.keepalive_permit_without_calls": False, "grpc.keepalive_time_ms": 300_000}
 
 T = TypeVar("T")
 
@@ -34,6 +38,8 @@ def connect(settings: Settings) -> Any:
             "QABOT_BACKEND=milvus needs the Milvus client: pip install 'qabot[milvus]' (or set QABOT_BACKEND=faiss)."
         ) from exc
     kwargs: dict[str, Any] = {"uri": settings.milvus_uri, "timeout": CONNECT_TIMEOUT}
+    if not settings.milvus_uri.endswith(".db"):
+        kwargs["grpc_options"] = dict(GRPC_OPTIONS)
     if settings.milvus_token is not None and settings.milvus_token.get_secret_value():
         kwargs["token"] = settings.milvus_token.get_secret_value()
     if settings.milvus_db:

@@ -40,6 +40,16 @@ def publish(settings: Settings, model: str, progress: BuildProgress | None = Non
     """
     local = store.open_generation(settings.index_dir, model=model)
     client = connect(settings)
+    try:
+        return _publish(settings, client, local, progress)
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def _publish(
+    settings: Settings, client: Any, local: store.Generation, progress: BuildProgress | None = None
+) -> str:
     prefix = settings.milvus_collection
     origin = {
         "generation": local.name, "built_at": local.manifest.get("built_at"), "index_dir": str(settings.index_dir)
