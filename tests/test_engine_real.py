@@ -46,8 +46,6 @@ def test_answers_with_exact_citations(seed_engine, question: str, expected: str)
         assert text[cite.start : cite.end] == cite.text
     # The first citation supports the answer: its quote is in the answer text.
     assert " ".join(answer.citations[0].text.split()) in (answer.text or "")
-    scores = [c.score for c in answer.citations]
-    assert all(isinstance(s, float) for s in scores)
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)

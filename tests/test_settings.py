@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,3 +32,36 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "abc.def" not in repr(settings)
     monkeypatch.setenv("QABOT_DISCORD_TOKEN", "xyz")
     assert Settings().discord_token.get_secret_value() == "xyz"  # type: ignore[union-attr]
+
+
+def test_a_misspelt_variable_is_reported_once_naming_the_closest_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("QABOT_CANDIDTES=5\nQABOT_DISCORD_SOMETHING_NEW=1\nOTHER_TOOL=1\n", encoding="utf-8")
+    monkeypatch.setenv("QABOT_TOPK", "7")
+    monkeypatch.setenv("QABOT_DISCORD_COOLDOWN_RATE", "3")  # the bot's own settings: not reported
+    monkeypatch.setenv("QABOT_XYZZY", "1")
+    with caplog.at_level(logging.WARNING, logger="qabot.settings"):
+        settings = Settings()
+        Settings()  # a second Settings says nothing new
+    lines = [r.getMessage() for r in caplog.records]
+    assert settings.top_k == 5 and settings.candidates == 40  # misspelt: ignored, defaults kept
+    assert sorted(lines) == [
+        "Ignoring QABOT_CANDIDTES (.env): no such setting; did you mean QABOT_CANDIDATES?",
+        "Ignoring QABOT_TOPK (environment): no such setting; did you mean QABOT_TOP_K?",
+        "Ignoring QABOT_XYZZY (environment): no such setting; see .env.example for the settings.",
+    ]
+
+
+def test_the_cli_prints_the_misspelt_variable_warning_as_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env["QABOT_INDEX_DRI"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "qabot", "index", "status", "--index", str(tmp_path / "none")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    warning, error = done.stderr.splitlines()
+    assert warning == "Ignoring QABOT_INDEX_DRI (environment): no such setting; did you mean QABOT_INDEX_DIR?"
+    assert error.startswith("qabot: No index")

@@ -46,6 +46,18 @@ def test_build_publishes_a_generation_and_answers(tmp_path: Path, seeds: Path) -
     assert (seeds / "cats.md").read_text()[first.start : first.end] == first.text
 
 
+def test_the_engine_exposes_the_generation_in_use_for_tools(tmp_path: Path, seeds: Path) -> None:
+    """`engine.reader` is the public way to search the index directly (benchmarks do)."""
+    engine = QAEngine(_settings(tmp_path), embedder=FakeEmbedder())
+    with pytest.raises(IndexMissing, match="qabot index build"):
+        _ = engine.reader
+    engine.build()
+    ids, _ = engine.reader.lexical.search("cats purr", 3)
+    row = engine.reader.chunks([int(ids[0])])[int(ids[0])]
+    assert engine.reader.document(row.doc_id)[0] == "cats.md"
+    assert engine.reader.generation.name == engine.generation == "gen-000001"
+
+
 def test_incremental_rebuild_reuses_vectors_and_drops_removed_documents(tmp_path: Path, seeds: Path) -> None:
     fake = FakeEmbedder()
     engine = QAEngine.from_settings(_settings(tmp_path), embedder=fake)
