@@ -151,6 +151,11 @@ class DocumentCache:
 
     def _read(self, source: str) -> str | None:
         path = self.seeds_dir / source
+        if path.suffix.lower() in {".pdf", ".docx"}:
+            from .loader import SourceFile, read_document  # their offsets index the extracted text
+
+            doc = read_document(SourceFile(source, path, 0, 0))
+            return getattr(doc, "text", None)
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 text = f.read()

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     # --- where things are
-    seeds_dir: Path = Field(Path("seeds"), description="Folder of documents (.txt, .md, .html), read recursively.")
+    seeds_dir: Path = Field(
+        Path("seeds"), description="Folder of documents (.txt, .md, .html, .pdf, .docx), read recursively."
+    )
     index_dir: Path = Field(Path("index"), description="Where built indexes (generations + CURRENT) live.")
 
     # --- model
@@ -123,8 +125,41 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
 
+    show_context: int = Field(
+        300, ge=0, le=100_000, description="Characters `qabot show` and the REPL's :show print either side of a span."
+    )
+
+    # --- optional language model (any OpenAI-compatible server); off unless llm_url and llm_model are set
+    llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1 for llama.cpp's server, "
+        "http://127.0.0.1:11434/v1 for Ollama); empty: no language model.",
+    )
+    llm_model: str | None = Field(None, description="Model name the server knows (the request's `model`).")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Bearer token for the server, if it needs one (never logged)."
+    )
+    llm_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds to wait for the model; past that the quoted answer is given."
+    )
+    llm_verify: bool = Field(
+        False,
+        description="Ask the model whether the cited passages state the asked-for fact; a 'no' turns the answer "
+        "into an abstention (it can only add abstentions).",
+    )
+
     # --- index housekeeping
     keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.llm_url and not self.llm_url.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(
+                f"QABOT_LLM_URL must be an http(s) URL such as http://127.0.0.1:8080/v1, not {self.llm_url!r}"
+            )
+        if self.llm_verify and not (self.llm_url and self.llm_model):
+            raise ValueError("QABOT_LLM_VERIFY=true needs QABOT_LLM_URL and QABOT_LLM_MODEL (or set it to false)")
+        return self
 
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""

@@ -213,7 +213,8 @@ def pack(embeds: Sequence[discord.Embed]) -> list[Reply]:
 
 # ---- answers ----------------------------------------------------------------------
 def span_label(citation: Citation) -> str:
-    return f"chars {citation.start}–{citation.end}"
+    page = f"p. {citation.page} · " if citation.page is not None else ""
+    return f"{page}chars {citation.start}–{citation.end}"
 
 
 def source_field(number: int, citation: Citation, quote_chars: int, info: SourceInfo | None = None) -> tuple[str, str]:
