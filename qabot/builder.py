@@ -58,7 +58,7 @@ def build(
             files, (lambda done, total: progress("reading", done, total)) if progress else None
         )
         if not docs:
-            what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
+            what = f"{len(files)} file(s), none readable" if files else "no .txt, .md, .html, .pdf or .docx files"
             raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")
         chunking = chunker_settings(settings, embedder)
         # The generation in use, opened once: the source of reusable plans and vectors.
@@ -215,6 +215,10 @@ def _write_generation(
         )
         conn.executemany("INSERT INTO sentences VALUES (?,?,?,?)", sentence_rows)
         conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", chunk_rows)
+        conn.executemany(
+            "INSERT INTO pages VALUES (?,?,?)",
+            ((i, n, start) for i, p in enumerate(plans) for n, start in enumerate(p.document.pages, start=1)),
+        )
         # In key order: the B-tree grows at its end instead of splitting pages (faster, and a smaller file).
         conn.executemany("INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in sorted(set(wanted))))
         conn.commit()

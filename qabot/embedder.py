@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .onnx_encoder import padded_arrays
-from .settings import PACKAGED_MODEL, BuildPrecision
+from .settings import PACKAGED_MODEL, BuildPrecision, Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int], None]  # called with the number of texts just embedded
 # At most this many texts are embedded through the ONNX export (when attached) instead of torch.
 ONNX_BUILD_MAX_TEXTS = 32
+_DEFAULTS = Settings.model_fields  # one default per setting: the embedder's come from there
 
 
 class Embedder(Protocol):
@@ -173,7 +174,13 @@ def _hub_cache_folder(name: str) -> Path | None:
 class SentenceTransformerEmbedder:
     """The sentence-transformers implementation of Embedder (normalized vectors)."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, query_threads: int = 2, precision: BuildPrecision = "auto") -> None:
+    def __init__(
+        self,
+        model: str = PACKAGED_MODEL,
+        query_threads: int = _DEFAULTS["query_threads"].default,
+        precision: BuildPrecision = _DEFAULTS["build_precision"].default,
+    ) -> None:
+        """The defaults are the settings' own (QABOT_QUERY_THREADS, QABOT_BUILD_PRECISION)."""
         self._name = model
         self._path = resolve_model_path(model)
         self._query_threads = query_threads

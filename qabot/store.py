@@ -4,7 +4,7 @@
       CURRENT                 name of the generation in use (replaced with os.replace)
       .lock                   held (flock) while a build writes
       gen-000007/             one complete build
-        meta.sqlite           documents, chunks, sentences, embedding cache
+        meta.sqlite           documents, chunks, sentences, PDF page starts, embedding cache
         vectors.faiss         chunk vectors (row i = chunk id i)
         sentences.npy         sentence vectors, float16 (row i = sentence id i)
         bm25/                 bm25s arrays + JSON
@@ -57,6 +57,10 @@ CREATE TABLE sentences (
     start INTEGER NOT NULL, "end" INTEGER NOT NULL
 );
 CREATE TABLE embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE pages (  -- PDF documents only: page n begins at offset start of the document's text
+    doc_id INTEGER NOT NULL REFERENCES documents(id), page INTEGER NOT NULL, start INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, page)
+) WITHOUT ROWID;
 """
 
 REBUILD_HINT = "run `qabot index build --full`"

@@ -135,7 +135,7 @@ def test_missing_index_and_empty_seeds_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(IndexMissing, match="qabot index build"):
         store.open_generation(settings.index_dir)
     (tmp_path / "seeds").mkdir()
-    with pytest.raises(SourceError, match=r"no \.txt, \.md or \.html files"):
+    with pytest.raises(SourceError, match=r"no \.txt, \.md, \.html, \.pdf or \.docx files"):
         QAEngine.from_settings(settings, embedder=FakeEmbedder())
     (tmp_path / "seeds" / "junk.txt").write_bytes(b"\x00\x01\x02")
     with pytest.raises(SourceError, match="none readable"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -191,7 +192,9 @@ def _copy(
         raise IndexMissing(f"{where(settings)} holds {held} of {n_chunks} chunks after the upload: build again.")
     manifest = dict(local.manifest)
     manifest["generation"] = name
-    manifest["milvus"] = {"layout": layout.LAYOUT_VERSION, "full_text": full_text, "origin": origin}
+    manifest["milvus"] = {
+        "layout": layout.LAYOUT_VERSION, "full_text": full_text, "origin": origin, "documents": _sources_by_id(reader)
+    }  # fmt: skip
     text = json.dumps(manifest, sort_keys=True, ensure_ascii=False)
     pieces = [text[i : i + layout.MANIFEST_PIECE] for i in range(0, len(text), layout.MANIFEST_PIECE)]
     rows = [_meta_row(f"manifest:{i}", "manifest", i, piece) for i, piece in enumerate(pieces)]
@@ -271,6 +274,37 @@ def _chunk_rows(reader: IndexReader, df: Counter[str]) -> Iterator[dict[str, Any
         conn.close()
 
 
+def _sources_by_id(reader: IndexReader) -> list[str]:
+    """Every document's source, at its id's place (ids are 0..n-1)."""
+    conn = store.connect(reader.path / store.META)
+    try:
+        rows = conn.execute("SELECT id, source FROM documents ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    out = [""] * (max((int(r[0]) for r in rows), default=-1) + 1)
+    for doc_id, source in rows:
+        out[int(doc_id)] = source
+    return out
+
+
+def _page_rows(reader: IndexReader) -> Iterator[dict[str, Any]]:
+    """Each PDF document's page starts (an index without the pages table has none)."""
+    conn = store.connect(reader.path / store.META)
+    try:
+        try:
+            rows = conn.execute("SELECT doc_id, page, start FROM pages ORDER BY doc_id, page").fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+    finally:
+        conn.close()
+    pages: dict[int, list[int]] = {}
+    for doc_id, _page, start in rows:
+        pages.setdefault(int(doc_id), []).append(int(start))
+    for doc_id, starts in pages.items():
+        value = _fits(json.dumps(starts), f"The page starts of document {doc_id}")
+        yield _meta_row(f"p:{doc_id}", "pages", doc_id, value)
+
+
 def _meta_row(key: str, grp: str, num: int, value: str) -> dict[str, Any]:
     return {"key": key, "grp": grp, "num": num, "value": value, "v": [0.0] * layout.META_DIM}
 
@@ -280,6 +314,7 @@ def _meta_rows(reader: IndexReader, df: Counter[str]) -> Iterator[dict[str, Any]
     for stem, n in df.items():
         if len(stem) <= layout.TERM_MAX:
             yield _meta_row(f"t:{stem}", f"t:{stem[:1]}", n, stem)
+    yield from _page_rows(reader)
     conn = store.connect(reader.path / store.META)
     try:
         doc_ids = [int(r[0]) for r in conn.execute("SELECT id FROM documents ORDER BY id")]

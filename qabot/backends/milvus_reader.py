@@ -78,6 +78,9 @@ class MilvusIndex:
         self._rows: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._sentences: OrderedDict[int, tuple[int, int, int, Any]] = OrderedDict()
         self._docs: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        self._pages: OrderedDict[int, tuple[int, ...]] = OrderedDict()
+        self._by_id: list[str] = list(manifest["milvus"].get("documents", []))
+        self._ids = {source: i for i, source in enumerate(self._by_id)}
         self._dense = _DenseSearch(self)
         self._lexical = _Lexical(self, bool(manifest["milvus"].get("full_text")))
         self._sentence_vectors = _SentenceVectors(self)
@@ -151,7 +154,28 @@ class MilvusIndex:
         return np.asarray(row["vector"], dtype=np.float32)
 
     def sources(self) -> Sequence[str]:
-        return list(self.manifest.get("sources", {}))
+        return list(self._by_id)
+
+    def document_text(self, source: str) -> str | None:
+        """The stored text of a source (what its offsets index), or None when it is not indexed."""
+        doc_id = self._ids.get(source)
+        return None if doc_id is None else self.document(doc_id)[1]
+
+    def page_starts(self, source: str) -> tuple[int, ...]:
+        """Where each page of a PDF source begins in its text; () for other formats."""
+        doc_id = self._ids.get(source)
+        if doc_id is None:
+            return ()
+        with self._lock:
+            hit = self._pages.get(doc_id)
+        if hit is None:
+            rows = self.query(self._meta, f"key == {layout.quote(f'p:{doc_id}')}", ["value"], limit=1)
+            hit = tuple(int(x) for x in json.loads(rows[0]["value"])) if rows else ()
+            with self._lock:
+                self._pages[doc_id] = hit
+                if len(self._pages) > CACHE_DOCS:
+                    self._pages.popitem(last=False)
+        return hit
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a client whose server went away
@@ -230,11 +254,7 @@ class MilvusIndex:
                 self._docs.popitem(last=False)
 
     def _source_of(self, doc_id: int) -> str:
-        for row in self._rows.values():
-            if int(row["doc_id"]) == doc_id:
-                return str(row["source"])
-        sources = self.sources()
-        return sources[doc_id] if doc_id < len(sources) else ""
+        return self._by_id[doc_id] if 0 <= doc_id < len(self._by_id) else ""
 
 
 class _DenseSearch:
