@@ -180,14 +180,18 @@ def run(index: Path, seeds: Path, questions: Path, uri: str | None, token: str |
     }
 
 
+def _r(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def render(r: dict[str, Any]) -> str:
     f, m = "faiss", "milvus"
     rows = [
         ("warm ask p50 (ms)", r["ask_p50_ms"][f], r["ask_p50_ms"][m], r["ask_p50_ratio"]),
         ("warm ask p95 (ms)", r["ask_p95_ms"][f], r["ask_p95_ms"][m],
          round(r["ask_p95_ms"][m] / r["ask_p95_ms"][f], 2)),
-        ("recall@5 vs evidence", r["recall_at_5"][f], r["recall_at_5"][m], r["recall_at_5_ratio"]),
-        ("answer accuracy", r["answer_accuracy"][f], r["answer_accuracy"][m], ""),
+        ("recall@5 vs evidence", _r(r["recall_at_5"][f]), _r(r["recall_at_5"][m]), r["recall_at_5_ratio"]),
+        ("answer accuracy", _r(r["answer_accuracy"][f]), _r(r["answer_accuracy"][m]), ""),
         ("dense search p50 (ms)", r["dense_p50_ms"][f], r["dense_p50_ms"][m],
          round(r["dense_p50_ms"][m] / r["dense_p50_ms"][f], 1)),
         ("BM25 search p50 (ms)", r["bm25_p50_ms"][f], r["bm25_p50_ms"][m],

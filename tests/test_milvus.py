@@ -121,6 +121,9 @@ def test_same_answers_as_the_folder_backend_on_the_seed_set(seed_engine: Any, mi
         assert got.confidence == pytest.approx(want.confidence, abs=1e-4)
         for c in got.citations:
             assert text[c.start : c.end] == c.text
+    assert milvus_engine.document_text(SEED_FILE.name) == seed_engine.document_text(SEED_FILE.name)
+    assert milvus_engine.page_starts(SEED_FILE.name) == () and milvus_engine.document_text("nope.txt") is None
+    assert milvus_engine.info().sources == seed_engine.info().sources
 
 
 @pytest.mark.slow
