@@ -139,7 +139,7 @@ class QAEngine:
         seeds = self.settings.seeds_dir
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
             seeds = Path(manifest["seeds_dir"])
-        return store.stale_sources(seeds, manifest)
+        return store.stale_sources(seeds, self._state.reader.generation)
 
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:
