@@ -64,8 +64,8 @@ class ReplayEmbedder(DelegatingEmbedder):
         progress: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         rows = [self.origin[t] for t in texts]
-        for t, (_, _, copied) in zip(texts, rows, strict=True):
-            if copied:
+        for t, (_, _, is_copy) in zip(texts, rows, strict=True):
+            if is_copy:
                 del self.origin[t]  # a copy is embedded once (then cached): keep this map one block large
         chunk_out = self._vary(self._chunk_vecs[[r for r, _, _ in rows]], [c for _, _, c in rows])
         assert all(len(sids) == len(ss) for (_, sids, _), ss in zip(rows, spans, strict=True)), "spans differ"
@@ -205,6 +205,55 @@ def _du_mb(folder: Path, prefix: str = "") -> float:
     """Megabytes of the files under `folder` (whose names start with `prefix`, at its top level)."""
     files = folder.glob(f"{prefix}*") if prefix else folder.rglob("*")
     return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+
+
+def usable(folder: Path) -> bool:
+    """Whether `folder` holds an index this qabot can open (else it is made again)."""
+    try:
+        store.open_generation(folder)
+    except Exception:  # noqa: BLE001 - missing, older schema, damaged: build it again
+        return False
+    return True
+
+
+def estimate(small: dict[str, Any], large: dict[str, Any], n: int, raw_chunks_per_s: float | None) -> dict[str, Any]:
+    """Disk, build memory and build time at `n` chunks, from the per-chunk costs between two builds.
+
+    Each figure grows by the slope measured between the small and the large build (what one
+    more chunk costs), so fixed costs (the model, imports, the FAISS training sample's floor)
+    are not multiplied. The FAISS index is built in memory: its codes (dim + 8 ids bytes a
+    vector for IVF-SQ8) are part of the slope, listed on their own as `faiss_index_gb`.
+    """
+    dn = large["chunks"] - small["chunks"]
+    if dn <= 0:
+        raise ValueError("the large build must have more chunks than the small one")
+
+    def grow(key: str) -> float:
+        slope = (large[key] - small[key]) / dn
+        return float(large[key] + slope * (n - large["chunks"]))
+
+    disk_mb = grow("generation_mb") + grow("cache_mb")
+    build_s = grow("build_s")
+    out: dict[str, Any] = {
+        "chunks": n,
+        "disk_gb": round(disk_mb / 1000, 1),
+        "generation_gb": round(grow("generation_mb") / 1000, 1),
+        "cache_gb": round(grow("cache_mb") / 1000, 1),
+        "build_peak_rss_gb": round(grow("process_peak_rss_mb") / 1000, 2),
+        "rss_mb_per_million_chunks": round((large["process_peak_rss_mb"] - small["process_peak_rss_mb"]) / dn * 1e6, 1),
+        "faiss_index_gb": round(n * (384 + 8) / 1e9, 2),
+        "build_hours": round(build_s / 3600, 2),
+        "ask_rss_gb": None,
+        "model_chunks_per_s": raw_chunks_per_s or RAW_CHUNKS_PER_S,
+    }
+    out["build_hours_with_model"] = round((build_s + n / out["model_chunks_per_s"]) / 3600, 1)
+    asked = large.get("ask_peak_rss_mb")
+    if asked:
+        out["ask_rss_gb"] = round((asked + 8 * (n - large["chunks"]) / 1e6) / 1000, 2)  # + the IVF direct map
+    return out
+
+
+RAW_CHUNKS_PER_S = 303.5  # the model alone on this machine (docs/performance.md, build part), when not measured
 
 
 def measure(seeds: Path, index: Path, questions: list[str], min_samples: int) -> dict[str, Any]:

@@ -33,8 +33,6 @@ from .settings import Settings
 from .vectors import NpyWriter, build_index_from_file, index_kind, save_index
 
 if TYPE_CHECKING:
-    import sqlite3
-
     import numpy as np
 
 # stage name, done, total
@@ -245,7 +243,9 @@ class _GenerationWriter:
         span_keys = [[span_key(self.model, t, a, b) for (a, b, _) in s] for t, s in zip(inputs, spans, strict=True)]
         wanted = chunk_keys + [k for keys in span_keys for k in keys]
         vectors = {} if job.full else self.cache.get(wanted, self.number)
-        missing = [i for i, k in enumerate(chunk_keys) if k not in vectors or any(s not in vectors for s in span_keys[i])]
+        missing = [
+            i for i, k in enumerate(chunk_keys) if k not in vectors or any(s not in vectors for s in span_keys[i])
+        ]
         missing = list({inputs[i]: i for i in reversed(missing)}.values())[::-1]  # each distinct input once
         self.to_embed += len(missing)
         self.reused += len(set(inputs)) - len(missing)
@@ -301,7 +301,16 @@ class _GenerationWriter:
                 chunk_rows.append((self.chunks, doc_id, chunk.start, chunk.end, sent_base + lo, sent_base + hi, titled))
                 self.chunks += 1
             doc_rows.append(
-                (doc_id, doc.source, doc.sha256, doc.text, sent_base, sent_base + len(plan.sentences), chunk_lo, self.chunks)
+                (
+                    doc_id,
+                    doc.source,
+                    doc.sha256,
+                    doc.text,
+                    sent_base,
+                    sent_base + len(plan.sentences),
+                    chunk_lo,
+                    self.chunks,
+                )
             )
             source_rows.append((doc.source, doc.sha256, item.size, item.mtime_ns, None))
             sent_base += len(plan.sentences)
@@ -324,7 +333,9 @@ class _GenerationWriter:
         if progress:
             progress("writing", 0, 2)
         kind = index_kind(self.chunks)
-        save_index(build_index_from_file(self.tmp / ".chunks.f16", self.chunks, self.dim, kind), self.tmp / store.VECTORS)
+        save_index(
+            build_index_from_file(self.tmp / ".chunks.f16", self.chunks, self.dim, kind), self.tmp / store.VECTORS
+        )
         (self.tmp / ".chunks.f16").unlink()
         if progress:
             progress("writing", 1, 2)
@@ -455,9 +466,7 @@ def _file_sha256(file: SourceFile) -> str | None:
         return None
 
 
-def sentence_spans_in_chunks(
-    plans: list[ChunkPlan], base: int = 0
-) -> tuple[list[list[tuple[int, int, int]]], int]:
+def sentence_spans_in_chunks(plans: list[ChunkPlan], base: int = 0) -> tuple[list[list[tuple[int, int, int]]], int]:
     """Per chunk: (start, end, sentence id) of the sentences it is the first to hold; and how many sentences.
 
     Offsets index the chunk's embedding input (title prefix included). Each sentence is

@@ -96,7 +96,8 @@ class PlanReuser:
                     (run[0][2], run[-1][3]),
                 ).fetchall()
                 chunks = conn.execute(
-                    'SELECT id, start, "end", sent_lo, sent_hi, titled FROM chunks WHERE id >= ? AND id < ? ORDER BY id',
+                    'SELECT id, start, "end", sent_lo, sent_hi, titled FROM chunks '
+                    "WHERE id >= ? AND id < ? ORDER BY id",
                     (run[0][4], run[-1][5]),
                 ).fetchall()
                 s0, c0 = run[0][2], run[0][4]

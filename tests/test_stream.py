@@ -73,9 +73,7 @@ def _contents(index: Path) -> dict[str, Any]:
             "tables": tables,
             "chunk_vectors": reader.vectors.reconstruct_n(0, reader.vectors.ntotal),
             "sentence_vectors": np.array(reader.sentence_vectors),
-            "bm25": {
-                name: np.load(bm25 / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr")
-            },
+            "bm25": {name: np.load(bm25 / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr")},
             "vocab": json.loads((bm25 / "vocab.index.json").read_text(encoding="utf-8")),
             "counts": gen.manifest["counts"],
             "faiss": gen.manifest["faiss"],
@@ -164,9 +162,7 @@ def test_sources_live_in_sqlite_and_the_manifest_stays_small(tmp_path: Path) -> 
     assert [s.source for s in report.skipped] == ["binary.txt", "empty.txt"]
 
 
-def test_an_index_of_the_old_schema_gives_a_one_line_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_index_of_the_old_schema_gives_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seeds = _corpus(tmp_path / "seeds")
     index = tmp_path / "index"
     builder.build(_settings(seeds, index), FakeEmbedder())
@@ -175,7 +171,9 @@ def test_an_index_of_the_old_schema_gives_a_one_line_error(
     manifest["schema"] = 2  # schema 2 kept every source in the manifest
     manifest["sources"] = {"cats.md": {"sha256": "0" * 64, "size": 1, "mtime_ns": 1}}
     manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(IndexMismatch, match=r"schema 2, this qabot reads schema 3: rebuild it with `qabot index build --full`"):
+    with pytest.raises(
+        IndexMismatch, match=r"schema 2, this qabot reads schema 3: rebuild it with `qabot index build --full`"
+    ):
         store.open_generation(index)
     code = main(["ask", "How long do cats sleep?", "--seeds", str(seeds), "--index", str(index)])
     _, err = capsys.readouterr()
