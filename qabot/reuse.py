@@ -8,8 +8,8 @@ instead of planning them again. The result is identical to `plan_chunks` (tested
 Vectors live in one embedding cache per index folder (`embeddings.sqlite`, beside the
 generations): float16 vectors keyed by a hash of the model and the text the model read. It
 is committed after every embedded block, in WAL mode, so a build that is killed keeps what it
-embedded and the next build resumes instead of embedding it again. Each row records the last
-generation that used it; after a build is published, rows no generation since has used are
+embedded and the next build resumes instead of embedding it again. Each key records the last
+generation that used it; after a build is published, vectors no build since has used are
 deleted.
 """
 
@@ -135,12 +135,12 @@ def _plan(
 
 # ---- the embedding cache ----------------------------------------------------------------
 
+CACHE_VERSION = 1  # PRAGMA user_version of embeddings.sqlite; another value: the cache is started afresh
 _CACHE_SQL = """
-CREATE TABLE IF NOT EXISTS vectors (
-    key BLOB PRIMARY KEY,
-    vector BLOB NOT NULL,  -- float16
-    used INTEGER NOT NULL  -- number of the last generation built with it
-) WITHOUT ROWID;
+CREATE TABLE vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;  -- float16
+-- The number of the last generation built with each key, apart from the vectors: marking the
+-- keys a build used rewrites this narrow table, not every page of the vectors.
+CREATE TABLE used (key BLOB PRIMARY KEY, generation INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -173,8 +173,12 @@ class EmbeddingCache:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing committed
-            conn.execute(_CACHE_SQL)
-            conn.execute("SELECT count(*) FROM (SELECT 1 FROM vectors LIMIT 1)").fetchone()
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version != CACHE_VERSION:
+                conn.execute("BEGIN")
+                conn.execute("DROP TABLE IF EXISTS vectors")
+                conn.execute("DROP TABLE IF EXISTS used")
+                conn.executescript(f"{_CACHE_SQL}; PRAGMA user_version = {CACHE_VERSION}")  # commits
         except BaseException:
             conn.close()
             raise
@@ -191,29 +195,30 @@ class EmbeddingCache:
             marks = ",".join("?" * len(batch))
             for key, blob in self._conn.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
                 found[bytes(key)] = np.frombuffer(blob, dtype=np.float16)
-        hits = list(found)
-        self._conn.execute("BEGIN")
-        for lo in range(0, len(hits), _BATCH):
-            batch = hits[lo : lo + _BATCH]
-            marks = ",".join("?" * len(batch))
-            self._conn.execute(
-                f"UPDATE vectors SET used = ? WHERE key IN ({marks}) AND used < ?", [generation, *batch, generation]
-            )
-        self._conn.execute("COMMIT")
+        self._mark(sorted(found), generation)
         return found
 
     def put(self, vectors: dict[bytes, np.ndarray], generation: int) -> None:
         """Store float16 vectors and commit: from here on, a killed build keeps them."""
+        keys = sorted(vectors)  # key order: the B-tree grows at its end instead of splitting pages
         self._conn.execute("BEGIN")
-        self._conn.executemany(
-            "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
-            ((k, vectors[k].tobytes(), generation) for k in sorted(vectors)),  # key order: B-tree appends
-        )
+        self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?,?)", ((k, vectors[k].tobytes()) for k in keys))
+        self._conn.executemany("INSERT OR REPLACE INTO used VALUES (?,?)", ((k, generation) for k in keys))
+        self._conn.execute("COMMIT")
+
+    def _mark(self, keys: list[bytes], generation: int) -> None:
+        self._conn.execute("BEGIN")
+        self._conn.executemany("INSERT OR REPLACE INTO used VALUES (?,?)", ((k, generation) for k in keys))
         self._conn.execute("COMMIT")
 
     def prune(self, generation: int) -> None:
         """Drop the vectors no build since `generation` began has used (after it was published)."""
-        self._conn.execute("DELETE FROM vectors WHERE used < ?", (generation,))
+        self._conn.execute("BEGIN")
+        self._conn.execute(
+            "DELETE FROM vectors WHERE key IN (SELECT key FROM used WHERE generation < ?)", (generation,)
+        )
+        self._conn.execute("DELETE FROM used WHERE generation < ?", (generation,))
+        self._conn.execute("COMMIT")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def __len__(self) -> int:
