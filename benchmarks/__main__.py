@@ -176,6 +176,7 @@ class Bench:
             self.result["large_build"] = {
                 "seconds": round(result.seconds, 1),
                 "peak_rss_mb": round(result.peak_rss_mb, 1),
+                "report": result.json_tail(),  # what `qabot index build --json` says it did
             }
 
     def query_ready(self, index: Path, writable: bool) -> Path:
@@ -188,7 +189,7 @@ class Bench:
         from qabot.embedder import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
-        if not hasattr(embedder, "export_query_encoder") or self._has_export(index):
+        if self._has_export(index):
             return index
         target = index
         if not writable:
@@ -213,12 +214,10 @@ class Bench:
 
     @staticmethod
     def _has_export(index: Path) -> bool:
-        try:
-            from qabot.embedder import resolve_model_path
-            from qabot.onnx_encoder import encoder_folder, is_exported
-            from qabot.settings import PACKAGED_MODEL
-        except ImportError:
-            return True
+        from qabot.embedder import resolve_model_path
+        from qabot.onnx_encoder import encoder_folder, is_exported
+        from qabot.settings import PACKAGED_MODEL
+
         return is_exported(encoder_folder(index, PACKAGED_MODEL, resolve_model_path(PACKAGED_MODEL)))
 
     def ready_large(self) -> Path:
@@ -227,7 +226,7 @@ class Bench:
         return self.query_ready(large, writable=large == self.sample_index or "large_build" in self.result)
 
     def _qabot_build(self, seeds: Path, index: Path) -> bench_proc.ProcResult:
-        cmd = [*bench_proc.qabot_command(), "index", "build", "--seeds", str(seeds), "--index", str(index)]
+        cmd = [*bench_proc.qabot_command(), "index", "build", "--json", "--seeds", str(seeds), "--index", str(index)]
         result = bench_proc.run(cmd)
         if result.returncode != 0:
             raise RuntimeError(f"`{' '.join(cmd)}` failed: {result.stderr[-2000:]}")

@@ -81,7 +81,7 @@ def retrieval_recall(seeds: Path, index: Path, items: list[EvalItem], k: int = 5
 
     engine = engine_for(seeds, index)
     s = engine.settings
-    reader = engine._state.reader
+    reader = engine.reader
     params = FusionParams.from_settings(s)
     docs = DocumentCache(seeds)
     judged = [it for it in items if it.answerable and it.evidence]

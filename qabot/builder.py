@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .chunker import ChunkPlan, plan_chunks
-from .embedder import Embedder
-from .errors import BuildInterrupted, IndexError_, SourceError
+from .embedder import Embedder, QueryEncoderExport
+from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalWriter
 from .loader import MAX_FILE_BYTES, SourceFile, list_sources, read_document
 from .records import BuildReport, Document, SkippedFile
@@ -117,9 +117,8 @@ def build(
                 seconds=time.perf_counter() - began,
                 unchanged=True,
             )
-        attach = getattr(embedder, "attach_query_encoder", None)
-        if previous is not None and attach is not None and settings.onnx_queries:
-            attach(index_dir)  # a few changed chunks are embedded without importing torch
+        if previous is not None and isinstance(embedder, QueryEncoderExport) and settings.onnx_queries:
+            embedder.attach_query_encoder(index_dir)  # a few changed chunks are embedded without importing torch
         reuser = PlanReuser(previous, chunking) if previous is not None else None
         try:
             sources = _planned_sources(files, reuser, embedder, chunking, progress)
@@ -377,7 +376,7 @@ def _write_generation(job: GenerationJob, tmp: Path, name: str) -> BuildReport:
             "model": embedder.model_id,
             "dim": embedder.dim,
             "max_tokens": embedder.max_tokens,
-            "precision": getattr(embedder, "precision", "float32"),
+            "precision": embedder.precision,
         },
         "chunker": chunker_settings(settings, embedder),
         "faiss": kind,
@@ -411,7 +410,7 @@ def _previous_generation(settings: Settings, model_id: str) -> store.Generation 
     """The generation in use, if there is a readable one built with this model."""
     try:
         return store.open_generation(settings.index_dir, model=model_id)
-    except IndexError_:
+    except IndexUnusable:
         return None
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from . import store
 from .answer import candidates, compose, missing_words_removed, unknown_share
 from .builder import BuildProgress, build
-from .embedder import Embedder, SentenceTransformerEmbedder
+from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
 from .errors import IndexMissing, QuestionError
 from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
@@ -82,22 +82,22 @@ class QAEngine:
 
     def _export_query_encoder(self) -> None:
         """Make the ONNX export questions are embedded with (once per index folder and model)."""
-        export = getattr(self.embedder, "export_query_encoder", None)
-        if not self.settings.onnx_queries or export is None:
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
         try:
-            export(self.settings.index_dir)
+            embedder.export_query_encoder(self.settings.index_dir)
         except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
             log.warning("ONNX export failed (%s); questions will use torch (slower start).", exc)
 
     def _attach_query_encoder(self) -> None:
         """Embed questions through the ONNX export; make it first if an older build lacks it."""
-        attach = getattr(self.embedder, "attach_query_encoder", None)
-        if not self.settings.onnx_queries or attach is None:
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
-        if not attach(self.settings.index_dir):
+        if not embedder.attach_query_encoder(self.settings.index_dir):
             self._export_query_encoder()
-            attach(self.settings.index_dir)
+            embedder.attach_query_encoder(self.settings.index_dir)
 
     def reload(self, force: bool = False) -> bool:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
@@ -122,6 +122,11 @@ class QAEngine:
     @property
     def generation(self) -> str:
         return self._state.generation
+
+    @property
+    def reader(self) -> IndexReader:
+        """The generation in use, opened read-only (for tools that search it directly)."""
+        return self._state.reader
 
     def info(self, check_stale: bool = True) -> IndexInfo:
         """Documents, chunks, model and build time of the index in use."""

@@ -36,16 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from .errors import QabotError, QuestionError
+from .errors import DatasetError, QuestionError
 from .records import Answer, Citation
 
 TOP_RANKS = 10  # MRR@10
 RECALL_AT = (1, 3)
 _MARKER = re.compile(r"\[\d+\]")  # the [n] citation markers inside answer text
-
-
-class DatasetError(QabotError):
-    """An evaluation dataset cannot be read; the message names the line and the problem."""
 
 
 class Engine(Protocol):

@@ -341,11 +341,13 @@ class OnnxQueryEncoder:
     def max_tokens(self) -> int:
         return int(self._meta["max_seq_length"])
 
-    def load(self) -> None:
-        """Create the tokenizer and the onnxruntime session now (otherwise done on first use)."""
-        self._load()
+    @property
+    def tokenizer(self) -> Any:
+        """The `tokenizers` tokenizer questions are cut with (truncated and padded as the model expects)."""
+        return self.load()[0]
 
-    def _load(self) -> tuple[Any, Any]:
+    def load(self) -> tuple[Any, Any]:
+        """The tokenizer and the onnxruntime session, created on first use."""
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
@@ -383,7 +385,7 @@ class OnnxQueryEncoder:
         """Last hidden states (batch, length, dim), float32, for padded int64 input arrays."""
         import numpy as np
 
-        _, session = self._load()
+        _, session = self.load()
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._meta.get("inputs", []):
             feeds["token_type_ids"] = type_ids
@@ -413,7 +415,7 @@ class OnnxQueryEncoder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector (shape (dim,), float32)."""
-        tok, _ = self._load()
+        tok, _ = self.load()
         return self._run([tok.encode(text)])[0]
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
@@ -423,7 +425,7 @@ class OnnxQueryEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        tok, _ = self._load()
+        tok, _ = self.load()
         # Longest first in batches of similar length: less padding, same results.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for lo in range(0, len(order), batch_size):

@@ -124,6 +124,20 @@ class BuildReport:
     seconds: float
     unchanged: bool = False  # nothing changed since the generation in use: no new one was written
 
+    def to_json(self) -> dict[str, Any]:
+        """What `qabot index build --json` prints."""
+        return {
+            "generation": self.generation,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "sentences": self.sentences,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class IndexInfo:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError, SourceError
+from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, SourceError
 from .loader import SourceFile, list_sources
 from .records import IndexInfo
 
@@ -116,7 +116,7 @@ def current_generation(index_dir: Path) -> Path | None:
 
 
 def open_generation(index_dir: Path, model: str | None = None) -> Generation:
-    """Validate and return the generation in use, or raise a one-line IndexError_.
+    """Validate and return the generation in use, or raise a one-line IndexUnusable.
 
     With `model`, also check that the index was built with that embedding model.
     """
@@ -257,7 +257,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise QabotError(f"Another build is writing {index_dir}: wait for it to finish.") from exc
+            raise BuildLocked(f"Another build is writing {index_dir}: wait for it to finish.") from exc
         try:
             yield
         finally:

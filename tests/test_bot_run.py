@@ -47,6 +47,7 @@ def test_token_is_read_from_either_variable(monkeypatch: pytest.MonkeyPatch) -> 
         (OSError(f"cannot connect (token {TOKEN})"), "cannot reach Discord"),
     ],
 )
+@pytest.mark.slow
 def test_login_problems_are_one_line_without_the_token(
     error: BaseException, expected: str, seed_engine: Any, monkeypatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -66,6 +67,7 @@ def test_login_problems_are_one_line_without_the_token(
     assert TOKEN not in out.err and TOKEN not in out.out
 
 
+@pytest.mark.slow
 def test_create_bot_builds_without_starting(seed_engine: Any, seed_settings: Settings) -> None:
     bot = create_bot(seed_engine, seed_settings)
     assert isinstance(bot, commands.Bot) and not isinstance(bot, commands.AutoShardedBot)
@@ -75,6 +77,7 @@ def test_create_bot_builds_without_starting(seed_engine: Any, seed_settings: Set
     assert mentions is not None and mentions.to_dict() == {"parse": []} and mentions.replied_user is False
 
 
+@pytest.mark.slow
 def test_sharded_and_misconfigured_bots(seed_engine: Any, seed_settings: Settings) -> None:
     sharded = create_bot(
         seed_engine, seed_settings.model_copy(update={"discord_sharded": True, "discord_shard_count": 2})

@@ -171,10 +171,10 @@ def test_index_from_another_model_or_schema_is_refused(tmp_path: Path, seeds: Pa
 
 
 def test_a_second_build_at_the_same_time_is_refused(tmp_path: Path, seeds: Path) -> None:
-    from qabot.errors import QabotError
+    from qabot.errors import BuildLocked
 
     settings = _settings(tmp_path)
-    with store.build_lock(settings.index_dir), pytest.raises(QabotError, match="Another build"):
+    with store.build_lock(settings.index_dir), pytest.raises(BuildLocked, match="Another build"):
         QAEngine(settings, embedder=FakeEmbedder()).build()
 
 

@@ -26,7 +26,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ..engine import QAEngine
-from ..errors import ConfigError, IndexError_, QabotError, QuestionError
+from ..errors import ConfigError, IndexUnusable, QabotError, QuestionError
 from ..records import Answer, IndexInfo
 from ..settings import Settings
 from .conversation import Conversations
@@ -207,7 +207,7 @@ class QACog(commands.Cog, name="qabot"):
     def _error_text(err: BaseException) -> str:
         if isinstance(err, QuestionError):
             return str(err)
-        if isinstance(err, IndexError_):
+        if isinstance(err, IndexUnusable):
             return INDEX_ERROR
         return GENERIC_ERROR
 

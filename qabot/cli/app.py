@@ -1,6 +1,6 @@
 """The `qabot` command. Turns QabotError into one line on stderr and exit code 1.
 
-    qabot index build [--seeds DIR] [--index DIR] [--full]
+    qabot index build [--seeds DIR] [--index DIR] [--full] [--json]
     qabot index status [--index DIR]
     qabot ask "QUESTION" [--index DIR] [-k N] [--json]      (QUESTION "-" reads stdin, one per line)
     qabot repl [--index DIR]
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     build = index_sub.add_parser("build", parents=[common], help="build the index from the seeds folder")
     build.add_argument("--full", action="store_true", help="re-embed everything instead of reusing the cache")
+    build.add_argument("--json", action="store_true", help="print what the build did as one JSON object")
     index_sub.add_parser("status", parents=[common], help="what is indexed and whether it is stale")
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question ('-' reads one per line from stdin)")
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
+    from ..errors import ConfigError
     from ..settings import Settings
 
     try:
@@ -92,7 +94,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise QabotError(
+        raise ConfigError(
             f"Invalid setting {where.upper()}: {first['msg']} (check QABOT_* variables and .env)."
         ) from exc
     update: dict[str, Any] = {}
@@ -157,7 +159,12 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     engine = QAEngine(_settings(args))
     with build_progress(err) as progress:
         report = engine.build(full=args.full, progress=progress)
-    print_build(out, report)
+    if args.json:
+        import json
+
+        print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+    else:
+        print_build(out, report)
     return 0
 
 
