@@ -461,7 +461,7 @@ def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "warm_ask_1m_p50_ms": check(_get(r, "scale", "ask", "p50_ms"), lambda v: v <= 15, "<= 15 ms (1M chunks)"),
         "cold_ask_1m_s": check(_get(r, "scale", "cold", "median_s"), lambda v: v <= 0.5, "<= 0.5 s (1M chunks)"),
         "build_peak_rss_1m_mb": check(
-            _get(r, "scale", "build", "process_peak_rss_mb"), lambda v: v <= 2048, "<= 2 GB (1M-chunk build)"
+            _get(r, "scale", "build", "peak_rss_mb"), lambda v: v <= 2048, "<= 2 GB (1M-chunk build)"
         ),
         "build_vs_raw": check(_get(r, "build", "build_vs_raw"), lambda v: v >= 0.9, ">= 0.90"),
         "search_recall_at_10": check(largest and largest["recall_at_10"], lambda v: v >= 0.95, ">= 0.95 (largest)"),
@@ -661,7 +661,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             out.append(
                 (
                     f"  streamed build, {b['chunks']:,} chunks",
-                    f"peak RSS {_fmt(b.get('process_peak_rss_mb'), 'MB')}, {_fmt(b['build_s'], 's')}",
+                    f"peak RSS {_fmt(b.get('peak_rss_mb'), 'MB')}, {_fmt(b['build_s'], 's')}",
                     (mark("build_peak_rss_1m_mb") + " " if key == "build" else "")
                     + f"{b['documents']:,} docs, {b['faiss']}; vectors replayed, not embedded; "
                     f"generation {_fmt(b.get('generation_mb'), 'MB')} + cache {_fmt(b.get('cache_mb'), 'MB')}",

@@ -197,7 +197,7 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
         "plan_s": round(planned_s, 1),
         "build_s": round(time.perf_counter() - began, 1),
         "faiss": built.manifest.get("faiss"),
-        "peak_rss_mb": round(bench_proc.vm_hwm_mb(), 1),
+        "peak_rss_mb": round(bench_proc.vm_hwm_mb(), 1),  # this process, the build alone (VmHWM)
         "generation_mb": round(_du_mb(built.path), 1),
         "cache_mb": round(_du_mb(out, store.EMBEDDING_CACHE), 1),
     }
@@ -241,8 +241,8 @@ def estimate(small: dict[str, Any], large: dict[str, Any], n: int, raw_chunks_pe
         "disk_gb": round(disk_mb / 1000, 1),
         "generation_gb": round(grow("generation_mb") / 1000, 1),
         "cache_gb": round(grow("cache_mb") / 1000, 1),
-        "build_peak_rss_gb": round(grow("process_peak_rss_mb") / 1000, 2),
-        "rss_mb_per_million_chunks": round((large["process_peak_rss_mb"] - small["process_peak_rss_mb"]) / dn * 1e6, 1),
+        "build_peak_rss_gb": round(grow("peak_rss_mb") / 1000, 2),
+        "rss_mb_per_million_chunks": round((large["peak_rss_mb"] - small["peak_rss_mb"]) / dn * 1e6, 1),
         "faiss_index_gb": round(n * (384 + 8) / 1e9, 2),
         "build_hours": round(build_s / 3600, 2),
         "ask_rss_gb": None,
