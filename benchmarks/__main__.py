@@ -1,4 +1,4 @@
-"""`python -m benchmarks`: measure qabot's speed, memory and scale in one run (issue 5).
+"""`python -m benchmarks`: measure qabot's speed, memory and scale in one run.
 
     python -m benchmarks                         # everything, prints a table
     python -m benchmarks --json                  # one JSON object instead
@@ -17,7 +17,7 @@ Parts (`--only`, comma separated):
 Inputs: the Wikipedia corpus (`python scripts/wiki_corpus.py --out data/wiki-seeds`), its
 questions eval/wiki.jsonl, the seed article and eval/seed.jsonl, and a qabot index of the
 whole wiki corpus (`--large-index`, default /tmp/wiki-index; built by the bench with
-`qabot index build` when missing, which takes about an hour). Heavy steps run one after
+`qabot index build` when missing). Heavy steps run one after
 another; measure on an otherwise idle machine (`uptime`).
 """
 
@@ -68,10 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scale-index",
         type=Path,
-        help=f"scale: the 1M-chunk index (default {DEFAULT_SCALE}; made once, ~10 min, when missing)",
+        help=f"scale: the 1M-chunk index (default {DEFAULT_SCALE}; made once when missing)",
     )
     p.add_argument("--scale-chunks", type=int, help="scale: chunks in that index (default 1000000; quick 60000)")
-    p.add_argument("--full-build", action="store_true", help="incremental: also time a full rebuild (~15 min)")
+    p.add_argument("--full-build", action="store_true", help="incremental: also time a full rebuild")
     p.add_argument(
         "--full-build-seconds", type=float, help="incremental: the large index's full build time, when known otherwise"
     )
@@ -445,7 +445,7 @@ def _get(data: dict[str, Any], *path: str) -> Any:
 
 
 def targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each target of issue 5 with the measured value and whether it is met (None: not measured)."""
+    """Each speed target with the measured value and whether it is met (None: not measured)."""
 
     def check(value: Any, ok: Any, goal: str) -> dict[str, Any]:
         return {"value": value, "goal": goal, "met": None if value is None else bool(ok(value))}

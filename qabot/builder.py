@@ -99,7 +99,8 @@ def build(
         files = list_sources(settings.seeds_dir)
         if not files:
             raise SourceError(
-                f"Seeds folder {settings.seeds_dir} has no .txt, .md or .html files: add documents and build again."
+                f"Seeds folder {settings.seeds_dir} has no .txt, .md, .html, .pdf or .docx files: "
+                "add documents and build again."
             )
         chunking = chunker_settings(settings, embedder)
         # The generation in use: the source of reusable plans.
@@ -288,7 +289,7 @@ class _GenerationWriter:
         self.lexical.add(inputs)
 
     def _insert_rows(self, block: list[PlannedSource], first_sentence: int) -> None:
-        doc_rows, source_rows, sentence_rows, chunk_rows = [], [], [], []
+        doc_rows, source_rows, sentence_rows, chunk_rows, page_rows = [], [], [], [], []
         sent_base = first_sentence
         for item in block:
             plan, doc = item.plan, item.plan.document
@@ -312,12 +313,14 @@ class _GenerationWriter:
                 )
             )
             source_rows.append((doc.source, doc.sha256, item.size, item.mtime_ns, None))
+            page_rows += [(doc_id, n, start) for n, start in enumerate(doc.pages, start=1)]
             sent_base += len(plan.sentences)
             self.documents += 1
         self.conn.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", doc_rows)
         self.conn.executemany("INSERT INTO sources VALUES (?,?,?,?,?)", source_rows)
         self.conn.executemany("INSERT INTO sentences VALUES (?,?,?,?)", sentence_rows)
         self.conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", chunk_rows)
+        self.conn.executemany("INSERT INTO pages VALUES (?,?,?)", page_rows)
         self.conn.commit()
 
     def finish(self) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .onnx_encoder import padded_arrays
-from .settings import PACKAGED_MODEL, BuildPrecision
+from .settings import PACKAGED_MODEL, BuildPrecision, Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int], None]  # called with the number of texts just embedded
 # At most this many texts are embedded through the ONNX export (when attached) instead of torch.
 ONNX_BUILD_MAX_TEXTS = 32
+_DEFAULTS = Settings.model_fields  # one default per setting: the embedder's come from there
 
 
 class Embedder(Protocol):
@@ -111,7 +112,7 @@ def offline_environment() -> None:
 def native_bfloat16() -> bool:
     """True when this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX), so it pays off.
 
-    Read from /proc/cpuinfo where there is one (importing torch to ask costs ~1.5 s)."""
+    Read from /proc/cpuinfo where there is one (importing torch just to ask is slow)."""
     try:
         flags = next(
             (line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), None
@@ -173,7 +174,13 @@ def _hub_cache_folder(name: str) -> Path | None:
 class SentenceTransformerEmbedder:
     """The sentence-transformers implementation of Embedder (normalized vectors)."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, query_threads: int = 2, precision: BuildPrecision = "auto") -> None:
+    def __init__(
+        self,
+        model: str = PACKAGED_MODEL,
+        query_threads: int = _DEFAULTS["query_threads"].default,
+        precision: BuildPrecision = _DEFAULTS["build_precision"].default,
+    ) -> None:
+        """The defaults are the settings' own (QABOT_QUERY_THREADS, QABOT_BUILD_PRECISION)."""
         self._name = model
         self._path = resolve_model_path(model)
         self._query_threads = query_threads
@@ -217,8 +224,8 @@ class SentenceTransformerEmbedder:
 
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
-        """Run the model under bfloat16 autocast when chosen: matrix products in bf16 (2.5x
-        faster on this CPU), layer norms, softmax and pooling in float32; vectors agree with
+        """Run the model under bfloat16 autocast when chosen: matrix products in bf16 (much
+        faster where the CPU has bf16 units), layer norms, softmax and pooling in float32; vectors agree with
         float32 to cosine 0.9999+ (measured and tested)."""
         if self.precision != "bfloat16":
             yield
@@ -371,7 +378,7 @@ class SentenceTransformerEmbedder:
 
         A few texts (an incremental build after an edit) go through the attached ONNX export of
         the same model when there is one: importing sentence-transformers would cost more than
-        the embedding (~5 s). Its vectors agree with sentence-transformers' to cosine >= 0.999.
+        the embedding. Its vectors agree with sentence-transformers' to cosine >= 0.999.
         """
         import numpy as np
 

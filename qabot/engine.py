@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import store
 from .answer import candidates, compose, missing_words_removed, unknown_share
 from .builder import BuildProgress, build
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
-from .errors import IndexMissing, QuestionError
+from .errors import ConfigError, IndexMissing, QuestionError
+from .pdf_text import page_of
 from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .llm.client import ChatClient
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,15 @@ class _Snapshot:
     generation: str
 
 
+def with_pages(answer: Answer, reader: IndexReader) -> Answer:
+    """The answer with each PDF citation's page (the page its span starts on)."""
+    cited = []
+    for cite in answer.citations:
+        starts = reader.page_starts(cite.source)
+        cited.append(replace(cite, page=page_of(starts, cite.start)) if starts else cite)
+    return replace(answer, citations=tuple(cited))
+
+
 class QAEngine:
     """Questions in, cited answers out."""
 
@@ -43,6 +57,7 @@ class QAEngine:
         self._embedder = embedder
         self._snapshot: _Snapshot | None = None
         self._reload_lock = threading.Lock()
+        self._llm: ChatClient | None = None
 
     # ---- construction -------------------------------------------------------------
     @classmethod
@@ -112,6 +127,13 @@ class QAEngine:
             self._snapshot = _Snapshot(reader, generation.name)
             return True
 
+    def close(self) -> None:
+        """Release the open index (the next reload opens it again)."""
+        with self._reload_lock:
+            snap, self._snapshot = self._snapshot, None
+        if snap is not None:
+            snap.reader.close()
+
     @property
     def _state(self) -> _Snapshot:
         snap = self._snapshot
@@ -145,6 +167,14 @@ class QAEngine:
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
             seeds = Path(manifest["seeds_dir"])
         return store.stale_sources(seeds, self._state.reader.generation)
+
+    def document_text(self, source: str) -> str | None:
+        """The text a source's citation offsets index (as stored in the index); None when not indexed."""
+        return self._state.reader.document_text(source)
+
+    def page_starts(self, source: str) -> tuple[int, ...]:
+        """Where each page of a PDF source begins in its text; () for other formats."""
+        return self._state.reader.page_starts(source)
 
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -183,4 +213,40 @@ class QAEngine:
                 own = self.embedder.embed_query(text) if earlier else qvec
                 vec = self.embedder.embed_query(reduced)
                 signals["gain"] = float(vec @ ranked[0].vector) - float(own @ ranked[0].vector)
-        return compose(text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals)
+        answer = compose(
+            text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals
+        )  # fmt: skip
+        answer = with_pages(answer, snap.reader)
+        if s.llm_verify and not answer.abstained and self.llm is not None:
+            from .llm.verify import verified_answer
+
+            answer = verified_answer(self.llm, answer, hits)
+        return answer
+
+    @property
+    def llm(self) -> ChatClient | None:
+        """The language model client, when QABOT_LLM_URL and QABOT_LLM_MODEL are set."""
+        if self._llm is None:
+            from .llm.client import ChatClient
+
+            self._llm = ChatClient.from_settings(self.settings)
+        return self._llm
+
+    def write(self, answer: Answer, on_text: Callable[[str], None] | None = None) -> Answer:
+        """The answer written by the language model from `answer`'s passages, every sentence checked.
+
+        Falls back to `answer` (with a warning) when the model fails or writes nothing supported;
+        an abstention stays one. on_text receives the model's text as it streams.
+        """
+        client = self.require_llm()
+        from .llm.write import written_answer
+
+        return written_answer(client, answer, on_text)
+
+    def require_llm(self) -> ChatClient:
+        """The language model client, or a ConfigError saying what to set."""
+        if self.llm is None:
+            raise ConfigError(
+                "Writing answers needs a language model: set QABOT_LLM_URL and QABOT_LLM_MODEL (see .env.example)."
+            )
+        return self.llm

@@ -4,9 +4,11 @@
     ├── ConfigError             a setting is invalid (bad value, unknown model)
     ├── QuestionError           the question is empty or too long
     ├── SourceError             the seeds folder is missing or holds nothing readable
+    │   └── DocumentUnreadable  one PDF or Word file cannot be used (the build names it as skipped)
     ├── DatasetError            an evaluation dataset cannot be read (names the line)
     ├── BuildLocked             another build is writing the same index folder
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
+    ├── LLMUnavailable          the optional language model failed (down, slow, garbage); answers go on without it
     └── IndexUnusable           the index cannot be used
         ├── IndexMissing        there is no index yet
         ├── IndexCorrupt        files are missing or unreadable
@@ -34,6 +36,10 @@ class SourceError(QabotError):
     """The documents cannot be read."""
 
 
+class DocumentUnreadable(SourceError):
+    """A PDF or Word file cannot be used; str(err) is the reason shown in the skipped-file list."""
+
+
 class DatasetError(QabotError):
     """An evaluation dataset cannot be read; the message names the line and the problem."""
 
@@ -44,6 +50,10 @@ class BuildLocked(QabotError):
 
 class BuildInterrupted(QabotError):
     """A build was interrupted before it switched the index."""
+
+
+class LLMUnavailable(QabotError):
+    """The optional language model server could not be used for this question."""
 
 
 class IndexUnusable(QabotError):

@@ -370,9 +370,8 @@ class OnnxQueryEncoder:
                 opts.intra_op_num_threads = self._threads
                 opts.inter_op_num_threads = 1
                 opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-                # Idle threads sleep instead of spinning: with two threads and spinning, a question
-                # took 7.4 ms instead of 3.5 on a machine whose two cores were busy; without
-                # spinning, 3.5 ms busy and 2.2 ms idle (one thread: 3.2 ms idle, p90 7.8 ms busy).
+                # Idle threads sleep instead of spinning: with spinning, two threads on a machine whose
+                # cores are busy with other work took about twice as long per question.
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 opts.log_severity_level = 3

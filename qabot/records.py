@@ -21,6 +21,7 @@ class Document:
     source: str  # path relative to the seeds folder, with forward slashes
     text: str
     sha256: str  # of the file's bytes
+    pages: tuple[int, ...] = ()  # PDF only: offset in `text` where page i+1 begins
 
     @property
     def title(self) -> str:
@@ -65,6 +66,7 @@ class Citation:
     end: int
     text: str
     score: float
+    page: int | None = None  # 1-based page of a PDF citation's start; None for other formats
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,7 +75,13 @@ class Citation:
             "end": self.end,
             "text": self.text,
             "score": round(float(self.score), 4),
+            "page": self.page,
         }
+
+    @property
+    def where(self) -> str:
+        """How a source line names the citation: `report.pdf p. 3` for a PDF, else the file."""
+        return self.source if self.page is None else f"{self.source} p. {self.page}"
 
 
 ABSTAIN_TEXT = "The documents don't say."
@@ -88,6 +96,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     confidence: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # one line each, e.g. the language model could not be used
 
     @property
     def abstained(self) -> bool:
@@ -99,7 +108,7 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [c.to_json() for c in self.citations],
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@
       .lock                   held (flock) while a build writes
       embeddings.sqlite       the embedding cache (WAL, committed per block: survives a killed build)
       gen-000007/             one complete build
-        meta.sqlite           sources, documents, chunks, sentences
+        meta.sqlite           sources, documents, chunks, sentences, PDF page starts
         vectors.faiss         chunk vectors (row i = chunk id i)
         sentences.npy         sentence vectors, float16 (row i = sentence id i)
         bm25/                 BM25 arrays (bm25s's file layout) + JSON
@@ -65,6 +65,10 @@ CREATE TABLE sentences (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),
     start INTEGER NOT NULL, "end" INTEGER NOT NULL
 );
+CREATE TABLE pages (  -- PDF documents only: page n begins at offset start of the document's text
+    doc_id INTEGER NOT NULL REFERENCES documents(id), page INTEGER NOT NULL, start INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, page)
+) WITHOUT ROWID;
 """
 
 REBUILD_HINT = "run `qabot index build --full`"
