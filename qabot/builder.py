@@ -274,8 +274,8 @@ class _GenerationWriter:
                     row += 1
             self.cache.put(fresh, self.number)  # committed: a build killed from here on keeps them
             vectors.update(fresh)
-        chunk_block = np.stack([vectors[k] for k in chunk_keys]).astype(np.float16)
-        self.chunk_file.write(chunk_block.tobytes())
+        if chunk_keys:  # (a block of documents without a chunk has nothing to append)
+            self.chunk_file.write(np.stack([vectors[k] for k in chunk_keys]).astype(np.float16).tobytes())
         first_sentence = self.sentences.rows
         sentence_block = np.zeros((n_sent, self.dim), dtype=np.float16)
         for keys, chunk_spans in zip(span_keys, spans, strict=True):
