@@ -7,7 +7,8 @@ read through an IndexView (base.py) from either.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..records import IndexInfo
 from ..settings import Settings
@@ -59,15 +60,45 @@ def describe(settings: Settings, view: IndexView, stale: list[str]) -> IndexInfo
     """What `index status`, the REPL and `/sources` show about the generation in use."""
     from .. import store
 
-    info = store.describe(settings.index_dir, view.generation, stale)
     if settings.backend == "milvus":
-        from dataclasses import replace
-
         from .milvus_client import where
 
+        manifest = view.manifest
+        counts = manifest.get("counts", {})
+        embedder = manifest.get("embedder", {})
         bm25 = getattr(view, "bm25", "milvus")
-        return replace(info, index_dir=f"{where(settings)}, alias {settings.milvus_collection!r} (BM25: {bm25})")
-    return info
+        return IndexInfo(
+            index_dir=f"{where(settings)}, alias {settings.milvus_collection!r} (BM25: {bm25})",
+            generation=view.generation.name,
+            built_at=manifest.get("built_at", "?"),
+            model=embedder.get("model", "?"),
+            dim=int(embedder.get("dim", 0)),
+            documents=int(counts.get("documents", 0)),
+            chunks=int(counts.get("chunks", 0)),
+            sentences=int(counts.get("sentences", 0)),
+            sources=tuple(view.sources()),
+            stale=tuple(stale),
+        )
+    return store.describe(settings.index_dir, view.generation, stale)
+
+
+def stale_sources(settings: Settings, view: IndexView, seeds: Path) -> list[str]:
+    """Sources added, changed or removed in `seeds` since the generation in use was built."""
+    from .. import store
+
+    if settings.backend != "milvus":
+        return store.stale_sources(seeds, view.generation)
+    from ..errors import SourceError
+    from ..loader import list_sources
+
+    recorded: dict[str, dict[str, Any]] = view.manifest.get("milvus", {}).get("sources", {})
+    try:
+        files = list_sources(seeds)
+    except SourceError:
+        return sorted(s for s, r in recorded.items() if not r.get("skipped"))
+    changed = [f.source for f in files if f.source not in recorded or store.content_changed(f, recorded[f.source])]
+    present = {f.source for f in files}
+    return sorted(changed + [s for s in recorded if s not in present])
 
 
 def status(settings: Settings, model: str) -> IndexInfo:
@@ -83,9 +114,7 @@ def status(settings: Settings, model: str) -> IndexInfo:
         manifest = view.manifest
         seeds = settings.seeds_dir
         if "seeds_dir" not in settings.model_fields_set and manifest.get("seeds_dir"):
-            from pathlib import Path
-
             seeds = Path(manifest["seeds_dir"])
-        return describe(settings, view, store.stale_sources(seeds, manifest))
+        return describe(settings, view, stale_sources(settings, view, seeds))
     finally:
         view.close()

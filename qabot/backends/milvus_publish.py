@@ -193,7 +193,8 @@ def _copy(
     manifest = dict(local.manifest)
     manifest["generation"] = name
     manifest["milvus"] = {
-        "layout": layout.LAYOUT_VERSION, "full_text": full_text, "origin": origin, "documents": _sources_by_id(reader)
+        "layout": layout.LAYOUT_VERSION, "full_text": full_text, "origin": origin, "documents": _sources_by_id(reader),
+        "sources": _source_records(reader),
     }  # fmt: skip
     text = json.dumps(manifest, sort_keys=True, ensure_ascii=False)
     pieces = [text[i : i + layout.MANIFEST_PIECE] for i in range(0, len(text), layout.MANIFEST_PIECE)]
@@ -285,6 +286,16 @@ def _sources_by_id(reader: IndexReader) -> list[str]:
     for doc_id, source in rows:
         out[int(doc_id)] = source
     return out
+
+
+def _source_records(reader: IndexReader) -> dict[str, dict[str, Any]]:
+    """What the build saw of every file (sha256, size, mtime, skip reason), for staleness checks."""
+    conn = store.connect(reader.path / store.META)
+    try:
+        rows = conn.execute("SELECT source, sha256, size, mtime_ns, skipped FROM sources").fetchall()
+    finally:
+        conn.close()
+    return {s: {"sha256": h, "size": n, "mtime_ns": m, "skipped": k} for s, h, n, m, k in rows}
 
 
 def _page_rows(reader: IndexReader) -> Iterator[dict[str, Any]]:
