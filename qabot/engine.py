@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import backends, store
+from . import backends
 from .answer import candidates, compose, missing_words_removed, unknown_share
 from .backends import IndexView
 from .builder import BuildProgress, build

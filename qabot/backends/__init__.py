@@ -103,8 +103,6 @@ def stale_sources(settings: Settings, view: IndexView, seeds: Path) -> list[str]
 
 def status(settings: Settings, model: str) -> IndexInfo:
     """`qabot index status`: open the index in use (files or server) and describe it."""
-    from .. import store
-
     if settings.backend != "milvus":
         from . import faiss
 

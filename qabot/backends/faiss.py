@@ -22,5 +22,5 @@ def status(settings: Settings, model: str) -> IndexInfo:
     """What `qabot index status` prints: the files are opened, not just the manifest read."""
     generation = store.open_generation(settings.index_dir, model=model)
     IndexReader(generation).close()
-    stale = store.stale_sources(settings.seeds_dir, generation.manifest)
+    stale = store.stale_sources(settings.seeds_dir, generation)
     return store.describe(settings.index_dir, generation, stale)
