@@ -413,7 +413,8 @@ class Bench:
         result["ask"] = asked.json_tail()["ask"]
         result["ask"]["process_peak_rss_mb"] = round(asked.peak_rss_mb, 1)
         result["cold"] = cold_ask(out, "how tall is mount everest", self.cold_runs)
-        if isinstance(result.get("build"), dict) and isinstance(result.get("build_small"), dict):
+        # Not from the quick run: its builds are too small to extrapolate from.
+        if not self.quick and isinstance(result.get("build"), dict) and isinstance(result.get("build_small"), dict):
             raw = _get(self.result, "build", "raw_chunks_per_s")
             result["build"]["ask_peak_rss_mb"] = result["ask"]["process_peak_rss_mb"]
             result["estimate_10m"] = scale.estimate(result["build_small"], result["build"], 10_000_000, raw)
