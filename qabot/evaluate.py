@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from .errors import DatasetError, QuestionError
-from .records import Answer, Citation
+from .records import Answer, Citation, Document
 
 TOP_RANKS = 10  # MRR@10
 _MARKER = re.compile(r"\[\d+\]")  # the [n] citation markers inside answer text
@@ -155,7 +155,7 @@ class DocumentCache:
             from .loader import SourceFile, read_document  # their offsets index the extracted text
 
             doc = read_document(SourceFile(source, path, 0, 0))
-            return getattr(doc, "text", None)
+            return doc.text if isinstance(doc, Document) else None
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 text = f.read()

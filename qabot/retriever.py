@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .backends.base import IndexView
 from .lexical import identifiers
-from .reader import IndexReader
 from .records import Hit
 from .vectors import search as vector_search
 
@@ -57,11 +57,14 @@ def with_tops_kept(order: list[int], tops: Sequence[int], n: int) -> list[int]:
     return order
 
 
-def exact_identifiers_first(reader: IndexReader, query: str, order: list[int], fused: dict[int, float]) -> list[int]:
+def exact_identifiers_first(reader: IndexView, query: str, order: list[int], fused: dict[int, float]) -> list[int]:
     """`order` with the chunks holding the query's identifiers ("WOMBAT22", "E1234") first: those
     holding more of them first, then in fused order. The dense model reads "WOMBAT22" and
-    "WOMBAT6" as nearly the same; an exact code is the strongest evidence there is."""
-    wanted = [ids for stem in identifiers(query) if len(ids := reader.lexical.chunks_with(stem))]
+    "WOMBAT6" as nearly the same; an exact code is the strongest evidence there is.
+
+    Needs the BM25 postings (`chunks_with`): a backend without them keeps the fused order."""
+    chunks_with = getattr(reader.lexical, "chunks_with", None)
+    wanted = [ids for stem in identifiers(query) if chunks_with is not None and len(ids := chunks_with(stem))]
     if not wanted:
         return order
     held: dict[int, int] = {}
@@ -74,7 +77,7 @@ def exact_identifiers_first(reader: IndexReader, query: str, order: list[int], f
     return first + [cid for cid in order if cid not in held]
 
 
-def retrieve(reader: IndexReader, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
+def retrieve(reader: IndexView, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
     """The n best distinct chunks for a query, best first."""
     dense_ids, dense_scores = vector_search(reader.vectors, query_vec, params.candidates)
     lex_ids, lex_scores = reader.lexical.search(query, params.candidates)

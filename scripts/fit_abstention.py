@@ -1,5 +1,7 @@
 """Fit the abstention rule (logistic regression over answer signals) on labelled signal dumps.
 
+Needs scikit-learn: `pip install -e '.[tune]'`.
+
     python scripts/collect_signals.py eval/seed.jsonl --seeds seeds --index /tmp/seed-index > /tmp/seed.sig
     python scripts/collect_signals.py eval/wiki.jsonl --seeds data/wiki-seeds --index /tmp/wiki-index > /tmp/wiki.sig
     python scripts/collect_signals.py eval/wiki-train.jsonl --seeds data/wiki-seeds \

@@ -234,3 +234,32 @@ def test_a_stopping_bot_refuses_new_questions_and_resumes(seed_engine, tmp_path:
         assert w.cog.question_log is not None
 
     run_scenario(seed_engine, bot_settings(discord_log=tmp_path / "log.sqlite3"), scenario)
+
+
+def test_a_burst_of_50_members_is_all_answered_by_the_time_based_gate(seed_engine) -> None:
+    """The old gate told 28 of 50 to come back in a minute though the queue drained in 0.7 s."""
+    settings = bot_settings(discord_max_concurrency=2, discord_max_wait_seconds=30.0)
+
+    async def scenario(w: World) -> None:
+        members = [w.guild.add_member(w.env.create_user(f"member{i}")) for i in range(50)]
+        gate = w.cog.gate
+        admit, peak = gate.admit, [0]
+
+        def counting_admit() -> Any:
+            ticket = admit()
+            peak[0] = max(peak[0], gate.admitted)
+            return ticket
+
+        gate.admit = counting_admit
+        # all 50 questions reach the bot before it answers any (simcord runs one member action
+        # at a time, so they are put straight into the simulated Discord, then the bot settles)
+        for member in members:
+            w.env.backend.create_message(w.channel.id, member.id, f"{w.mention} {MISSILES}")
+        await w.env.settle(timeout=600)
+        replies = [m for m in bot_messages(w.channel, w.bot) if m.reference is not None]
+        assert len(replies) == 50
+        assert all(m.embeds and "15 ballistic missiles" in visible_text(m) for m in replies)  # nobody told "busy"
+        assert peak[0] > gate.concurrency  # a real queue formed, and nobody was refused
+        assert gate.admitted == 0 and gate.measured == 50  # every answer timed (on simcord's virtual clock)
+
+    run_scenario(seed_engine, settings, scenario)

@@ -29,8 +29,7 @@ def test_health_endpoint_and_heartbeat_follow_the_connection(tmp_path: Path) -> 
         await health.start()
         port = health.bound_port
         assert port is not None
-        assert health._server is not None
-        assert all(s.getsockname()[0] == "127.0.0.1" for s in health._server.sockets)  # loopback only
+        assert health.bound_hosts == ["127.0.0.1"]  # loopback only
         assert (await _get(port)).startswith("HTTP/1.1 503")
         assert not beat.exists()  # not connected: no heartbeat
         ready[0] = True

@@ -99,3 +99,5 @@ def test_titles_and_links_of_sources(tmp_path: Path) -> None:
     assert links.describe(tmp_path, "../outside.txt").title == "outside.txt"  # never read outside the seeds
     assert SourceLinks("https://x.example/{stem}.html").template_url("a/b.md") == "https://x.example/a/b.html"
     assert SourceLinks(None).template_url("a.md") is None
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj")
+    assert links.describe(tmp_path, "report.pdf").title == "report.pdf"  # binary: never read for a title

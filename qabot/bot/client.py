@@ -337,6 +337,8 @@ class QACog(commands.Cog, name="qabot"):
             self._refresh(engine)
         started = time.perf_counter()
         answer = engine.ask(question, history=list(history))
+        if self.settings.discord_generate and engine.llm is not None:
+            answer = engine.write(answer)  # a written answer, checked; the quoted one if the model fails
         latency_ms = (time.perf_counter() - started) * 1000
         seeds = engine.settings.seeds_dir
         sources = {c.source: self.links.describe(seeds, c.source) for c in answer.citations}

@@ -47,6 +47,11 @@ class Health:
             return None
         return int(self._server.sockets[0].getsockname()[1])
 
+    @property
+    def bound_hosts(self) -> list[str]:
+        """The addresses the health endpoint listens on (none before `start`)."""
+        return [str(s.getsockname()[0]) for s in self._server.sockets] if self._server is not None else []
+
     async def start(self) -> None:
         if self.heartbeat_file is not None and self._task is None:
             self._task = asyncio.create_task(self._beat(), name="qabot-heartbeat")

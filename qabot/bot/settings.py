@@ -118,6 +118,12 @@ class DiscordSettings(BaseSettings):
         "so questions in the bot's threads are follow-ups without a mention.",
     )
 
+    discord_generate: bool = Field(
+        False,
+        description="Let the language model (QABOT_LLM_URL, QABOT_LLM_MODEL) write answers from the passages, "
+        "every sentence checked against them; the quoted answer when it fails. The message is sent once written.",
+    )
+
     # --- documents
     discord_guilds_dir: Path | None = Field(
         None,

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 HEAD_BYTES = 64 * 1024
+READABLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})  # read as text for a title
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$", re.MULTILINE)
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -86,6 +87,8 @@ class SourceLinks:
     def describe(self, seeds_dir: Path, source: str) -> SourceInfo:
         """Title and link of `source` (a path relative to `seeds_dir`); the file name when unreadable."""
         fallback = SourceInfo(PurePosixPath(source).name, self.template_url(source))
+        if PurePosixPath(source).suffix.lower() not in READABLE_SUFFIXES:
+            return fallback  # PDF, DOCX...: binary, the file name is the title
         root = Path(seeds_dir)
         path = root / source
         try:
