@@ -62,6 +62,11 @@ def _qabot(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "qabot", *args], text=True, check=False, **kw)
 
 
+def _names(index: Path) -> list[str]:
+    """What an index folder holds, but the embedding cache shared by its generations."""
+    return sorted(p.name for p in index.iterdir() if not p.name.startswith("embeddings.sqlite"))
+
+
 def _one_line(err: str) -> bool:
     return err.count("\n") == 1 and err.startswith("qabot: ") and "Traceback" not in err
 
@@ -315,7 +320,7 @@ def test_a_build_cleans_leftovers_before_it_starts(tmp_path: Path) -> None:
     (tmp_path / "seeds" / "more.txt").write_text("More text here.", encoding="utf-8")
     report = QAEngine(settings, FakeEmbedder()).build()  # type: ignore[arg-type]
     assert report.generation == "gen-000002"
-    assert sorted(p.name for p in index.iterdir() if not p.name.startswith(".lock")) == [
+    assert [n for n in _names(index) if n != ".lock"] == [
         "CURRENT", "gen-000001", "gen-000002",
     ]  # fmt: skip
 
@@ -389,7 +394,7 @@ def test_every_out_of_space_error_is_one_message(tmp_path: Path, monkeypatch: py
                         r"`qabot index build`\.", str(info.value))  # fmt: skip
     index = settings.index_dir.resolve()
     assert store.names_current(index, "gen-000001")
-    assert sorted(p.name for p in index.iterdir()) == [".lock", "CURRENT", "gen-000001"]
+    assert _names(index) == [".lock", "CURRENT", "gen-000001"]
 
 
 # ---------------------------------------------------------------- slow: the real model
@@ -685,7 +690,7 @@ def test_disk_full_on_a_real_small_filesystem(embedder: Any, tmp_path: Path) -> 
                     r"free \d+ MB and rerun `qabot index build`\.", str(exc)
                 )  # fmt: skip
             assert store.names_current(index, "gen-000001")
-            assert sorted(p.name for p in index.iterdir()) == [".lock", "CURRENT", "gen-000001"]
+            assert _names(index) == [".lock", "CURRENT", "gen-000001"]
             engine = QAEngine(settings, embedder)
             engine.reload(force=True)
             answer = engine.ask(QUESTION)
@@ -715,7 +720,7 @@ def test_disk_full_on_a_real_small_filesystem(embedder: Any, tmp_path: Path) -> 
         run = _qabot("index", "build", "--seeds", str(big), "--index", str(mnt / "index"),
                      env=_env(QABOT_ONNX_QUERIES="false"))  # fmt: skip
         assert run.returncode == 1 and run.stderr.splitlines()[-1].startswith("qabot: No space left on ")
-        assert "Traceback" not in run.stderr and sorted(p.name for p in (mnt / "index").iterdir()) == [
+        assert "Traceback" not in run.stderr and _names(mnt / "index") == [
             ".lock", "CURRENT", "gen-000001",
         ]  # fmt: skip
     finally:
