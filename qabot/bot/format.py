@@ -227,6 +227,19 @@ def _source_fields(citations: Sequence[Citation], quote_chars: int) -> list[tupl
     return [source_field(i, c, quote_chars) for i, c in enumerate(citations[:FIELDS_PER_EMBED], start=1)]
 
 
+def _with_short_answer(parts: list[str], answer: Answer) -> list[str]:
+    """The short answer wrapped in ** (bold) where it shows in the escaped answer text."""
+    span = answer.short_answer_span()
+    if span is None or answer.text is None:
+        return parts
+    shown = escape(answer.text[span[0] : span[1]])
+    for i, part in enumerate(parts):
+        if shown and shown in part and len(part) + 4 <= DESCRIPTION_LIMIT:
+            parts[i] = part.replace(shown, f"**{shown}**", 1)
+            break
+    return parts
+
+
 def answer_replies(answer: Answer, question: str | None = None, footer: str | None = None) -> list[Reply]:
     """The messages that show one answer: text with [n] markers, then numbered sources."""
     title = fit(one_line(question if question is not None else answer.question), TITLE_LIMIT) or None
@@ -237,7 +250,7 @@ def answer_replies(answer: Answer, question: str | None = None, footer: str | No
             embed.set_footer(text=footer_text)
         return [Reply(embeds=[embed])]
 
-    parts = split_escaped(answer.text, DESCRIPTION_LIMIT)
+    parts = _with_short_answer(split_escaped(answer.text, DESCRIPTION_LIMIT), answer)
     embeds = [
         discord.Embed(title=title if i == 0 else None, description=part, colour=ANSWER_COLOUR)
         for i, part in enumerate(parts)
