@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
-from .question import QuestionAnalysis, analyze, find_spans, focus_found, subject_found
+from .question import QuestionAnalysis, analyze, find_spans, focus_found, is_fragment, subject_found
 from .reader import IndexReader
 from .records import Answer, Citation, Hit, ShortAnswer
 
@@ -51,6 +51,7 @@ SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer to
 SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
+FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
 SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
 # Abstention model: logistic regression over the answer's signals, fitted by
 # scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl and eval/wiki-train.jsonl
@@ -347,9 +348,13 @@ def compose(
         if found is not None:
             break
     best = found.candidate if found is not None else ranked[0]
+    cover = best.coverage
+    if found is not None and idf and is_fragment(best.text):
+        # a caption credit is read with the sentence it belongs to
+        cover = max(cover, coverage(idf, f"{best.before[-FRAGMENT_CONTEXT:]} {best.text}"))
     signals = {
         "cosine": best.cosine,
-        "coverage": best.coverage,
+        "coverage": cover,
         "top_cosine": hits[0].dense,
         "max_cosine": max(c.cosine for c in ranked),
         "max_coverage": max(c.coverage for c in ranked),

@@ -268,7 +268,7 @@ def depends_on_history(question: str) -> bool:
     if _ELLIPSIS.match(q):
         return True
     words = re.findall(r"\w+", q)
-    if len(words) <= 2 and not _subjects(q):
+    if len(words) <= 3 and not _subjects(q) and not _WH.match(q) and not _YESNO_START.match(q):
         return True
     pronoun = _PRONOUNS.search(q)
     if pronoun is None:
@@ -605,6 +605,11 @@ def _entity_stems(text: str) -> list[str]:
     return tokenize(_US.sub("Usacountry", text))
 
 
+def is_fragment(sentence: str) -> bool:
+    """A caption credit or other short piece that belongs to the sentence before it."""
+    return sentence.lstrip().startswith("(") or len(sentence.split()) < 6
+
+
 SUBJECT_RAREST = 3  # with no named entity, one of the question's 3 rarest words stands for the subject
 
 
@@ -617,8 +622,7 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
     question, its rarest content word stands for the subject.
     """
     present = set(_entity_stems(sentence)) | set(_entity_stems(title))
-    fragment = sentence.lstrip().startswith("(") or len(sentence.split()) < 6
-    if before and (fragment or _ANAPHORA.search(sentence)):
+    if before and (is_fragment(sentence) or _ANAPHORA.search(sentence)):
         present |= set(_entity_stems(before))
     groups = [g for g in question.subject_stems if g]
     if not groups:

@@ -4,11 +4,16 @@
     python scripts/collect_signals.py eval/wiki.jsonl --seeds data/wiki-seeds --index /tmp/wiki-index > /tmp/wiki.sig
     python scripts/collect_signals.py eval/wiki-train.jsonl --seeds data/wiki-seeds \
         --index /tmp/wiki-index > /tmp/train.sig
-    python scripts/fit_abstention.py /tmp/seed.sig /tmp/wiki.sig /tmp/train.sig
+    python scripts/collect_signals.py eval/honesty-train.jsonl --seeds data/wiki-seeds \
+        --index /tmp/wiki-index > /tmp/honesty.sig      # the seed-article lines of this file need
+    python scripts/fit_abstention.py /tmp/seed.sig /tmp/wiki.sig /tmp/train.sig /tmp/honesty.sig
+
+Needs scikit-learn (`pip install -e '.[tune]'`).
 
 Label: 1 when the question is answerable and the best sentence holds a gold answer, 0 when it
 is unanswerable (answerable questions answered wrongly are left out: they say nothing about
-whether to answer). Prints the weights to paste into qabot/answer.py and, per threshold, the
+whether to answer). Only questions that pass the support check (signal "supported") are
+fitted: the others are refused whatever the model says. Prints the weights to paste into qabot/answer.py and, per threshold, the
 abstention recall and false-abstention rate on each file.
 """
 
@@ -31,7 +36,8 @@ def load(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.array([[r["signals"].get(f, 0.0) for f in FEATURES] for r in rows])
     answerable = np.array([r["answerable"] for r in rows])
     correct = np.array([bool(r["correct"]) for r in rows])
-    return x, answerable, correct
+    gated = np.array([r["signals"].get("supported", 1.0) > 0 for r in rows])
+    return x[gated], answerable[gated], correct[gated]
 
 
 def main() -> int:
@@ -54,8 +60,8 @@ def main() -> int:
             p = model.predict_proba(x)[:, 1]
             abstain = p < t
             parts.append(
-                f"{path}: abstention recall {abstain[~answerable].mean():.2f}, "
-                f"false abstention {abstain[answerable].mean():.2f}"
+                f"{path}: of the supported, abstained {abstain[~answerable].sum()}/{(~answerable).sum()} "
+                f"unanswerable, {abstain[answerable].sum()}/{answerable.sum()} answerable"
             )
         print(f"threshold {t}: " + " | ".join(parts))
     return 0
