@@ -228,12 +228,8 @@ def candidates(
             # find and rank the passage, but cannot make an unrelated new question look answered.
             own_cover = cover if not context else coverage(own, sentence)
             before = text[max(row.start, sent.start - BEFORE_CHARS) : sent.start]
-            out.append(
-                Candidate(
-                    hit.source, sent.start, sent.end, sentence, rank, float(cos), own_cover, match, score, vec,
-                    title, before,
-                )  # fmt: skip
-            )
+            fields = (hit.source, sent.start, sent.end, sentence, rank, float(cos), own_cover, match, score, vec)
+            out.append(Candidate(*fields, title, before))
     out.sort(key=lambda c: (-c.score, c.passage_rank, c.start))
     return out
 
@@ -303,7 +299,7 @@ def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind
     m = re.search(r"((?:[A-Za-z’'-]+\s+){0,2})$", before)
     if m:
         words = m.group(1).split()
-        keep = []
+        keep: list[str] = []
         for word in reversed(words):
             if word.lower() in {"the", "a", "an", "and", "was", "is", "as", "his", "her", "their", "its", "of"}:
                 break

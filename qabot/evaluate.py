@@ -463,7 +463,10 @@ def run_eval(
 def _run_one(engine: Engine, item: EvalItem, k: int | None, docs: DocumentCache) -> ItemResult:
     started = time.perf_counter()
     try:
-        answer = engine.ask(item.question, k=k, history=item.history) if item.history else engine.ask(item.question, k=k)
+        if item.history:
+            answer = engine.ask(item.question, k=k, history=item.history)
+        else:
+            answer = engine.ask(item.question, k=k)
     except QuestionError as exc:  # a question the engine refuses counts against it
         elapsed = (time.perf_counter() - started) * 1000.0
         return ItemResult(item, None, False, (), (), None, False if item.answerable else None, elapsed, error=str(exc))
@@ -546,13 +549,16 @@ def render_text(report: EvalReport) -> str:
     if c["on_topic"] or c["off_topic"]:
         at = len(rows) - 2
         rows[at:at] = [
-            ("abstention on-topic", _pct(m["abstention_recall_on_topic"]), f"{c['abstained_on_topic']}/{c['on_topic']}"),
-            ("abstention off-topic", _pct(m["abstention_recall_off_topic"]), f"{c['abstained_off_topic']}/{c['off_topic']}"),
-        ]
+            ("abstention on-topic", _pct(m["abstention_recall_on_topic"]),
+             f"{c['abstained_on_topic']}/{c['on_topic']}"),
+            ("abstention off-topic", _pct(m["abstention_recall_off_topic"]),
+             f"{c['abstained_off_topic']}/{c['off_topic']}"),
+        ]  # fmt: skip
     if c["dependent"] or c["independent"]:
         at = len(rows) - 2
         rows[at:at] = [
-            ("follow-ups dependent", _pct(m["followup_accuracy_dependent"]), f"{c['dependent_right']}/{c['dependent']}"),
+            ("follow-ups dependent", _pct(m["followup_accuracy_dependent"]),
+             f"{c['dependent_right']}/{c['dependent']}"),
             ("follow-ups independent", _pct(m["followup_accuracy_independent"]),
              f"{c['independent_right']}/{c['independent']}"),
         ]  # fmt: skip

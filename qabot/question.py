@@ -34,7 +34,7 @@ _MONEY_WORDS = (
     r"revenues|sell|sold|salary|fee|fees|charge|charged|raise|raised|valued|value|income|profit|fund|funded|"
     r"invest|invested|investment|gdp|fine|fined|bought|buy|ticket"
 )
-_LENGTH_FOCUS = {"range", "wingspan", "deep", "depth", "tall", "height", "high", "long", "length", "far", "distance", "wide",
+_LENGTH_FOCUS = {"range", "wingspan", "deep", "depth", "tall", "height", "high", "long", "length", "far", "distance", "wide",  # noqa: E501
                  "width", "elevation", "altitude", "diameter", "radius", "thick", "thickness"}  # fmt: skip
 _MASS_FOCUS = {"heavy", "weigh", "weighs", "weight", "mass"}
 _AREA_FOCUS = {"big", "large", "area", "size"}
@@ -50,9 +50,7 @@ _ORG_NOUNS = (
     r"company|companies|organi[sz]ation|team|club|party|band|university|agency|group|firm|corporation|"
     r"network|newspaper|publisher|label|studio|school|college|airline|bank|brand|manufacturer|army|body"
 )
-_ROLE_NOUNS = (
-    r"position|role|title|job|office|rank|post|profession|occupation|function|capacity|responsibility"
-)
+_ROLE_NOUNS = r"position|role|title|job|office|rank|post|profession|occupation|function|capacity|responsibility"
 _CITY_NOUNS = r"city|cities|town|village|capital|municipality|port"
 _COUNTRY_NOUNS = r"country|nation|state|kingdom|empire"
 _PLACE_NOUNS = (
@@ -178,18 +176,140 @@ def _answer_type(q: str) -> tuple[str, str | None]:
 
 
 _FOCUS_WORDS = frozenset(
-    """born birth die died death dies found founded establish established form formed build built construct
-    constructed open opened close closed start started begin began end ended invent invented discover
-    discovered write wrote written publish published release released marry married win won elect elected
-    become became create created launch launched sign signed kill killed destroy destroyed capture captured
-    join joined leave left move moved live lived bury buried reign ruled rule design designed win located
-    locate invade invaded attack attacked hold held play played""".split()
+    [
+        "born",
+        "birth",
+        "die",
+        "died",
+        "death",
+        "dies",
+        "found",
+        "founded",
+        "establish",
+        "established",
+        "form",
+        "formed",
+        "build",
+        "built",
+        "construct",
+        "constructed",
+        "open",
+        "opened",
+        "close",
+        "closed",
+        "start",
+        "started",
+        "begin",
+        "began",
+        "end",
+        "ended",
+        "invent",
+        "invented",
+        "discover",
+        "discovered",
+        "write",
+        "wrote",
+        "written",
+        "publish",
+        "published",
+        "release",
+        "released",
+        "marry",
+        "married",
+        "win",
+        "won",
+        "elect",
+        "elected",
+        "become",
+        "became",
+        "create",
+        "created",
+        "launch",
+        "launched",
+        "sign",
+        "signed",
+        "kill",
+        "killed",
+        "destroy",
+        "destroyed",
+        "capture",
+        "captured",
+        "join",
+        "joined",
+        "leave",
+        "left",
+        "move",
+        "moved",
+        "live",
+        "lived",
+        "bury",
+        "buried",
+        "reign",
+        "ruled",
+        "rule",
+        "design",
+        "designed",
+        "win",
+        "located",
+        "locate",
+        "invade",
+        "invaded",
+        "attack",
+        "attacked",
+        "hold",
+        "held",
+        "play",
+        "played",
+    ]
 )
 
 _LEAD_WORDS = frozenset(
-    """what which who whom whose when where why how is are was were do does did the a an in on of at to
-    and or but can could has have had will would should may might tell me about according headline
-    article title""".split()
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "of",
+        "at",
+        "to",
+        "and",
+        "or",
+        "but",
+        "can",
+        "could",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "should",
+        "may",
+        "might",
+        "tell",
+        "me",
+        "about",
+        "according",
+        "headline",
+        "article",
+        "title",
+    ]
 )
 
 
@@ -294,7 +414,7 @@ _NUM_WORD = (
 _NUM = rf"(?:(?:about|around|approximately|nearly|almost|over|more than|less than|fewer than|some|at least|up to|c\.|ca\.)\s+)?(?:\d+(?:[.,]\d+)*(?:\s*(?:million|billion|trillion|thousand|hundred|m|bn))?|(?:{_NUM_WORD})(?:[\s-](?:{_NUM_WORD}))*)"  # noqa: E501
 _MONEY = re.compile(
     rf"(?:(?:US|A|C|NZ|HK)?[$€£¥₹]\s?\d+(?:[.,]\d+)*(?:\s*(?:million|billion|trillion|thousand|m|bn))?)|"
-    rf"(?:{_NUM}\s+(?:(?:US|U\.S\.|Canadian|Australian|Hong Kong)\s+)?(?:dollars?|euros?|pounds?(?! of)|pounds sterling|yen|"
+    rf"(?:{_NUM}\s+(?:(?:US|U\.S\.|Canadian|Australian|Hong Kong)\s+)?(?:dollars?|euros?|pounds?(?! of)|pounds sterling|yen|"  # noqa: E501
     rf"yuan|rupees?|francs?|marks?|roubles?|rubles?|pesos?|dinars?|riyals?|USD|EUR|GBP|guineas?|shillings?|cents?))",
     re.IGNORECASE,
 )
@@ -306,7 +426,7 @@ _UNIT_CLASSES = {
     "area": r"km2|km²|m2|m²|sq ?mi|sq ?km|square (?:kilomet(?:re|er)s?|miles?|met(?:re|er)s?|feet|foot)|"
     r"acres?|hectares?|ha",
     "mass": r"kg|kilograms?|g|grams?|tonnes?|tons?|t|lb|lbs|pounds?|ounces?|oz|mg|milligrams?|stones?",
-    "volume": r"litres?|liters?|l|ml|millilitres?|gallons?|cubic (?:kilomet(?:re|er)s?|met(?:re|er)s?|feet)|m3|m³|km3|km³|barrels?",
+    "volume": r"litres?|liters?|l|ml|millilitres?|gallons?|cubic (?:kilomet(?:re|er)s?|met(?:re|er)s?|feet)|m3|m³|km3|km³|barrels?",  # noqa: E501
     "speed": r"km/h|kmh|kph|mph|m/s|knots?|miles per hour|kilomet(?:re|er)s per hour|metres per second|mach",
     "temperature": r"°\s?[CFK]|degrees?(?: (?:celsius|fahrenheit|kelvin|C|F))?|kelvin|K",
     "duration": r"years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries|century|millennia|"
@@ -332,11 +452,16 @@ _DAY = re.compile(
     r"\b(?:(?:last|next|on|this)\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|"
     r"today|tonight|tomorrow)(?:\s+(?:morning|afternoon|evening|night))?\b|"
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"(?:\s+\d{1,2})?\b(?!\s+\d{4})|\blast (?:week|month|year)\b|\b\d+ (?:days|weeks|months|years) (?:ago|later|earlier)\b"
+    r"(?:\s+\d{1,2})?\b(?!\s+\d{4})|\blast (?:week|month|year)\b|\b\d+ (?:days|weeks|months|years) (?:ago|later|earlier)\b"  # noqa: E501
 )
-_CLOCK = re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.IGNORECASE)
+_CLOCK = re.compile(
+    r"\b\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.IGNORECASE
+)
 _COUNT = re.compile(rf"(?<![\w$€£¥.,-]){_NUM}(?![\w%])", re.IGNORECASE)
-_LIFE = re.compile(r"\((?:[^()]*?;\s*)?(?:born\s+)?[^()]*?\d{3,4}(?:\s?BC)?\s*[–-]\s*[^()]*?\d{1,4}[^()]*\)|\(born [^()]*\d{3,4}[^()]*\)|\bborn\b", re.IGNORECASE)  # noqa: E501
+_LIFE = re.compile(
+    r"\((?:[^()]*?;\s*)?(?:born\s+)?[^()]*?\d{3,4}(?:\s?BC)?\s*[–-]\s*[^()]*?\d{1,4}[^()]*\)|\(born [^()]*\d{3,4}[^()]*\)|\bborn\b",  # noqa: E501
+    re.IGNORECASE,
+)
 _CAPITAL_RUN = re.compile(
     r"(?:[A-Z][\w’'.-]*|\d+(?:st|nd|rd|th)?)(?:\s+(?:(?:of|de|the|von|van|der|da|di|du|la|le|al|bin|and|&|y)\s+)*"
     r"(?:[A-Z][\w’'.-]*))*"
@@ -357,21 +482,193 @@ _ROLE_WORDS = re.compile(
     re.IGNORECASE,
 )
 _COUNTRIES = frozenset(
-    """afghanistan albania algeria andorra angola argentina armenia australia austria azerbaijan bahamas
-    bahrain bangladesh barbados belarus belgium belize benin bhutan bolivia bosnia botswana brazil brunei
-    bulgaria burkina burundi cambodia cameroon canada chad chile china colombia comoros congo croatia cuba
-    cyprus czechia czech denmark djibouti dominica ecuador egypt england eritrea estonia eswatini ethiopia
-    fiji finland france gabon gambia georgia germany ghana greece grenada guatemala guinea guyana haiti
-    honduras hungary iceland india indonesia iran iraq ireland israel italy jamaica japan jordan kazakhstan
-    kenya kiribati korea kosovo kuwait kyrgyzstan laos latvia lebanon lesotho liberia libya liechtenstein
-    lithuania luxembourg madagascar malawi malaysia maldives mali malta mauritania mauritius mexico
-    micronesia moldova monaco mongolia montenegro morocco mozambique myanmar burma namibia nauru nepal
-    netherlands holland nicaragua niger nigeria norway oman pakistan palau palestine panama paraguay peru
-    philippines poland portugal qatar romania russia rwanda samoa senegal serbia seychelles singapore
-    slovakia slovenia somalia spain sudan suriname sweden switzerland syria taiwan tajikistan tanzania
-    thailand togo tonga tunisia turkey turkmenistan tuvalu uganda ukraine uruguay uzbekistan vanuatu
-    venezuela vietnam yemen zambia zimbabwe scotland wales britain america usa uk us kurdistan persia
-    prussia ussr europe asia africa antarctica oceania""".split()
+    [
+        "afghanistan",
+        "albania",
+        "algeria",
+        "andorra",
+        "angola",
+        "argentina",
+        "armenia",
+        "australia",
+        "austria",
+        "azerbaijan",
+        "bahamas",
+        "bahrain",
+        "bangladesh",
+        "barbados",
+        "belarus",
+        "belgium",
+        "belize",
+        "benin",
+        "bhutan",
+        "bolivia",
+        "bosnia",
+        "botswana",
+        "brazil",
+        "brunei",
+        "bulgaria",
+        "burkina",
+        "burundi",
+        "cambodia",
+        "cameroon",
+        "canada",
+        "chad",
+        "chile",
+        "china",
+        "colombia",
+        "comoros",
+        "congo",
+        "croatia",
+        "cuba",
+        "cyprus",
+        "czechia",
+        "czech",
+        "denmark",
+        "djibouti",
+        "dominica",
+        "ecuador",
+        "egypt",
+        "england",
+        "eritrea",
+        "estonia",
+        "eswatini",
+        "ethiopia",
+        "fiji",
+        "finland",
+        "france",
+        "gabon",
+        "gambia",
+        "georgia",
+        "germany",
+        "ghana",
+        "greece",
+        "grenada",
+        "guatemala",
+        "guinea",
+        "guyana",
+        "haiti",
+        "honduras",
+        "hungary",
+        "iceland",
+        "india",
+        "indonesia",
+        "iran",
+        "iraq",
+        "ireland",
+        "israel",
+        "italy",
+        "jamaica",
+        "japan",
+        "jordan",
+        "kazakhstan",
+        "kenya",
+        "kiribati",
+        "korea",
+        "kosovo",
+        "kuwait",
+        "kyrgyzstan",
+        "laos",
+        "latvia",
+        "lebanon",
+        "lesotho",
+        "liberia",
+        "libya",
+        "liechtenstein",
+        "lithuania",
+        "luxembourg",
+        "madagascar",
+        "malawi",
+        "malaysia",
+        "maldives",
+        "mali",
+        "malta",
+        "mauritania",
+        "mauritius",
+        "mexico",
+        "micronesia",
+        "moldova",
+        "monaco",
+        "mongolia",
+        "montenegro",
+        "morocco",
+        "mozambique",
+        "myanmar",
+        "burma",
+        "namibia",
+        "nauru",
+        "nepal",
+        "netherlands",
+        "holland",
+        "nicaragua",
+        "niger",
+        "nigeria",
+        "norway",
+        "oman",
+        "pakistan",
+        "palau",
+        "palestine",
+        "panama",
+        "paraguay",
+        "peru",
+        "philippines",
+        "poland",
+        "portugal",
+        "qatar",
+        "romania",
+        "russia",
+        "rwanda",
+        "samoa",
+        "senegal",
+        "serbia",
+        "seychelles",
+        "singapore",
+        "slovakia",
+        "slovenia",
+        "somalia",
+        "spain",
+        "sudan",
+        "suriname",
+        "sweden",
+        "switzerland",
+        "syria",
+        "taiwan",
+        "tajikistan",
+        "tanzania",
+        "thailand",
+        "togo",
+        "tonga",
+        "tunisia",
+        "turkey",
+        "turkmenistan",
+        "tuvalu",
+        "uganda",
+        "ukraine",
+        "uruguay",
+        "uzbekistan",
+        "vanuatu",
+        "venezuela",
+        "vietnam",
+        "yemen",
+        "zambia",
+        "zimbabwe",
+        "scotland",
+        "wales",
+        "britain",
+        "america",
+        "usa",
+        "uk",
+        "us",
+        "kurdistan",
+        "persia",
+        "prussia",
+        "ussr",
+        "europe",
+        "asia",
+        "africa",
+        "antarctica",
+        "oceania",
+    ]
 )
 _REGION_WORDS = re.compile(
     r"\b(north|south|east|west|northern|southern|eastern|western|central|north-east|north-west|south-east|"
@@ -395,10 +692,70 @@ _AGENT = re.compile(
     r"regime|parliament|court|council|leaders?|administration|navy|rebels|militias?|people)\b"
 )
 _NOT_NAMES = frozenset(
-    """the a an in on at of he she it they his her its their this that these those there but and or when
-    where what which who however after before during while although though since until because if as
-    january february march april may june july august september october november december monday tuesday
-    wednesday thursday friday saturday sunday i we you""".split()
+    [
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "at",
+        "of",
+        "he",
+        "she",
+        "it",
+        "they",
+        "his",
+        "her",
+        "its",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "but",
+        "and",
+        "or",
+        "when",
+        "where",
+        "what",
+        "which",
+        "who",
+        "however",
+        "after",
+        "before",
+        "during",
+        "while",
+        "although",
+        "though",
+        "since",
+        "until",
+        "because",
+        "if",
+        "as",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "i",
+        "we",
+        "you",
+    ]
 )
 
 
@@ -503,12 +860,16 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
         return _first(question, _MONEY, sentence, "money")
     if kind == "percentage":
         return _first(question, _PERCENT, sentence, "percentage")
-    if kind in MEASURE_TYPES or (kind == "count" and question.focus in _MEASURE_NOUNS.split("|") and question.focus != "population"):
+    if kind in MEASURE_TYPES or (
+        kind == "count" and question.focus in _MEASURE_NOUNS.split("|") and question.focus != "population"
+    ):
         found: list[Found] = []
         for unit in _units_for(question):
             found += _first(question, _UNIT_RE[unit], sentence, unit)
         if kind == "duration" and question.focus in {"old", "age"}:
-            found += _first(question, re.compile(r"\b(?:aged|age(?: of)?)\s+\d+\b|\b\d+[- ]years?[- ]old\b"), sentence, "duration")
+            found += _first(
+                question, re.compile(r"\b(?:aged|age(?: of)?)\s+\d+\b|\b\d+[- ]years?[- ]old\b"), sentence, "duration"
+            )
         return sorted(found, key=lambda f: f.start)
     if kind == "count":
         found = []
@@ -547,7 +908,11 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                 continue
             if kind == "city" and (_place_is_country(text) or _REGION_WORDS.search(text)):
                 continue
-            if kind == "country" and not _place_is_country(text) and not re.search(r"\b(Republic|Kingdom|Empire|States)\b", text):
+            if (
+                kind == "country"
+                and not _place_is_country(text)
+                and not re.search(r"\b(Republic|Kingdom|Empire|States)\b", text)
+            ):
                 continue
             found.append(Found(start, end, kind))
         if kind == "country":
@@ -583,7 +948,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
 
 # ---- the subject ------------------------------------------------------------------------------
 
-_ANAPHORA = re.compile(r"\b(he|she|it|they|him|her|his|its|their|them|this|these|the (?:city|company|band|group|team|country|town|party|film|book|album|game|species|river|building|empire|state|university))\b", re.IGNORECASE)  # noqa: E501
+_ANAPHORA = re.compile(
+    r"\b(he|she|it|they|him|her|his|its|their|them|this|these|the (?:city|company|band|group|team|country|town|party|film|book|album|game|species|river|building|empire|state|university))\b",  # noqa: E501
+    re.IGNORECASE,
+)
 
 
 def _close(stem: str, present: set[str]) -> bool:
@@ -651,8 +1019,12 @@ def focus_found(question: QuestionAnalysis, sentence: str, before: str = "") -> 
     if question.answer_type == "count" and focus and focus not in {"number", "population"}:
         want = tokenize(focus)
         context = stems | set(tokenize(before))
-        return not want or any(_close(w, context) for w in want) or bool(
-            {"peopl", "person", "resid", "inhabit", "popul"} & context and {"peopl", "resid", "inhabit"} & set(want)
+        return (
+            not want
+            or any(_close(w, context) for w in want)
+            or bool(
+                {"peopl", "person", "resid", "inhabit", "popul"} & context and {"peopl", "resid", "inhabit"} & set(want)
+            )
         )
     if question.answer_type == "count" and focus == "population":
         return bool(stems & {"popul", "inhabit", "resid", "peopl", "citizen"})

@@ -13,8 +13,8 @@ Needs scikit-learn (`pip install -e '.[tune]'`).
 Label: 1 when the question is answerable and the best sentence holds a gold answer, 0 when it
 is unanswerable (answerable questions answered wrongly are left out: they say nothing about
 whether to answer). Only questions that pass the support check (signal "supported") are
-fitted: the others are refused whatever the model says. Prints the weights to paste into qabot/answer.py and, per threshold, the
-abstention recall and false-abstention rate on each file.
+fitted: the others are refused whatever the model says. Prints the weights to paste into
+qabot/answer.py and, per threshold, the abstentions on each file.
 """
 
 from __future__ import annotations

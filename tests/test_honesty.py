@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -54,7 +53,11 @@ def test_subjects_are_the_named_entities() -> None:
         ("How much did the tower cost?", "The tower cost US$1.5 billion to build.", "US$1.5 billion"),
         ("How many missiles were launched?", "Officials said 15 ballistic missiles had been launched.", "15"),
         ("What year was the bank founded?", "The bank was founded in 1397 in Florence.", "in 1397"),
-        ("Where was Debussy born?", "Debussy was a French composer, born in Saint-Germain-en-Laye.", "Saint-Germain-en-Laye"),
+        (
+            "Where was Debussy born?",
+            "Debussy was a French composer, born in Saint-Germain-en-Laye.",
+            "Saint-Germain-en-Laye",
+        ),
         ("How deep is the lake?", "The lake is 1,642 metres deep at its deepest point.", "1,642 metres"),
         ("Who is Zarif?", "But Iran’s foreign minister Javad Zarif said so.", "minister"),
     ],
@@ -103,8 +106,32 @@ def test_which_questions_depend_on_history(question: str, depends: bool) -> None
     st.sampled_from(["How many", "Who", "When", "Where", "What", "Which", "How much"]),
     st.lists(
         st.sampled_from(
-            "missiles launched failed base Iraq Irbil Zarif Trump Pentagon ABC photo Marines Osprey minister "
-            "casualties Soleimani negotiator tweet Wednesday hit Kurdistan statement IRGC war".split()
+            [
+                "missiles",
+                "launched",
+                "failed",
+                "base",
+                "Iraq",
+                "Irbil",
+                "Zarif",
+                "Trump",
+                "Pentagon",
+                "ABC",
+                "photo",
+                "Marines",
+                "Osprey",
+                "minister",
+                "casualties",
+                "Soleimani",
+                "negotiator",
+                "tweet",
+                "Wednesday",
+                "hit",
+                "Kurdistan",
+                "statement",
+                "IRGC",
+                "war",
+            ]
         ),
         min_size=1,
         max_size=4,
@@ -203,5 +230,3 @@ def test_count_is_not_a_cost(small_engine) -> None:  # type: ignore[no-untyped-d
     assert small_engine.ask("How much did the Burj Khalifa cost?").abstained
     answer = small_engine.ask("How many elevators does the Burj Khalifa have?")
     assert answer.short_answer is not None and answer.short_answer.text == "57"
-
-
