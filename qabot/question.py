@@ -30,7 +30,7 @@ MEASURE_TYPES = frozenset({"distance", "size", "duration"})
 NAME_TYPES = frozenset({"person", "organisation"})
 
 _MONEY_WORDS = (
-    r"cost|costs|costing|price|priced|pay|paid|spend|spent|worth|earn|earned|earns|budget|funding|revenue|"
+    r"gross|grossed|lend|lent|loan|cost|costs|costing|price|priced|pay|paid|spend|spent|worth|earn|earned|earns|budget|funding|revenue|"
     r"revenues|sell|sold|salary|fee|fees|charge|charged|raise|raised|valued|value|income|profit|fund|funded|"
     r"invest|invested|investment|gdp|fine|fined|bought|buy|ticket"
 )
@@ -48,7 +48,13 @@ _MEASURE_NOUNS = (
 )
 _ORG_NOUNS = (
     r"company|companies|organi[sz]ation|team|club|party|band|university|agency|group|firm|corporation|"
-    r"network|newspaper|publisher|label|studio|school|college|airline|bank|brand|manufacturer|army|body"
+    r"network|newspaper|publisher|label|studio|school|college|airline|bank|brand|manufacturer|army|body|magazine|"
+    r"paper|journal|statement|tradition|service|unit|branch|dynasty|movement|religion|church|institution"
+)
+_PERSON_NOUNS = (
+    r"official|emperor|king|queen|president|leader|author|scientist|writer|painter|composer|poet|general|"
+    r"ruler|pharaoh|monarch|prime minister|minister|person|man|woman|player|actor|actress|singer|director|"
+    r"explorer|philosopher|physicist|chemist|architect|artist|saint|pope|sultan|caliph|khan"
 )
 _ROLE_NOUNS = r"position|role|title|job|office|rank|post|profession|occupation|function|capacity|responsibility"
 _CITY_NOUNS = r"city|cities|town|village|capital|municipality|port"
@@ -111,6 +117,8 @@ def _answer_type(q: str) -> tuple[str, str | None]:
             return "duration", noun
         if noun in {"miles", "kilometres", "kilometers", "km", "metres", "meters", "feet", "inches"}:
             return "distance", noun
+        if noun in {"acres", "hectares", "square", "tons", "tonnes", "kilograms", "kg", "litres", "liters", "gallons"}:
+            return "size", noun
         if noun in {"dollars", "euros", "pounds", "yen"}:
             return "money", noun
         if noun in {"percent"}:
@@ -131,7 +139,9 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         if word in {"far", "tall", "high", "deep", "wide", "long", "thick"}:
             return "distance", word
         return "size", word
-    if m := re.search(rf"\b(what|which)(?: is| was| are| were)?(?: the)?(?: \w+)? ({_MEASURE_NOUNS})\b", q):
+    if re.search(r"\bnet worth\b|\bwhat did [^?]* cost\b|\bhow much [^?]*\b(gross|grossed|lend|lent|loan|loaned)\b", q):
+        return "money", "cost"
+    if m := re.search(rf"\b(what|which)(?: is| was| are| were)?(?: the)?(?: [\w’'.-]+){{0,3}}? ({_MEASURE_NOUNS})\b", q):
         noun = m.group(2)
         if noun == "population":
             return "count", noun
@@ -150,7 +160,7 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "year", m.group(2)
     if re.search(r"\bwhen\b", q):
         return "date", None
-    if m := re.search(rf"\b(what|which|in which|in what)(?: \w+)? ({_CITY_NOUNS})(?:s|es)?\b", q):
+    if m := re.search(rf"\b(what|which|in which|in what)(?: is| was)?(?: the)?(?: \w+)? ({_CITY_NOUNS})(?:s|es)?\b", q):
         return "city", m.group(2)
     if m := re.search(rf"\b(what|which|in which|in what)(?: \w+)? ({_COUNTRY_NOUNS}|countries)\b", q):
         return "country", m.group(2)
@@ -164,8 +174,10 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "description", "role"
     if m := re.search(rf"\b(what|which)(?: \w+)? ({_ORG_NOUNS})\b", q):
         return "organisation", m.group(2)
+    if m := re.search(rf"\b(what|which)(?: \w+)? ({_PERSON_NOUNS})\b", q):
+        return "person", m.group(2)
     if re.match(r"\s*who(m|se)?\s+(is|was|are|were)\s+[^?]*\??\s*$", q) and not re.search(
-        r"\b(the|a|an)\b", q.split(" ", 2)[-1] if q.count(" ") >= 2 else ""
+        r"\b(the|a|an)\b|['’]s\b", q.split(" ", 2)[-1] if q.count(" ") >= 2 else ""
     ):
         return "description", "role"  # "who is Zarif?": asks what the person is
     if re.search(r"\bwho(m|se)?\b", q):

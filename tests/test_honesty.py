@@ -221,7 +221,7 @@ def small_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator
 
 @pytest.mark.slow
 def test_wrong_person_is_refused(small_engine) -> None:  # type: ignore[no-untyped-def]
-    assert small_engine.ask("When did Pierre Curie receive the Nobel Prize?").short_answer.text == "In 1903"
+    assert "1903" in small_engine.ask("When did Pierre Curie receive the Nobel Prize?").short_answer.text
     assert small_engine.ask("When did Marie Skłodowska receive the Nobel Prize?").abstained
 
 
