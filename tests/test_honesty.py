@@ -230,3 +230,32 @@ def test_count_is_not_a_cost(small_engine) -> None:  # type: ignore[no-untyped-d
     assert small_engine.ask("How much did the Burj Khalifa cost?").abstained
     answer = small_engine.ask("How many elevators does the Burj Khalifa have?")
     assert answer.short_answer is not None and answer.short_answer.text == "57"
+
+
+# ---- showing the short answer -------------------------------------------------------------------
+
+
+def _answer_with_short() -> object:
+    from qabot.records import Answer, Citation, ShortAnswer
+
+    sentence = "Officials said 15 ballistic missiles [had] been launched."
+    cite = Citation("a.txt", 100, 100 + len(sentence), sentence, 1.0)
+    return Answer("How many?", f"{sentence} [1]", (cite,), 0.9, {}, ShortAnswer("15", "a.txt", 115, 117))
+
+
+def test_terminal_shows_the_short_answer_in_bold() -> None:
+    from qabot.cli.render import highlighted
+
+    assert highlighted(_answer_with_short()) == r"Officials said [bold]15[/bold] ballistic missiles \[had] been launched. [1]"
+
+
+def test_discord_shows_the_short_answer_in_bold() -> None:
+    from qabot.bot.format import answer_replies
+
+    description = answer_replies(_answer_with_short())[0].embeds[0].description
+    assert "**15**" in description
+
+
+def test_short_answer_in_the_json_line() -> None:
+    data = _answer_with_short().to_json()  # type: ignore[attr-defined]
+    assert data["short_answer"] == {"text": "15", "source": "a.txt", "start": 115, "end": 117}
