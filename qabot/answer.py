@@ -326,6 +326,7 @@ def compose(
     idf: dict[str, float] | None = None,
     embed: Callable[[str], np.ndarray] | None = None,
     question_vec: np.ndarray | None = None,
+    analysis: QuestionAnalysis | None = None,
 ) -> Answer:
     """Pick the answer sentences, attach citations and the short answer, or abstain.
 
@@ -335,7 +336,7 @@ def compose(
     """
     if not hits or not ranked:
         return Answer(question, None, (), 0.0, {})
-    analysis = analyze(question)
+    analysis = analysis or analyze(question)
     found: Supported | None = None
     for cand in ranked[:SUPPORT_DEPTH]:
         if cand.score < SUPPORT_RATIO * ranked[0].score:

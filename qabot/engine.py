@@ -21,7 +21,7 @@ from .answer import candidates, compose, question_weights, unknown_share
 from .builder import BuildProgress, build
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexMissing, QuestionError
-from .question import depends_on_history
+from .question import analyze, depends_on_history, with_history
 from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
@@ -182,4 +182,5 @@ class QAEngine:
         return compose(
             text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold,
             {"unknown": unknown_share(snap.reader, text)}, idf=idf, embed=self.embedder.embed_query, question_vec=own,
+            analysis=with_history(analyze(text), earlier),
         )  # fmt: skip

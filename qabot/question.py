@@ -17,7 +17,7 @@ descriptions whose focus is "role").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .lexical import tokenize
@@ -141,7 +141,7 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "size", word
     if re.search(r"\bnet worth\b|\bwhat did [^?]* cost\b|\bhow much [^?]*\b(gross|grossed|lend|lent|loan|loaned)\b", q):
         return "money", "cost"
-    if m := re.search(rf"\b(what|which)(?: is| was| are| were)?(?: the)?(?: [\w’'.-]+){{0,3}}? ({_MEASURE_NOUNS})\b", q):
+    if m := re.search(rf"\b(what|which)(?: is| was| are| were)?(?: the)?(?: [\w’'.-]+){{0,3}}? ({_MEASURE_NOUNS})\b", q):  # noqa: E501
         noun = m.group(2)
         if noun == "population":
             return "count", noun
@@ -376,6 +376,17 @@ def analyze(question: str) -> QuestionAnalysis:
 
 
 # ---- follow-ups ---------------------------------------------------------------------------
+
+
+def with_history(analysis: QuestionAnalysis, earlier: str) -> QuestionAnalysis:
+    """A dependent question about the earlier questions' subject when it names none itself."""
+    if analysis.subjects or not earlier:
+        return analysis
+    before = analyze(earlier)
+    if not before.subjects:
+        return analysis
+    return replace(analysis, subjects=before.subjects, subject_stems=before.subject_stems)
+
 
 _PRONOUNS = re.compile(
     r"\b(he|she|it|they|him|her|his|hers|its|their|theirs|them|this|that|these|those|there|then|the same|"
@@ -946,7 +957,11 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
             found.append(Found(start, end, kind))
         return sorted(found, key=lambda f: f.start)
     if kind == "description" and question.focus == "role":
-        return _first(question, _ROLE_WORDS, sentence, "role")
+        roles = _first(question, _ROLE_WORDS, sentence, "role")
+        if roles or not re.match(r"\s*who\b", question.text, re.IGNORECASE):
+            return roles
+        definition = _definition(question, sentence)  # "who is Amaterasu?" - "the goddess of the sun"
+        return [definition] if definition else []
     if kind == "yesno":
         # a yes/no answer confirms or denies: a sentence about the subject (checked by the caller)
         return [Found(0, len(sentence.rstrip()), kind)]
@@ -955,7 +970,20 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
     negation = re.search(r"\b(no|not|never|none|nobody|nothing|neither|nor)\b", sentence, re.IGNORECASE)
     if not stems and not (negation and not re.search(rf"\b{negation.group(1)}\b", question.text, re.IGNORECASE)):
         return []
-    return [Found(0, len(sentence.rstrip()), kind)]
+    return [_definition(question, sentence) or Found(0, len(sentence.rstrip()), kind)]
+
+
+_COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")
+
+
+def _definition(question: QuestionAnalysis, sentence: str) -> Found | None:
+    """For "what / who is X?": what the sentence says X is ("a French composer")."""
+    if not re.match(r"\s*(what|who)(?:s|'s|’s| is| was| are| were)\b", question.text, re.IGNORECASE):
+        return None
+    m = _COPULA.search(sentence)
+    if m is None or not _new(question, m.group(1)) or len(m.group(1).split()) > 12:
+        return None
+    return Found(m.start(1), m.end(1), "description")
 
 
 # ---- the subject ------------------------------------------------------------------------------

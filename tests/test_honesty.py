@@ -246,7 +246,10 @@ def _answer_with_short() -> object:
 def test_terminal_shows_the_short_answer_in_bold() -> None:
     from qabot.cli.render import highlighted
 
-    assert highlighted(_answer_with_short()) == r"Officials said [bold]15[/bold] ballistic missiles \[had] been launched. [1]"
+    assert (
+        highlighted(_answer_with_short())
+        == r"Officials said [bold]15[/bold] ballistic missiles \[had] been launched. [1]"
+    )
 
 
 def test_discord_shows_the_short_answer_in_bold() -> None:
