@@ -49,7 +49,7 @@ _MEASURE_NOUNS = (
 _ORG_NOUNS = (
     r"company|companies|organi[sz]ation|team|club|party|band|university|agency|group|firm|corporation|"
     r"network|newspaper|publisher|label|studio|school|college|airline|bank|brand|manufacturer|army|body|magazine|"
-    r"paper|journal|statement|tradition|service|unit|branch|dynasty|movement|religion|church|institution"
+    r"paper|journal|outlet|channel|broadcaster|statement|tradition|service|unit|branch|dynasty|movement|religion|church|institution"
 )
 _PERSON_NOUNS = (
     r"official|emperor|king|queen|president|leader|author|scientist|writer|painter|composer|poet|general|"
@@ -168,7 +168,7 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "place", None
     if m := re.search(rf"\b(what|which|in which|in what) ({_PLACE_NOUNS})\b", q):
         return "place", m.group(2)
-    if m := re.search(rf"\b(what|which) ({_ROLE_NOUNS})\b", q):
+    if re.search(rf"\b(what|which)\b.*\b({_ROLE_NOUNS})\b", q) and not re.search(r"\btitle of\b", q):
         return "description", "role"
     if re.search(r"\bwhat (does|did|do) \w+(?: \w+){0,3} do( for a living)?\s*\??$", q):
         return "description", "role"
@@ -862,6 +862,11 @@ def _place_is_country(text: str) -> bool:
     return bool(words) and all(w in _COUNTRIES or w in {"the", "of", "united", "states", "kingdom"} for w in words)
 
 
+_FACILITY_AFTER = re.compile(
+    r"\s+(?:military\s+|air\s+|naval\s+)?(?:base|airport|airfield|station|river|camp|facility|prison|stadium)\b"
+)
+
+
 def _near_focus(question: QuestionAnalysis, sentence: str, start: int) -> bool:
     """For "where was X born / killed / founded?": the place follows the event word closely."""
     focus = (question.focus or "").lower()
@@ -929,6 +934,8 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                 continue
             if not _near_focus(question, sentence, start):
                 continue
+            if _FACILITY_AFTER.match(sentence, end):
+                continue  # "on Al-Asad military base": the name of a base, not of a city
             if kind == "city" and (_place_is_country(text) or _REGION_WORDS.search(text)):
                 continue
             if (
@@ -944,6 +951,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                     found.append(Found(start, end, kind))
         return sorted(found, key=lambda f: f.start)
     if kind in NAME_TYPES:
+        roles = [r for r in _ROLE_WORDS.findall(question.text) if r.islower()] if kind == "person" else []
+        said = set(tokenize(sentence))
+        if any(not all(_close(s, said) for s in tokenize(r)) for r in roles):
+            return []  # "who is the president of Iran?": the sentence must say president
         agents = _first(question, _AGENT, sentence, kind) if kind == "person" else []
         found = list(agents)
         for start, end in _names(sentence):
@@ -965,8 +976,12 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
     if kind == "yesno":
         # a yes/no answer confirms or denies: a sentence about the subject (checked by the caller)
         return [Found(0, len(sentence.rstrip()), kind)]
-    # descriptions: the sentence must add something the question does not say
-    stems = set(tokenize(sentence)) - question.stems
+    # descriptions: the sentence must state most of what the question says, and add something
+    said = set(tokenize(sentence))
+    asked = [s for s in question.predicate if s not in _GENERIC]
+    if asked and sum(1 for s in asked if _close(s, said)) * 2 < len(asked):
+        return []
+    stems = said - question.stems
     negation = re.search(r"\b(no|not|never|none|nobody|nothing|neither|nor)\b", sentence, re.IGNORECASE)
     if not stems and not (negation and not re.search(rf"\b{negation.group(1)}\b", question.text, re.IGNORECASE)):
         return []
@@ -974,6 +989,9 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
 
 
 _COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")
+
+
+_GENERIC = frozenset(tokenize("type kind name called call known mean means happen happened use used stand"))
 
 
 def _definition(question: QuestionAnalysis, sentence: str) -> Found | None:
