@@ -130,11 +130,13 @@ def _answer_type(q: str) -> tuple[str, str | None]:
             q[m.start(2) :],
         )
         return "count", (phrase.group(1).strip() if phrase else noun)
+    if re.search(r"\bhow long an? (period|time)\b", q):
+        return "duration", "long"
     if m := re.search(r"\bhow (old|long|far|tall|high|deep|big|large|wide|heavy|fast|thick|hot|cold)\b", q):
         word = m.group(1)
         if word in {"old"}:
             return "duration", word
-        if word == "long" and re.search(r"\b(take|took|last|lasted|live|lived|reign|reigned|serve|served)\b", q):
+        if word == "long" and re.search(r"\b(take|took|last|lasted|live|lived|reign|reigned|serve|served|period)\b", q):
             return "duration", word
         if word in {"far", "tall", "high", "deep", "wide", "long", "thick"}:
             return "distance", word
@@ -471,6 +473,11 @@ _YEAR = re.compile(
     r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
     r"twenty-first) (?:century|millennium)(?: (?:BC|BCE|AD|CE))?"
 )
+_EARLY_YEAR = re.compile(
+    r"\b(?:AD|CE)\s?\d{1,4}\b|\b\d{1,4}\s?(?:AD|CE)\b|"
+    r"\b(?:in|from|until|till|to|by|since|circa|c\.)\s+\d{2,3}(?=\s*(?:[,.;:)–-]|$|\s+(?:and|to|until|BC|BCE|AD|CE)\b))"
+)
+_YEAR_RANGE = re.compile(r"\b(?:1\d{3}|20\d{2}|\d{2,3})\s?[–-]\s?(?:1\d{3}|20\d{2}|\d{2,3})\b")
 _DAY = re.compile(
     r"\b(?:(?:last|next|on|this)\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|"
     r"today|tonight|tomorrow)(?:\s+(?:morning|afternoon|evening|night))?\b|"
@@ -714,6 +721,7 @@ _AGENT = re.compile(
     r"\b(?:(?!(?:The|A|An)\b)[A-Z][\w’'-]*\s+)+(?:government|officials?|military|army|forces|troops|police|authorities|ministry|"
     r"regime|parliament|court|council|leaders?|administration|navy|rebels|militias?|people)\b"
 )
+_OF_PLACE = re.compile(r"\bof\s+(?:the\s+)?((?:[A-Z][\w’'.-]*)(?:[\s-]+[A-Z][\w’'.-]*)*)")
 _NOT_NAMES = frozenset(
     [
         "the",
@@ -818,7 +826,9 @@ def _first(
 def _units_for(question: QuestionAnalysis) -> list[str]:
     focus = (question.focus or "").lower()
     if question.answer_type == "duration":
-        return ["duration"]
+        return ["duration", "length"] if focus == "long" else ["duration"]
+    if focus == "long":
+        return ["length", "duration"]
     if focus in _MASS_FOCUS:
         return ["mass"]
     if focus in _LENGTH_FOCUS:
@@ -894,6 +904,8 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
         found: list[Found] = []
         for unit in _units_for(question):
             found += _first(question, _UNIT_RE[unit], sentence, unit)
+        if kind == "duration" or question.focus == "long":
+            found += _first(question, _YEAR_RANGE, sentence, "duration")
         if kind == "duration" and question.focus in {"old", "age"}:
             found += _first(
                 question, re.compile(r"\b(?:aged|age(?: of)?)\s+\d+\b|\b\d+[- ]years?[- ]old\b"), sentence, "duration"
@@ -918,6 +930,7 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
         return sorted(found, key=lambda f: f.start)
     if kind in DATE_TYPES:
         found = _first(question, _YEAR, sentence, "year")
+        found += [f for f in _first(question, _EARLY_YEAR, sentence, "year") if not any(g.start <= f.start < g.end for g in found)]  # noqa: E501
         if kind != "year":
             found += _first(question, _DAY, sentence, "date")
         if kind == "time":
@@ -925,7 +938,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
         return sorted(found, key=lambda f: f.start)
     if kind in PLACE_TYPES:
         found = []
-        for m in _PLACE_PREP.finditer(sentence):
+        preps = [_PLACE_PREP]
+        if question.focus in {"province", "region", "state", "county", "district", "country", "territory"}:
+            preps.append(_OF_PLACE)
+        for m in (m for pattern in preps for m in pattern.finditer(sentence)):
             start, end = m.span(1)
             text = sentence[start:end]
             if text.lower() in _NOT_NAMES or not _new(question, text):
@@ -988,7 +1004,7 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
     return [_definition(question, sentence) or Found(0, len(sentence.rstrip()), kind)]
 
 
-_COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")
+_COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")  # noqa: E501
 
 
 _GENERIC = frozenset(tokenize("type kind name called call known mean means happen happened use used stand"))
