@@ -336,6 +336,9 @@ def _subjects(question: str) -> list[str]:
     run: list[str] = []
     for i, m in enumerate(words):
         w = m.group(0).strip(".'’")
+        if run and i > 0 and question[words[i - 1].end() : m.start()].strip():
+            found.append(" ".join(run))  # punctuation ends a name: "Zealand, the Danish island"
+            run = []
         capital = bool(w) and (w[0].isupper() or (w[0].isdigit() and bool(run)))
         lead = i == 0 or w.lower() in _LEAD_WORDS
         if capital and not (lead and w.lower() in _LEAD_WORDS):
@@ -353,7 +356,7 @@ def _subjects(question: str) -> list[str]:
     out = []
     for s in found:
         s = re.sub(r"\s+(of|de|the|von|van|der|da|di|du|la|le|al|bin)$", "", s)
-        if tokenize(s) and s not in out:
+        if _entity_stems(s) and s not in out:
             out.append(s)
     return out
 
