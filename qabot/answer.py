@@ -54,14 +54,14 @@ SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look a
 FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
 SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
 # Abstention model: logistic regression over the answer's signals, fitted by
-# scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl and eval/wiki-train.jsonl
-# (docs/quality.md #48). support = sigmoid(z). The "unknown" signal (share of the question's
-# words no passage holds) is reported but left out: fitted, it came out positive (typos in
-# answerable questions) and let off-topic questions through.
-SUPPORT_BIAS = -3.123
+# scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl, eval/wiki-train.jsonl and
+# eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
+# a question that fails it is refused whatever the model says. support = sigmoid(z). The
+# "unknown" signal (share of the question's words no passage holds) is reported but left out.
+SUPPORT_BIAS = -1.418
 SUPPORT_WEIGHTS = {
-    "cosine": 3.375, "coverage": 3.251, "top_cosine": -2.477, "max_cosine": 2.483,
-    "type_mismatch": -1.722, "gain": -3.436, "number_missing": -1.462,
+    "cosine": 2.451, "coverage": 3.154, "top_cosine": -2.194, "max_cosine": 1.1,
+    "type_mismatch": -0.396, "gain": -2.707, "number_missing": -1.214,
 }  # fmt: skip
 
 

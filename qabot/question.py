@@ -416,6 +416,8 @@ def depends_on_history(question: str) -> bool:
     if _ELLIPSIS.match(q):
         return True
     words = re.findall(r"\w+", q)
+    if len(words) <= 2 and not _subjects(q):
+        return True  # "where?", "how many?"
     if len(words) <= 3 and not _subjects(q) and not _WH.match(q) and not _YESNO_START.match(q):
         return True
     pronoun = _PRONOUNS.search(q)
