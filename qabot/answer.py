@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
-from .question import QuestionAnalysis, analyze, find_spans, focus_found, is_fragment, subject_found
+from .question import (
+    ROLE_WORDS as _ROLE_WORDS,
+)
+from .question import (
+    QuestionAnalysis,
+    analyze,
+    find_spans,
+    focus_found,
+    is_fragment,
+    subject_found,
+)
 from .reader import IndexReader
 from .records import Answer, Citation, Hit, ShortAnswer
 
@@ -284,15 +294,30 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
             score += 1.0
         if _PREP_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0
-    positions = [m.start() for m in re.finditer(r"\w+", sentence) if set(tokenize(m.group(0))) & analysis.predicate]
+        if _ROLE_WORDS.search(text):
+            score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
+    if analysis.answer_type == "count" and analysis.focus:
+        wanted = set(tokenize(analysis.focus))
+        if wanted & set(tokenize(sentence[end : end + 30])):
+            score += 2.0  # "75 districts" for "how many districts"
+    near = analysis.predicate
+    if analysis.focus == "role" and analysis.subject_stems:
+        near = frozenset().union(*analysis.subject_stems)  # the role next to the person's name
+    positions = [m.start() for m in re.finditer(r"\w+", sentence) if set(tokenize(m.group(0))) & near]
     if positions:
         distance = min(abs(p - start) if p < start else abs(p - end) for p in positions)
         score -= distance / 200.0
     return score
 
 
+_RANGE_END = re.compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
+
+
 def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
     """A role word with the words that make it a title ("foreign minister", "minister of defence")."""
+    if kind == "year":
+        more = _RANGE_END.match(sentence, end)
+        return (start, more.end()) if more else (start, end)
     if kind != "role":
         return start, end
     before = sentence[:start]

@@ -56,6 +56,10 @@ _PERSON_NOUNS = (
     r"ruler|pharaoh|monarch|prime minister|minister|person|man|woman|player|actor|actress|singer|director|"
     r"explorer|philosopher|physicist|chemist|architect|artist|saint|pope|sultan|caliph|khan"
 )
+_RELATION = (
+    r"wife|wives|husband|husbands|brother|sister|son|daughter|father|mother|spouse|partner|companion|students?|"
+    r"teachers?|successor|predecessor|married|marry|succeeded|taught"
+)
 _ROLE_NOUNS = r"position|role|title|job|office|rank|post|profession|occupation|function|capacity|responsibility"
 _CITY_NOUNS = r"city|cities|town|village|capital|municipality|port"
 _COUNTRY_NOUNS = r"country|nation|state|kingdom|empire"
@@ -79,6 +83,7 @@ class QuestionAnalysis:
     subjects: tuple[str, ...] = ()  # named entities of the question, as written
     subject_stems: tuple[frozenset[str], ...] = ()  # stems of each subject
     predicate: frozenset[str] = field(default_factory=frozenset)  # content stems that are not the subject
+    event: str | None = None  # the event asked about, when the question names one ("born", "founded")
     stems: frozenset[str] = field(default_factory=frozenset)  # all content stems of the question
     numbers: frozenset[str] = field(default_factory=frozenset)  # digits the question names
 
@@ -178,11 +183,15 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "organisation", m.group(2)
     if m := re.search(rf"\b(what|which)(?: \w+)? ({_PERSON_NOUNS})\b", q):
         return "person", m.group(2)
+    if re.match(r"\s*who(m|se)?\b", q) and re.search(rf"\b({_RELATION})\b", q):
+        return "person", None
     if re.match(r"\s*who(m|se)?\s+(is|was|are|were)\s+[^?]*\??\s*$", q) and not re.search(
         r"\b(the|a|an)\b|['’]s\b", q.split(" ", 2)[-1] if q.count(" ") >= 2 else ""
     ):
         return "description", "role"  # "who is Zarif?": asks what the person is
     if re.search(r"\bwho(m|se)?\b", q):
+        return "person", None
+    if re.search(rf"\b(what|which)\b.*\b({_RELATION})\b", q):
         return "person", None
     if _YESNO_START.match(q) and not _WH.search(q):
         return "yesno", None
@@ -377,7 +386,8 @@ def analyze(question: str) -> QuestionAnalysis:
                 break
     predicate = stems - in_subjects
     numbers = frozenset(n.replace(",", "") for n in re.findall(r"\d+(?:[.,]\d+)*", question))
-    return QuestionAnalysis(question, answer_type, focus, subjects, subject_stems, predicate, stems, numbers)
+    event = next((w for w in re.findall(r"[a-z]+", q) if w in _FOCUS_WORDS), None)
+    return QuestionAnalysis(question, answer_type, focus, subjects, subject_stems, predicate, event, stems, numbers)
 
 
 # ---- follow-ups ---------------------------------------------------------------------------
@@ -455,7 +465,7 @@ _UNIT_CLASSES = {
     r"kilometres long|metres tall",
     "area": r"km2|km²|m2|m²|sq ?mi|sq ?km|square (?:kilomet(?:re|er)s?|miles?|met(?:re|er)s?|feet|foot)|"
     r"acres?|hectares?|ha",
-    "mass": r"kg|kilograms?|g|grams?|tonnes?|tons?|t|lb|lbs|pounds?|ounces?|oz|mg|milligrams?|stones?",
+    "mass": r"kg|kilograms?|g|grams?|tonnes?|tons?|t|lb|lbs|pounds?|ounces?|oz|mg|milligrams?",
     "volume": r"litres?|liters?|l|ml|millilitres?|gallons?|cubic (?:kilomet(?:re|er)s?|met(?:re|er)s?|feet)|m3|m³|km3|km³|barrels?",  # noqa: E501
     "speed": r"km/h|kmh|kph|mph|m/s|knots?|miles per hour|kilomet(?:re|er)s per hour|metres per second|mach",
     "temperature": r"°\s?[CFK]|degrees?(?: (?:celsius|fahrenheit|kelvin|C|F))?|kelvin|K",
@@ -483,6 +493,10 @@ _EARLY_YEAR = re.compile(
     r"\b(?:in|from|until|till|to|by|since|circa|c\.)\s+\d{2,3}(?=\s*(?:[,.;:)–-]|$|\s+(?:and|to|until|BC|BCE|AD|CE)\b))"
 )
 _YEAR_RANGE = re.compile(r"\b(?:1\d{3}|20\d{2}|\d{2,3})\s?[–-]\s?(?:1\d{3}|20\d{2}|\d{2,3})\b")
+_DAY_MONTH = re.compile(
+    r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}\b"
+)
 _DAY = re.compile(
     r"\b(?:(?:last|next|on|this)\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|"
     r"today|tonight|tomorrow)(?:\s+(?:morning|afternoon|evening|night))?\b|"
@@ -501,7 +515,7 @@ _CAPITAL_RUN = re.compile(
     r"(?:[A-Z][\w’'.-]*|\d+(?:st|nd|rd|th)?)(?:\s+(?:(?:of|de|the|von|van|der|da|di|du|la|le|al|bin|and|&|y)\s+)*"
     r"(?:[A-Z][\w’'.-]*))*"
 )
-_ROLE_WORDS = re.compile(
+ROLE_WORDS = re.compile(
     r"\b(president|vice[- ]president|prime minister|minister|secretary|chancellor|king|queen|prince|princess|"
     r"emperor|empress|pope|bishop|archbishop|cardinal|general|admiral|colonel|captain|commander|officer|"
     r"director|chairman|chairwoman|chair|ceo|chief|head|leader|founder|co-founder|member|mayor|governor|"
@@ -877,6 +891,7 @@ def _place_is_country(text: str) -> bool:
     return bool(words) and all(w in _COUNTRIES or w in {"the", "of", "united", "states", "kingdom"} for w in words)
 
 
+_NAMED_PLACE_NOUNS = frozenset(["river", "mountain", "island", "sea", "ocean", "lake", "street", "stadium", "building", "bridge"])  # noqa: E501
 _FACILITY_AFTER = re.compile(
     r"\s+(?:military\s+|air\s+|naval\s+)?(?:base|airport|airfield|station|river|camp|facility|prison|stadium)\b"
 )
@@ -884,7 +899,7 @@ _FACILITY_AFTER = re.compile(
 
 def _near_focus(question: QuestionAnalysis, sentence: str, start: int) -> bool:
     """For "where was X born / killed / founded?": the place follows the event word closely."""
-    focus = (question.focus or "").lower()
+    focus = (question.event or question.focus or "").lower()
     if focus not in _FOCUS_WORDS:
         return True
     want = set(tokenize(focus))
@@ -892,6 +907,23 @@ def _near_focus(question: QuestionAnalysis, sentence: str, start: int) -> bool:
     if focus in {"born", "birth"}:
         at += [m.end() for m in re.finditer(r"\bnative of\b|\bnatives?\b", sentence)]
     return not want or any(-40 <= start - a <= 60 for a in at)
+
+
+_UNIT_AFTER = re.compile(
+    r"(?:\s|-)?(?:km|m|cm|mm|mi|ft|kg|g|lb|t|°|%|metres?|meters?|miles?|feet|kilomet\w*|kilogram\w*|tonnes?)\b"
+)
+
+
+def _counts_focus(question: QuestionAnalysis, sentence: str, start: int, end: int) -> bool:
+    """"How many teeth?": the number sits next to what is counted ("about 300 ... teeth")."""
+    focus = (question.focus or "").lower()
+    if not focus or focus in {"number"}:
+        return True
+    want = set(tokenize(focus))
+    if focus == "population" or want & {"peopl", "resid", "inhabit"}:
+        want |= {"peopl", "popul", "inhabit", "resid", "citizen"}
+    near = set(tokenize(sentence[max(0, start - 25) : start])) | set(tokenize(sentence[end : end + 45]))
+    return not want or any(_close(w, near) for w in want)
 
 
 def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False) -> list[Found]:
@@ -927,6 +959,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                 continue
             if piece.strip().lower() in {"no", "none"}:
                 continue
+            if re.match(r"\s*of\b", after) or _UNIT_AFTER.match(sentence, m.end()):
+                continue  # "one of the ...", "2,639 m": not a count
+            if not _counts_focus(question, sentence, m.start(), m.end()):
+                continue
             start = m.start() + (len(piece) - len(piece.lstrip()))
             text = piece.strip()
             if _new(question, text):
@@ -936,10 +972,13 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
     if kind in DATE_TYPES:
         found = _first(question, _YEAR, sentence, "year")
         found += [f for f in _first(question, _EARLY_YEAR, sentence, "year") if not any(g.start <= f.start < g.end for g in found)]  # noqa: E501
+        if kind == "time":
+            return _first(question, _CLOCK, sentence, "time")
+        if kind == "date" and question.focus in {"date", "day"}:
+            # "on what date": a day and month, not a year alone
+            return [f for f in found + _first(question, _DAY, sentence, "date") if _DAY_MONTH.search(sentence[f.start : f.end])]  # noqa: E501
         if kind != "year":
             found += _first(question, _DAY, sentence, "date")
-        if kind == "time":
-            found += _first(question, _CLOCK, sentence, "time")
         return sorted(found, key=lambda f: f.start)
     if kind in PLACE_TYPES:
         found = []
@@ -955,6 +994,8 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                 continue
             if not _near_focus(question, sentence, start):
                 continue
+            if question.focus in _NAMED_PLACE_NOUNS and question.focus not in text.lower():
+                continue  # "which river?": "the Nakdong River", not the country it flows through
             if _FACILITY_AFTER.match(sentence, end):
                 continue  # "on Al-Asad military base": the name of a base, not of a city
             if kind == "city" and (_place_is_country(text) or _REGION_WORDS.search(text)):
@@ -972,7 +1013,7 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                     found.append(Found(start, end, kind))
         return sorted(found, key=lambda f: f.start)
     if kind in NAME_TYPES:
-        roles = [r for r in _ROLE_WORDS.findall(question.text) if r.islower()] if kind == "person" else []
+        roles = [r for r in ROLE_WORDS.findall(question.text) if r.islower()] if kind == "person" else []
         said = set(tokenize(sentence))
         if any(not all(_close(s, said) for s in tokenize(r)) for r in roles):
             return []  # "who is the president of Iran?": the sentence must say president
@@ -989,7 +1030,7 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
             found.append(Found(start, end, kind))
         return sorted(found, key=lambda f: f.start)
     if kind == "description" and question.focus == "role":
-        roles = _first(question, _ROLE_WORDS, sentence, "role")
+        roles = _first(question, ROLE_WORDS, sentence, "role")
         if roles or not re.match(r"\s*who\b", question.text, re.IGNORECASE):
             return roles
         definition = _definition(question, sentence)  # "who is Amaterasu?" - "the goddess of the sun"
@@ -1057,7 +1098,7 @@ def is_fragment(sentence: str) -> bool:
     return sentence.lstrip().startswith("(") or len(sentence.split()) < 6
 
 
-SUBJECT_RAREST = 3  # with no named entity, one of the question's 3 rarest words stands for the subject
+SUBJECT_RAREST = 3  # with no named entity: the rarest word (one of the two rarest past 3 words) is the subject
 
 
 def subject_found(question: QuestionAnalysis, sentence: str, title: str, before: str, idf: dict[str, float]) -> bool:
@@ -1074,7 +1115,7 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
     groups = [g for g in question.subject_stems if g]
     if not groups:
         known = [s for s in question.stems if idf.get(s, 0.0) > 0]
-        rare = sorted(known, key=lambda s: -idf.get(s, 0.0))[: max(SUBJECT_RAREST, len(known) // 2)]
+        rare = sorted(known, key=lambda s: -idf.get(s, 0.0))[: 1 if len(known) <= SUBJECT_RAREST else 2]
         return any(_close(s, present) for s in rare) if rare else True
     main = max(groups, key=lambda g: max(idf.get(s, 0.0) for s in g))
     return all(_close(s, present) for s in main)
@@ -1084,7 +1125,14 @@ def focus_found(question: QuestionAnalysis, sentence: str, before: str = "") -> 
     """The event or noun asked about ("born", "founded", "how many children") is in the sentence."""
     focus = (question.focus or "").lower()
     stems = set(tokenize(sentence))
+    if question.family in {"name", "organisation"} or question.answer_type == "person":
+        # "who invented / married / succeeded X?": the sentence must say so (or the one it captions)
+        asked = [s for s in question.predicate if s not in _GENERIC]
+        context = stems | (set(tokenize(before)) if is_fragment(sentence) else set())
+        if asked and not any(_close(s, context) for s in asked):
+            return False
     if question.answer_type in DATE_TYPES or question.family == "place":
+        focus = (question.event or focus).lower()
         if focus in {"born", "birth"}:
             return bool(_LIFE.search(sentence)) or "birth" in stems
         if focus in {"die", "died", "death", "dies"}:
