@@ -68,10 +68,10 @@ SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best
 # eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
 # a question that fails it is refused whatever the model says. support = sigmoid(z). The
 # "unknown" signal (share of the question's words no passage holds) is reported but left out.
-SUPPORT_BIAS = -1.418
+SUPPORT_BIAS = -1.108
 SUPPORT_WEIGHTS = {
-    "cosine": 2.451, "coverage": 3.154, "top_cosine": -2.194, "max_cosine": 1.1,
-    "type_mismatch": -0.396, "gain": -2.707, "number_missing": -1.214,
+    "cosine": 1.978, "coverage": 2.811, "top_cosine": -1.119, "max_cosine": 1.058,
+    "type_mismatch": -0.917, "gain": -2.298, "number_missing": 0.0,
 }  # fmt: skip
 
 

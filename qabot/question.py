@@ -1098,7 +1098,7 @@ def is_fragment(sentence: str) -> bool:
     return sentence.lstrip().startswith("(") or len(sentence.split()) < 6
 
 
-SUBJECT_RAREST = 3  # with no named entity: the rarest word (one of the two rarest past 3 words) is the subject
+SUBJECT_RAREST = 2  # with no named entity, one of the question's 2 rarest words stands for the subject
 
 
 def subject_found(question: QuestionAnalysis, sentence: str, title: str, before: str, idf: dict[str, float]) -> bool:
@@ -1115,9 +1115,9 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
     groups = [g for g in question.subject_stems if g]
     if not groups:
         known = [s for s in question.stems if idf.get(s, 0.0) > 0]
-        rare = sorted(known, key=lambda s: -idf.get(s, 0.0))[: 1 if len(known) <= SUBJECT_RAREST else 2]
+        rare = sorted(known, key=lambda s: -idf.get(s, 0.0))[:SUBJECT_RAREST]
         return any(_close(s, present) for s in rare) if rare else True
-    main = max(groups, key=lambda g: max(idf.get(s, 0.0) for s in g))
+    main = groups[0]  # the first name the question gives is what it is about
     return all(_close(s, present) for s in main)
 
 
