@@ -54,26 +54,11 @@ def warm_latency(
     }
 
 
-def recall_at(seeds: Path, index: Path, items: list[EvalItem], k: int = 5) -> dict[str, Any]:
-    """Recall@k of qabot's citations against the evidence (qabot.evaluate's own judge)."""
-    from qabot.evaluate import run_eval
-
-    engine = engine_for(seeds, index)
-    report = run_eval(engine, items, k=k)
-    metrics = report.metrics()
-    return {
-        "recall_at_k": metrics.get("recall@k"),
-        "k": k,
-        "questions": len(report.with_evidence),
-        "latency_p50_ms": metrics.get("latency_p50_ms"),
-    }
-
-
 def retrieval_recall(seeds: Path, index: Path, items: list[EvalItem], k: int = 5) -> dict[str, Any]:
     """Recall@k of the k passages qabot retrieves (dense + BM25 fused), judged like citations.
 
     This is the like-for-like figure against a plain vector store, which always returns k
-    passages; qabot's answer citations are empty when it abstains (see `recall_at`).
+    passages; qabot's answer citations are empty when it abstains.
     """
     from qabot.evaluate import DocumentCache, citation_matches
     from qabot.records import Citation
@@ -81,7 +66,7 @@ def retrieval_recall(seeds: Path, index: Path, items: list[EvalItem], k: int = 5
 
     engine = engine_for(seeds, index)
     s = engine.settings
-    reader = engine._state.reader
+    reader = engine.reader
     params = FusionParams.from_settings(s)
     docs = DocumentCache(seeds)
     judged = [it for it in items if it.answerable and it.evidence]

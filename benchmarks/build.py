@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -49,6 +48,10 @@ class DelegatingEmbedder:
     def max_tokens(self) -> int:
         return int(self._inner.max_tokens)
 
+    @property
+    def precision(self) -> str:
+        return str(self._inner.precision)
+
 
 class _RecordingEmbedder(DelegatingEmbedder):
     """Wraps an Embedder and remembers what `embed` was asked to embed (no other change)."""
@@ -74,7 +77,7 @@ def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> di
     offline_environment()
     inner = SentenceTransformerEmbedder()
     began = time.perf_counter()
-    model = inner._load()
+    model = inner.load_model()
     load_seconds = time.perf_counter() - began
     model.encode(["warm up the model with a sentence of ordinary length."] * 64, batch_size=batch_size)
     rss_model = bench_proc.vm_hwm_mb()
@@ -89,7 +92,7 @@ def child(seeds: Path, index: Path, batch_size: int, profile: Path | None) -> di
     # so the ratio measures the pipeline around the model; a float32 pass is timed once for reference.
     def raw(precision: Any = inner) -> tuple[float, float, float]:
         c0, t0 = time.process_time(), time.perf_counter()
-        with precision._compute():
+        with precision.autocast():
             model.encode(chunk_texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
         seconds = time.perf_counter() - t0
         return seconds, seconds, time.process_time() - c0
@@ -205,18 +208,8 @@ def measure_build(seeds: Path, index: Path, batch_size: int = 32, profile: Path 
     return out
 
 
-_BUILT = re.compile(r"embedded\s+(\d+),\s+reused\s+(\d+)\s+in\s+([\d.]+)\s+s")
-
-
 def full_build_seconds(index_dir: Path) -> tuple[float | None, str]:
     """How long the first (full) build of an index folder took, and how that is known."""
-    try:
-        gen = store.open_generation(index_dir)
-    except Exception:  # noqa: BLE001 - no usable index: nothing known
-        return None, "no index"
-    recorded = gen.manifest.get("build_seconds")
-    if isinstance(recorded, int | float):
-        return float(recorded), "manifest build_seconds"
     lock = index_dir / ".lock"
     first = index_dir / f"{store.GEN_PREFIX}000001" / store.MANIFEST
     if lock.is_file() and first.is_file():
@@ -243,32 +236,32 @@ def measure_incremental(large_index: Path, full_seeds: Path, work: Path, measure
     else:  # made once per index folder by the first build, not by rebuilds: not part of the timing
         from qabot.embedder import SentenceTransformerEmbedder
 
-        export = getattr(SentenceTransformerEmbedder(), "export_query_encoder", None)
-        if export is not None:
-            export(index)
+        SentenceTransformerEmbedder().export_query_encoder(index)
     qabot = bench_proc.qabot_command()
     full_seconds, source = full_build_seconds(large_index)
     if measure_full:
-        full = bench_proc.run([*qabot, "index", "build", "--full", "--seeds", str(seeds), "--index", str(index)])
+        full = bench_proc.run(
+            [*qabot, "index", "build", "--full", "--json", "--seeds", str(seeds), "--index", str(index)]
+        )
         if full.returncode != 0:
             raise RuntimeError(f"full build failed: {full.stderr[-2000:]}")
         full_seconds = full.seconds
-        source = "measured (qabot index build --full)"
+        source = f"measured (qabot index build --full: {full.json_tail()['seconds']:.1f} s inside the build)"
     files = sorted(p for p in seeds.iterdir() if p.suffix == ".txt")
     changed = files[len(files) // 2]
     with open(changed, "a", encoding="utf-8") as f:
         f.write("\nThis sentence was added by the qabot benchmark to change one document.\n")
-    result = bench_proc.run([*qabot, "index", "build", "--seeds", str(seeds), "--index", str(index)])
+    result = bench_proc.run([*qabot, "index", "build", "--json", "--seeds", str(seeds), "--index", str(index)])
     if result.returncode != 0:
         raise RuntimeError(f"incremental build failed: {result.stderr[-2000:]}")
-    match = _BUILT.search(result.stdout)
+    report = result.json_tail()  # `qabot index build --json`: one object saying what the build did
     out: dict[str, Any] = {
         "documents": len(files),
         "changed": changed.name,
         "incremental_s": round(result.seconds, 2),
-        "incremental_build_s": float(match.group(3)) if match else None,
-        "embedded": int(match.group(1)) if match else None,
-        "reused": int(match.group(2)) if match else None,
+        "incremental_build_s": report["seconds"],
+        "embedded": report["embedded"],
+        "reused": report["reused"],
         "incremental_peak_rss_mb": round(result.peak_rss_mb, 1),
         "full_build_s": round(full_seconds, 1) if full_seconds else None,
         "full_build_source": source,

@@ -59,7 +59,3 @@ def questions_for(items: list[EvalItem], present: set[str]) -> list[EvalItem]:
 
 def load(path: Path) -> list[EvalItem]:
     return load_dataset(path)
-
-
-def tree_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

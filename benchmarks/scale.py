@@ -196,7 +196,7 @@ def measure(seeds: Path, index: Path, questions: list[str], min_samples: int) ->
     engine.ask(questions[0])
     open_s = time.perf_counter() - t0
     result = warm_latency(seeds, index, questions, min_samples, engine=engine)
-    reader = engine._state.reader
+    reader = engine.reader
     k = engine.settings.candidates
     steps: dict[str, list[float]] = {"embed": [], "dense": [], "bm25": []}
     for q in questions * 2:

@@ -417,9 +417,8 @@ def compose(
         citations.append(Citation(hit.source, hit.start, hit.end, hit.text, hit.fused))
     parts = [f"{' '.join(c.text.replace(chr(0xFEFF), '').split())} [{i}]" for i, c in enumerate(chosen, start=1)]
     short = _short_answer(found, chosen[0])
-    return Answer(
-        question, " ".join(parts), tuple(citations[: max(top_k, len(chosen))]), confidence, signals, short
-    )
+    cited = tuple(citations[: max(top_k, len(chosen))])
+    return Answer(question, " ".join(parts), cited, confidence, signals, short_answer=short)
 
 
 def _short_answer(found: Supported, shown: Candidate) -> ShortAnswer | None:

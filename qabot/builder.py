@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .chunker import ChunkPlan, plan_chunks
-from .embedder import Embedder
-from .errors import BuildInterrupted, IndexError_, SourceError
+from .embedder import Embedder, QueryEncoderExport
+from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalIndex
 from .loader import list_sources, read_documents
 from .records import BuildReport, Document, SkippedFile
@@ -58,7 +58,7 @@ def build(
             files, (lambda done, total: progress("reading", done, total)) if progress else None
         )
         if not docs:
-            what = f"{len(files)} file(s), none readable" if files else "no .txt, .md or .html files"
+            what = f"{len(files)} file(s), none readable" if files else "no .txt, .md, .html, .pdf or .docx files"
             raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")
         chunking = chunker_settings(settings, embedder)
         # The generation in use, opened once: the source of reusable plans and vectors.
@@ -77,9 +77,8 @@ def build(
                 unchanged=True,
             )
         reusable = {} if previous is None else previous_plans(previous, chunking, docs)
-        attach = getattr(embedder, "attach_query_encoder", None)
-        if previous is not None and attach is not None and settings.onnx_queries:
-            attach(index_dir)  # a few changed chunks are embedded without importing torch
+        if previous is not None and isinstance(embedder, QueryEncoderExport) and settings.onnx_queries:
+            embedder.attach_query_encoder(index_dir)  # a few changed chunks are embedded without importing torch
         plans = []
         for i, doc in enumerate(docs):
             plan = reusable.get(doc.source)
@@ -216,7 +215,11 @@ def _write_generation(
         )
         conn.executemany("INSERT INTO sentences VALUES (?,?,?,?)", sentence_rows)
         conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", chunk_rows)
-        # In key order: the B-tree grows at its end instead of splitting pages (3x faster, 15 % smaller).
+        conn.executemany(
+            "INSERT INTO pages VALUES (?,?,?)",
+            ((i, n, start) for i, p in enumerate(plans) for n, start in enumerate(p.document.pages, start=1)),
+        )
+        # In key order: the B-tree grows at its end instead of splitting pages (faster, and a smaller file).
         conn.executemany("INSERT INTO embeddings VALUES (?,?)", ((k, cache[k].tobytes()) for k in sorted(set(wanted))))
         conn.commit()
     finally:
@@ -240,7 +243,7 @@ def _write_generation(
             "model": embedder.model_id,
             "dim": embedder.dim,
             "max_tokens": embedder.max_tokens,
-            "precision": getattr(embedder, "precision", "float32"),
+            "precision": embedder.precision,
         },
         "chunker": chunker_settings(settings, embedder),
         "faiss": kind,
@@ -286,7 +289,7 @@ def _previous_generation(settings: Settings, model_id: str) -> store.Generation 
     """The generation in use, if there is a readable one built with this model."""
     try:
         return store.open_generation(settings.index_dir, model=model_id)
-    except IndexError_:
+    except IndexUnusable:
         return None
 
 

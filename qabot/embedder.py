@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
 from .onnx_encoder import padded_arrays
-from .settings import PACKAGED_MODEL, BuildPrecision
+from .settings import PACKAGED_MODEL, BuildPrecision, Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int], None]  # called with the number of texts just embedded
 # At most this many texts are embedded through the ONNX export (when attached) instead of torch.
 ONNX_BUILD_MAX_TEXTS = 32
+_DEFAULTS = Settings.model_fields  # one default per setting: the embedder's come from there
 
 
 class Embedder(Protocol):
@@ -40,6 +41,8 @@ class Embedder(Protocol):
     def dim(self) -> int: ...
     @property
     def max_tokens(self) -> int: ...
+    @property
+    def precision(self) -> str: ...  # how the model runs for a build: 'float32' or 'bfloat16'
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
     def cut_points(self, text: str, max_tokens: int) -> list[int]: ...
     def embed(
@@ -52,6 +55,22 @@ class Embedder(Protocol):
         batch_size: int = 32,
         progress: ProgressCallback | None = None,
     ) -> tuple[np.ndarray, np.ndarray]: ...
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@runtime_checkable
+class QueryEncoderExport(Protocol):
+    """An optional Embedder feature: questions embedded through an export of the model made once per
+    index folder (no torch at query time). Checked with `isinstance(embedder, QueryEncoderExport)`."""
+
+    def export_query_encoder(self, index_dir: Path) -> Path: ...
+    def attach_query_encoder(self, index_dir: Path) -> bool: ...
+
+
+class QueryEncoder(Protocol):
+    """What an attached export does: token vectors for padded input arrays, and one question's vector."""
+
+    def run_arrays(self, ids: np.ndarray, mask: np.ndarray, type_ids: np.ndarray) -> np.ndarray: ...
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
@@ -93,7 +112,7 @@ def offline_environment() -> None:
 def native_bfloat16() -> bool:
     """True when this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX), so it pays off.
 
-    Read from /proc/cpuinfo where there is one (importing torch to ask costs ~1.5 s)."""
+    Read from /proc/cpuinfo where there is one (importing torch just to ask is slow)."""
     try:
         flags = next(
             (line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), None
@@ -155,14 +174,20 @@ def _hub_cache_folder(name: str) -> Path | None:
 class SentenceTransformerEmbedder:
     """The sentence-transformers implementation of Embedder (normalized vectors)."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, query_threads: int = 2, precision: BuildPrecision = "auto") -> None:
+    def __init__(
+        self,
+        model: str = PACKAGED_MODEL,
+        query_threads: int = _DEFAULTS["query_threads"].default,
+        precision: BuildPrecision = _DEFAULTS["build_precision"].default,
+    ) -> None:
+        """The defaults are the settings' own (QABOT_QUERY_THREADS, QABOT_BUILD_PRECISION)."""
         self._name = model
         self._path = resolve_model_path(model)
         self._query_threads = query_threads
         self._precision = precision
         self._lock = threading.Lock()
         self._model: Any = None
-        self._onnx: Any = None  # OnnxQueryEncoder, when an export is attached
+        self._onnx: QueryEncoder | None = None  # an OnnxQueryEncoder, when an export is attached
 
     @property
     def model_id(self) -> str:
@@ -172,15 +197,35 @@ class SentenceTransformerEmbedder:
     def path(self) -> Path:
         return self._path
 
+    @property
+    def model_loaded(self) -> bool:
+        """Whether the sentence-transformers model (and torch) has been loaded yet."""
+        return self._model is not None
+
+    @property
+    def query_encoder(self) -> QueryEncoder | None:
+        """The encoder questions (and a small build's few texts) go through instead of torch, if any."""
+        return self._onnx
+
+    @query_encoder.setter
+    def query_encoder(self, encoder: QueryEncoder | None) -> None:
+        self._onnx = encoder
+
+    def with_precision(self, precision: BuildPrecision) -> SentenceTransformerEmbedder:
+        """The same model, loaded once and shared, run in another precision."""
+        other = SentenceTransformerEmbedder(self._name, self._query_threads, precision)
+        other._model = self.load_model()
+        return other
+
     @cached_property
     def precision(self) -> str:
         """'bfloat16' or 'float32': how `embed` and `embed_with_spans` run the model."""
         return resolve_precision(self._precision)
 
     @contextlib.contextmanager
-    def _compute(self) -> Iterator[None]:
-        """Run the model under bfloat16 autocast when chosen: matrix products in bf16 (2.5x
-        faster on this CPU), layer norms, softmax and pooling in float32; vectors agree with
+    def autocast(self) -> Iterator[None]:
+        """Run the model under bfloat16 autocast when chosen: matrix products in bf16 (much
+        faster where the CPU has bf16 units), layer norms, softmax and pooling in float32; vectors agree with
         float32 to cosine 0.9999+ (measured and tested)."""
         if self.precision != "bfloat16":
             yield
@@ -204,14 +249,14 @@ class SentenceTransformerEmbedder:
         pooling = self._config.get("1_Pooling/config.json", {})
         if "word_embedding_dimension" in pooling:
             return int(pooling["word_embedding_dimension"])
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self.load_model().get_sentence_embedding_dimension())
 
     @cached_property
     def max_tokens(self) -> int:
         sbert = self._config.get("sentence_bert_config.json", {})
         if "max_seq_length" in sbert:
             return int(sbert["max_seq_length"])
-        return int(self._load().max_seq_length)
+        return int(self.load_model().max_seq_length)
 
     @cached_property
     def _tokenizer(self) -> Any:
@@ -249,7 +294,7 @@ class SentenceTransformerEmbedder:
         tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
         return tok
 
-    def _hidden(self, onnx: Any, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
+    def _hidden(self, onnx: QueryEncoder | None, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
         """Token vectors through the ONNX export when given, else (or if it fails) through torch."""
         if onnx is not None:
             try:
@@ -263,18 +308,19 @@ class SentenceTransformerEmbedder:
         """Contextual token vectors (batch, length, dim) from the sentence-transformers model, float32."""
         import torch
 
-        model = self._load()
+        model = self.load_model()
         features = {
             "input_ids": torch.from_numpy(ids),
             "attention_mask": torch.from_numpy(mask),
             "token_type_ids": torch.from_numpy(type_ids),
         }
-        with torch.inference_mode(), self._compute():
+        with torch.inference_mode(), self.autocast():
             out = model.forward(features)["token_embeddings"]
         result: np.ndarray = out.float().numpy()
         return result
 
-    def _load(self) -> Any:
+    def load_model(self) -> Any:
+        """The sentence-transformers model, loaded on first use (imports torch)."""
         with self._lock:
             if self._model is None:
                 offline_environment()
@@ -297,12 +343,12 @@ class SentenceTransformerEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        model = self._load()
+        model = self.load_model()
         # Longest first in batches of similar length: less padding, same results.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            with self._compute():
+            with self.autocast():
                 vecs = model.encode(
                     [texts[i] for i in idx],
                     batch_size=batch_size,
@@ -332,7 +378,7 @@ class SentenceTransformerEmbedder:
 
         A few texts (an incremental build after an edit) go through the attached ONNX export of
         the same model when there is one: importing sentence-transformers would cost more than
-        the embedding (~5 s). Its vectors agree with sentence-transformers' to cosine >= 0.999.
+        the embedding. Its vectors agree with sentence-transformers' to cosine >= 0.999.
         """
         import numpy as np
 
@@ -381,7 +427,8 @@ class SentenceTransformerEmbedder:
         if not is_exported(folder):
             self._onnx = None
             return False
-        if self._onnx is None or self._onnx.folder != folder:
+        current = self._onnx
+        if not (isinstance(current, OnnxQueryEncoder) and current.folder == folder):
             self._onnx = OnnxQueryEncoder(folder, threads=self._query_threads)
         return True
 
@@ -393,7 +440,7 @@ class SentenceTransformerEmbedder:
             return vec
         import torch
 
-        model = self._load()
+        model = self.load_model()
         with self._lock:
             previous = torch.get_num_threads()
             torch.set_num_threads(self._query_threads)

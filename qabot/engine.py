@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import store
 from .answer import candidates, compose, question_weights, unknown_share
 from .builder import BuildProgress, build
-from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import IndexMissing, QuestionError
+from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
+from .errors import ConfigError, IndexMissing, QuestionError
+from .pdf_text import page_of
 from .question import analyze, depends_on_history, with_history
 from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .llm.client import ChatClient
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,15 @@ class _Snapshot:
     generation: str
 
 
+def with_pages(answer: Answer, reader: IndexReader) -> Answer:
+    """The answer with each PDF citation's page (the page its span starts on)."""
+    cited = []
+    for cite in answer.citations:
+        starts = reader.page_starts(cite.source)
+        cited.append(replace(cite, page=page_of(starts, cite.start)) if starts else cite)
+    return replace(answer, citations=tuple(cited))
+
+
 class QAEngine:
     """Questions in, cited answers out."""
 
@@ -44,6 +58,7 @@ class QAEngine:
         self._embedder = embedder
         self._snapshot: _Snapshot | None = None
         self._reload_lock = threading.Lock()
+        self._llm: ChatClient | None = None
 
     # ---- construction -------------------------------------------------------------
     @classmethod
@@ -83,22 +98,22 @@ class QAEngine:
 
     def _export_query_encoder(self) -> None:
         """Make the ONNX export questions are embedded with (once per index folder and model)."""
-        export = getattr(self.embedder, "export_query_encoder", None)
-        if not self.settings.onnx_queries or export is None:
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
         try:
-            export(self.settings.index_dir)
+            embedder.export_query_encoder(self.settings.index_dir)
         except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
             log.warning("ONNX export failed (%s); questions will use torch (slower start).", exc)
 
     def _attach_query_encoder(self) -> None:
         """Embed questions through the ONNX export; make it first if an older build lacks it."""
-        attach = getattr(self.embedder, "attach_query_encoder", None)
-        if not self.settings.onnx_queries or attach is None:
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
-        if not attach(self.settings.index_dir):
+        if not embedder.attach_query_encoder(self.settings.index_dir):
             self._export_query_encoder()
-            attach(self.settings.index_dir)
+            embedder.attach_query_encoder(self.settings.index_dir)
 
     def reload(self, force: bool = False) -> bool:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
@@ -113,6 +128,13 @@ class QAEngine:
             self._snapshot = _Snapshot(reader, generation.name)
             return True
 
+    def close(self) -> None:
+        """Release the open index (the next reload opens it again)."""
+        with self._reload_lock:
+            snap, self._snapshot = self._snapshot, None
+        if snap is not None:
+            snap.reader.close()
+
     @property
     def _state(self) -> _Snapshot:
         snap = self._snapshot
@@ -123,6 +145,11 @@ class QAEngine:
     @property
     def generation(self) -> str:
         return self._state.generation
+
+    @property
+    def reader(self) -> IndexReader:
+        """The generation in use, opened read-only (for tools that search it directly)."""
+        return self._state.reader
 
     def info(self, check_stale: bool = True) -> IndexInfo:
         """Documents, chunks, model and build time of the index in use."""
@@ -141,6 +168,14 @@ class QAEngine:
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
             seeds = Path(manifest["seeds_dir"])
         return store.stale_sources(seeds, manifest)
+
+    def document_text(self, source: str) -> str | None:
+        """The text a source's citation offsets index (as stored in the index); None when not indexed."""
+        return self._state.reader.document_text(source)
+
+    def page_starts(self, source: str) -> tuple[int, ...]:
+        """Where each page of a PDF source begins in its text; () for other formats."""
+        return self._state.reader.page_starts(source)
 
     # ---- questions ------------------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -179,8 +214,42 @@ class QAEngine:
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
         own = self.embedder.embed_query(text) if earlier else qvec
         idf = question_weights(snap.reader, f"{earlier} {text}" if earlier else text)
-        return compose(
+        answer = compose(
             text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold,
             {"unknown": unknown_share(snap.reader, text)}, idf=idf, embed=self.embedder.embed_query, question_vec=own,
             analysis=with_history(analyze(text), earlier),
         )  # fmt: skip
+        answer = with_pages(answer, snap.reader)
+        if s.llm_verify and not answer.abstained and self.llm is not None:
+            from .llm.verify import verified_answer
+
+            answer = verified_answer(self.llm, answer, hits)
+        return answer
+
+    @property
+    def llm(self) -> ChatClient | None:
+        """The language model client, when QABOT_LLM_URL and QABOT_LLM_MODEL are set."""
+        if self._llm is None:
+            from .llm.client import ChatClient
+
+            self._llm = ChatClient.from_settings(self.settings)
+        return self._llm
+
+    def write(self, answer: Answer, on_text: Callable[[str], None] | None = None) -> Answer:
+        """The answer written by the language model from `answer`'s passages, every sentence checked.
+
+        Falls back to `answer` (with a warning) when the model fails or writes nothing supported;
+        an abstention stays one. on_text receives the model's text as it streams.
+        """
+        client = self.require_llm()
+        from .llm.write import written_answer
+
+        return written_answer(client, answer, on_text)
+
+    def require_llm(self) -> ChatClient:
+        """The language model client, or a ConfigError saying what to set."""
+        if self.llm is None:
+            raise ConfigError(
+                "Writing answers needs a language model: set QABOT_LLM_URL and QABOT_LLM_MODEL (see .env.example)."
+            )
+        return self.llm

@@ -1,16 +1,20 @@
-"""Errors qabot raises on purpose. Front ends turn them into one-line messages.
+"""Every error qabot raises on purpose, in one tree. Front ends turn them into one-line messages.
 
     QabotError                  every error meant for the user; str(err) is the message
-    ├── ConfigError             a setting is invalid (bad path, unknown model)
+    ├── ConfigError             a setting is invalid (bad value, unknown model)
     ├── QuestionError           the question is empty or too long
     ├── SourceError             the seeds folder is missing or holds nothing readable
+    │   └── DocumentUnreadable  one PDF or Word file cannot be used (the build names it as skipped)
+    ├── DatasetError            an evaluation dataset cannot be read (names the line)
+    ├── BuildLocked             another build is writing the same index folder
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
-    └── IndexError_             the index cannot be used
+    ├── LLMUnavailable          the optional language model failed (down, slow, garbage); answers go on without it
+    └── IndexUnusable           the index cannot be used
         ├── IndexMissing        there is no index yet
         ├── IndexCorrupt        files are missing or unreadable
         └── IndexMismatch       built with another schema or embedder
 
-Every message says what to do next.
+Every message says what to do next. No other module defines an error class.
 """
 
 from __future__ import annotations
@@ -32,21 +36,37 @@ class SourceError(QabotError):
     """The documents cannot be read."""
 
 
+class DocumentUnreadable(SourceError):
+    """A PDF or Word file cannot be used; str(err) is the reason shown in the skipped-file list."""
+
+
+class DatasetError(QabotError):
+    """An evaluation dataset cannot be read; the message names the line and the problem."""
+
+
+class BuildLocked(QabotError):
+    """Another build holds the index folder's lock."""
+
+
 class BuildInterrupted(QabotError):
     """A build was interrupted before it switched the index."""
 
 
-class IndexError_(QabotError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class LLMUnavailable(QabotError):
+    """The optional language model server could not be used for this question."""
+
+
+class IndexUnusable(QabotError):
     """The index cannot be used."""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(IndexUnusable):
     """No index has been built in this folder."""
 
 
-class IndexCorrupt(IndexError_):
+class IndexCorrupt(IndexUnusable):
     """The index files are damaged or incomplete."""
 
 
-class IndexMismatch(IndexError_):
+class IndexMismatch(IndexUnusable):
     """The index was built with another schema version or embedder."""

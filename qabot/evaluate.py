@@ -45,17 +45,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from .errors import QabotError, QuestionError
-from .records import Answer, Citation
+from .errors import DatasetError, QuestionError
+from .records import Answer, Citation, Document
 
 TOP_RANKS = 10  # MRR@10
 KINDS = ("on-topic", "off-topic")
-RECALL_AT = (1, 3)
 _MARKER = re.compile(r"\[\d+\]")  # the [n] citation markers inside answer text
-
-
-class DatasetError(QabotError):
-    """An evaluation dataset cannot be read; the message names the line and the problem."""
 
 
 class Engine(Protocol):
@@ -178,6 +173,11 @@ class DocumentCache:
 
     def _read(self, source: str) -> str | None:
         path = self.seeds_dir / source
+        if path.suffix.lower() in {".pdf", ".docx"}:
+            from .loader import SourceFile, read_document  # their offsets index the extracted text
+
+            doc = read_document(SourceFile(source, path, 0, 0))
+            return doc.text if isinstance(doc, Document) else None
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 text = f.read()
@@ -446,8 +446,7 @@ def run_eval(
 ) -> EvalReport:
     """Ask every question once and judge the answers. `progress(done, total)` after each."""
     settings = engine.settings
-    default_k = getattr(settings, "top_k", None)
-    k_eff = k if k else (default_k if isinstance(default_k, int) else 5)
+    k_eff = k or int(settings.top_k)
     docs = DocumentCache(Path(settings.seeds_dir))
     total = len(items)
     results: list[ItemResult] = []
@@ -488,8 +487,8 @@ def _run_one(engine: Engine, item: EvalItem, k: int | None, docs: DocumentCache)
         rank=rank,
         correct=answer_contains(answer.text, item.answers) if item.answerable else None,
         latency_ms=elapsed,
-        signals=dict(getattr(answer, "signals", None) or {}),
-        confidence=float(getattr(answer, "confidence", 0.0) or 0.0),
+        signals=dict(answer.signals),
+        confidence=float(answer.confidence),
         short_answer=short.text if short is not None else None,
         short_correct=answer_contains(short.text if short else None, item.answers) if item.answerable else None,
     )

@@ -3,6 +3,9 @@
 .txt and .md are read exactly as `open(path, encoding="utf-8", newline="").read()`, so
 citation offsets index the file's own characters. .html is reduced to its visible text
 (offsets then index that text, which is stored in the index and quoted from there).
+.pdf and .docx are read the same way as .html: their text is extracted once (pdf_text,
+docx_text), stored in the index, and offsets index it; a PDF also records where each page
+starts, so any span maps to its page.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SourceError
+from .errors import DocumentUnreadable, SourceError
 from .records import Document, SkippedFile
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = {".pdf"}
+DOCX_SUFFIXES = {".docx"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -36,7 +41,9 @@ class SourceFile:
 def list_sources(seeds_dir: Path) -> list[SourceFile]:
     """Every file with a supported suffix under seeds_dir, recursively, in a stable order."""
     if not seeds_dir.exists():
-        raise SourceError(f"Seeds folder {seeds_dir} does not exist: create it and put .txt, .md or .html files in it.")
+        raise SourceError(
+            f"Seeds folder {seeds_dir} does not exist: create it and put .txt, .md, .html, .pdf or .docx files in it."
+        )
     if not seeds_dir.is_dir():
         raise SourceError(f"Seeds path {seeds_dir} is not a folder: point --seeds at a folder of documents.")
     found: list[SourceFile] = []
@@ -77,6 +84,9 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
         raw = file.path.read_bytes()
     except OSError as exc:
         return SkippedFile(file.source, f"cannot be read ({exc.strerror or exc})")
+    suffix = file.path.suffix.lower()
+    if suffix in PDF_SUFFIXES or suffix in DOCX_SUFFIXES:
+        return _read_extracted(file, raw, suffix)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return SkippedFile(file.source, "is UTF-16: convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
     if b"\x00" in raw:
@@ -89,10 +99,29 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
             f"is not UTF-8 (bad byte at offset {exc.start}): convert it, e.g. iconv -f LATIN1 -t UTF-8",
         )
     # .txt/.md: the same characters as open(path, encoding="utf-8", newline="").read().
-    text = html_to_text(decoded) if file.path.suffix.lower() in HTML_SUFFIXES else decoded
+    text = html_to_text(decoded) if suffix in HTML_SUFFIXES else decoded
     if not text.strip():
         return SkippedFile(file.source, "is empty")
     return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _read_extracted(file: SourceFile, raw: bytes, suffix: str) -> Document | SkippedFile:
+    """A PDF or Word file's extracted text (and a PDF's page starts), or why it was skipped."""
+    from .docx_text import read_docx
+    from .pdf_text import read_pdf
+
+    pages: tuple[int, ...] = ()
+    try:
+        if suffix in PDF_SUFFIXES:
+            pdf = read_pdf(raw)
+            text, pages = pdf.text, pdf.page_starts
+        else:
+            text = read_docx(raw)
+    except DocumentUnreadable as exc:
+        return SkippedFile(file.source, str(exc))
+    if not text.strip():
+        return SkippedFile(file.source, "is empty (no text)")
+    return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest(), pages=pages)
 
 
 def read_documents(

@@ -341,11 +341,13 @@ class OnnxQueryEncoder:
     def max_tokens(self) -> int:
         return int(self._meta["max_seq_length"])
 
-    def load(self) -> None:
-        """Create the tokenizer and the onnxruntime session now (otherwise done on first use)."""
-        self._load()
+    @property
+    def tokenizer(self) -> Any:
+        """The `tokenizers` tokenizer questions are cut with (truncated and padded as the model expects)."""
+        return self.load()[0]
 
-    def _load(self) -> tuple[Any, Any]:
+    def load(self) -> tuple[Any, Any]:
+        """The tokenizer and the onnxruntime session, created on first use."""
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
@@ -368,9 +370,8 @@ class OnnxQueryEncoder:
                 opts.intra_op_num_threads = self._threads
                 opts.inter_op_num_threads = 1
                 opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-                # Idle threads sleep instead of spinning: with two threads and spinning, a question
-                # took 7.4 ms instead of 3.5 on a machine whose two cores were busy; without
-                # spinning, 3.5 ms busy and 2.2 ms idle (one thread: 3.2 ms idle, p90 7.8 ms busy).
+                # Idle threads sleep instead of spinning: with spinning, two threads on a machine whose
+                # cores are busy with other work took about twice as long per question.
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 opts.log_severity_level = 3
@@ -383,7 +384,7 @@ class OnnxQueryEncoder:
         """Last hidden states (batch, length, dim), float32, for padded int64 input arrays."""
         import numpy as np
 
-        _, session = self._load()
+        _, session = self.load()
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._meta.get("inputs", []):
             feeds["token_type_ids"] = type_ids
@@ -413,7 +414,7 @@ class OnnxQueryEncoder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector (shape (dim,), float32)."""
-        tok, _ = self._load()
+        tok, _ = self.load()
         return self._run([tok.encode(text)])[0]
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
@@ -423,7 +424,7 @@ class OnnxQueryEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        tok, _ = self._load()
+        tok, _ = self.load()
         # Longest first in batches of similar length: less padding, same results.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for lo in range(0, len(order), batch_size):

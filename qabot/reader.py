@@ -62,6 +62,7 @@ class IndexReader:
             raise IndexCorrupt(f"Index generation {path.name} has inconsistent counts; {store.REBUILD_HINT}.")
         self._lock = threading.Lock()
         self._texts: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        self._pages: OrderedDict[str, tuple[int, ...]] = OrderedDict()
 
     @property
     def path(self) -> Path:
@@ -106,6 +107,31 @@ class IndexReader:
             if len(self._texts) > 256:
                 self._texts.popitem(last=False)
             return row[0], row[1]
+
+    def page_starts(self, source: str) -> tuple[int, ...]:
+        """Where each page of a PDF source begins in its text; () for other formats (and older indexes)."""
+        with self._lock:
+            hit = self._pages.get(source)
+            if hit is not None:
+                return hit
+            try:
+                rows = self._conn.execute(
+                    "SELECT p.start FROM pages p JOIN documents d ON d.id = p.doc_id "
+                    "WHERE d.source = ? ORDER BY p.page",
+                    (source,),
+                ).fetchall()
+            except sqlite3.OperationalError:  # an index built before pages were recorded
+                rows = []
+            starts = tuple(int(r[0]) for r in rows)
+            self._pages[source] = starts
+            if len(self._pages) > 256:
+                self._pages.popitem(last=False)
+            return starts
+
+    def document_text(self, source: str) -> str | None:
+        """The stored text of a source (what its offsets index), or None when it is not indexed."""
+        rows = self._query("SELECT text FROM documents WHERE source = ?", (source,))
+        return rows[0][0] if rows else None
 
     def chunk_vector(self, chunk_id: int) -> np.ndarray:
         return self.vectors.reconstruct(int(chunk_id))

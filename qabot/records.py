@@ -21,6 +21,7 @@ class Document:
     source: str  # path relative to the seeds folder, with forward slashes
     text: str
     sha256: str  # of the file's bytes
+    pages: tuple[int, ...] = ()  # PDF only: offset in `text` where page i+1 begins
 
     @property
     def title(self) -> str:
@@ -65,6 +66,7 @@ class Citation:
     end: int
     text: str
     score: float
+    page: int | None = None  # 1-based page of a PDF citation's start; None for other formats
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,7 +75,13 @@ class Citation:
             "end": self.end,
             "text": self.text,
             "score": round(float(self.score), 4),
+            "page": self.page,
         }
+
+    @property
+    def where(self) -> str:
+        """How a source line names the citation: `report.pdf p. 3` for a PDF, else the file."""
+        return self.source if self.page is None else f"{self.source} p. {self.page}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,7 @@ class Answer:
     confidence: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
     short_answer: ShortAnswer | None = None
+    warnings: tuple[str, ...] = ()  # one line each, e.g. the language model could not be used
 
     @property
     def abstained(self) -> bool:
@@ -122,7 +131,7 @@ class Answer:
             "abstained": self.abstained,
             "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "citations": [c.to_json() for c in self.citations],
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +155,20 @@ class BuildReport:
     skipped: tuple[SkippedFile, ...]
     seconds: float
     unchanged: bool = False  # nothing changed since the generation in use: no new one was written
+
+    def to_json(self) -> dict[str, Any]:
+        """What `qabot index build --json` prints."""
+        return {
+            "generation": self.generation,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "sentences": self.sentences,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class FusionParams:
-    candidates: int = 40
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    near_duplicate: float = 0.97
-    keep_tops: bool = False
+    """How retrieval fuses and filters; the values (and their defaults) come from Settings."""
+
+    candidates: int
+    rrf_k: int
+    dense_weight: float
+    lexical_weight: float
+    near_duplicate: float
+    keep_tops: bool
 
     @classmethod
     def from_settings(cls, s: Settings) -> FusionParams:

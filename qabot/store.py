@@ -4,7 +4,7 @@
       CURRENT                 name of the generation in use (replaced with os.replace)
       .lock                   held (flock) while a build writes
       gen-000007/             one complete build
-        meta.sqlite           documents, chunks, sentences, embedding cache
+        meta.sqlite           documents, chunks, sentences, PDF page starts, embedding cache
         vectors.faiss         chunk vectors (row i = chunk id i)
         sentences.npy         sentence vectors, float16 (row i = sentence id i)
         bm25/                 bm25s arrays + JSON
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexCorrupt, IndexMismatch, IndexMissing, QabotError, SourceError
+from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, SourceError
 from .loader import SourceFile, list_sources
 from .records import IndexInfo
 
@@ -57,6 +57,10 @@ CREATE TABLE sentences (
     start INTEGER NOT NULL, "end" INTEGER NOT NULL
 );
 CREATE TABLE embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE pages (  -- PDF documents only: page n begins at offset start of the document's text
+    doc_id INTEGER NOT NULL REFERENCES documents(id), page INTEGER NOT NULL, start INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, page)
+) WITHOUT ROWID;
 """
 
 REBUILD_HINT = "run `qabot index build --full`"
@@ -108,7 +112,7 @@ def current_generation(index_dir: Path) -> Path | None:
 
 
 def open_generation(index_dir: Path, model: str | None = None) -> Generation:
-    """Validate and return the generation in use, or raise a one-line IndexError_.
+    """Validate and return the generation in use, or raise a one-line IndexUnusable.
 
     With `model`, also check that the index was built with that embedding model.
     """
@@ -206,7 +210,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise QabotError(f"Another build is writing {index_dir}: wait for it to finish.") from exc
+            raise BuildLocked(f"Another build is writing {index_dir}: wait for it to finish.") from exc
         try:
             yield
         finally:

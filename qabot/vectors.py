@@ -3,15 +3,15 @@
 Vectors are L2-normalized, so inner product is cosine similarity. Measured with
 `python -m benchmarks` on real MiniLM vectors of Wikipedia text (docs/performance.md):
 
-- up to EXACT_LIMIT (100k) an exact flat index: perfect, and one query scans 150 MB in ~5 ms
-  (200k would take ~10 ms, the whole search budget);
+- up to EXACT_LIMIT (100k) an exact flat index: perfect, and one query scans 150 MB (twice that
+  would take the whole search budget);
 - past it IVF{4*sqrt(n)},SQ8: 8-bit scalar codes (392 B/vector, 1M vectors in ~400 MB),
   encoded directly rather than as residuals to the centroid (recall@10 0.970 against 0.964 with
   residuals at 1M, and faster), with nprobe = max(64, nlist/32) lists searched (0.95 needs
-  ~3 % of the lists on this data; 24 gave 0.94). One query at 1M takes ~1-2 ms.
+  ~3 % of the lists on this data; 24 gave 0.94).
 
 HNSW was not chosen: its links cost ~256 B/vector on top of the codes (1M HNSW32,SQ8 ~650 MB,
-over the 450 MB budget) and building 1M HNSW32 took 647 s on two cores.
+over the 450 MB budget) and it is far slower to build.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def build_index(vectors: np.ndarray, kind: str | None = None) -> Any:
         want = max(100_000, 40 * ivf.nlist) if ivf is not None else 100_000  # k-means wants ~39 points/list
         sample = vectors[rng.choice(n, size=want, replace=False)] if n > want else vectors
         old = faiss.cvar.distance_compute_blas_threshold
-        faiss.cvar.distance_compute_blas_threshold = 20  # BLAS for training batches (10x faster)
+        faiss.cvar.distance_compute_blas_threshold = 20  # BLAS for training batches (much faster)
         try:
             index.train(np.ascontiguousarray(sample, dtype=np.float32))
         finally:
@@ -89,7 +89,7 @@ def load_index(path: Path) -> Any:
     if ivf is not None:
         ivf.nprobe = nprobe_for(ivf.nlist)
         # reconstruct(id), which the retriever uses to drop near-duplicates, needs the id -> list
-        # map; IVF indexes do not keep one. 8 bytes per vector, ~15 ms at 1M.
+        # map; IVF indexes do not keep one. 8 bytes per vector, made once when the index is opened.
         ivf.make_direct_map()
     return index
 
@@ -113,8 +113,8 @@ def search(index: Any, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     import faiss
 
-    # One query: one OpenMP thread. With two threads on a busy 2-core machine a 20k flat search
-    # took 16 ms instead of 1 ms (threads spinning for each other). The setting is per calling
+    # One query: one OpenMP thread. With two threads on a busy machine a small flat search took
+    # many times longer (threads spinning for each other). The setting is per calling
     # thread, so it is restored for builds that run later on the same thread.
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)

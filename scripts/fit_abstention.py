@@ -1,14 +1,15 @@
 """Fit the abstention rule (logistic regression over answer signals) on labelled signal dumps.
 
+Needs scikit-learn: `pip install -e '.[tune]'`.
+
     python scripts/collect_signals.py eval/seed.jsonl --seeds seeds --index /tmp/seed-index > /tmp/seed.sig
     python scripts/collect_signals.py eval/wiki.jsonl --seeds data/wiki-seeds --index /tmp/wiki-index > /tmp/wiki.sig
     python scripts/collect_signals.py eval/wiki-train.jsonl --seeds data/wiki-seeds \
         --index /tmp/wiki-index > /tmp/train.sig
-    python scripts/collect_signals.py eval/honesty-train.jsonl --seeds data/wiki-seeds \
-        --index /tmp/wiki-index > /tmp/honesty.sig      # the seed-article lines of this file need
+    # eval/honesty-train.jsonl asks about both corpora: index the Wikipedia summaries plus the
+    # seed article (cp -r data/wiki-seeds data/both && cp seeds/*.txt data/both/)
+    python scripts/collect_signals.py eval/honesty-train.jsonl --seeds data/both --index /tmp/both-index > /tmp/honesty.sig
     python scripts/fit_abstention.py /tmp/seed.sig /tmp/wiki.sig /tmp/train.sig /tmp/honesty.sig
-
-Needs scikit-learn (`pip install -e '.[tune]'`).
 
 Label: 1 when the question is answerable and the best sentence holds a gold answer, 0 when it
 is unanswerable (answerable questions answered wrongly are left out: they say nothing about

@@ -20,16 +20,19 @@ import discord
 import simcord
 
 from qabot.bot import create_bot
-from qabot.bot.format import check_embed
-from qabot.settings import Settings
+from qabot.bot.format import check_embed, marked_numbers
+from qabot.bot.settings import DiscordSettings
 
 SEED_SOURCE = "000_1e0f96428eb82f3b.txt"
 
 
-def bot_settings(base: Settings, **overrides: Any) -> Settings:
-    """`base` with the slash commands synced and, unless overridden, no cooldown."""
+def bot_settings(base: Any = None, **overrides: Any) -> DiscordSettings:
+    """The bot's settings (not read from the environment): commands synced and, unless overridden, no cooldown.
+
+    `base` (the core settings of the engine) is accepted for readability and not used.
+    """
     values: dict[str, Any] = {"discord_sync": "global", "discord_cooldown_seconds": 0.0, **overrides}
-    return base.model_copy(update=values)
+    return DiscordSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -53,10 +56,13 @@ class World:
 Scenario = Callable[[World], Awaitable[None]]
 
 
-def run_scenario(engine: Any, settings: Settings, scenario: Scenario, **env_options: Any) -> None:
+def run_scenario(engine: Any, settings: Any, scenario: Scenario, **env_options: Any) -> None:
+    """Run `scenario` against a fresh bot; simcord waits generously for the bot to settle
+    (a loaded machine can be slow: no test depends on wall-clock speed)."""
+
     async def main() -> None:
         bot = create_bot(engine, settings)
-        options = {"approved_intents": discord.Intents.default(), **env_options}
+        options = {"approved_intents": discord.Intents.default(), "settle_timeout": 120.0, **env_options}
         async with simcord.run(bot, **options) as env:
             guild = env.create_guild("Test Guild")
             channel = guild.create_text_channel("general")
@@ -92,6 +98,14 @@ def citations_shown(message: Any) -> list[tuple[str, int, int]]:
             if m:
                 found.append((m.group(2), int(m.group(3)), int(m.group(4))))
     return found
+
+
+def marked_citations(answer: Any) -> list[tuple[str, int, int]]:
+    """(source, start, end) of the citations an answer's text marks: the ones shown with it."""
+    return [
+        (answer.citations[n - 1].source, answer.citations[n - 1].start, answer.citations[n - 1].end)
+        for n in marked_numbers(answer)
+    ]
 
 
 def bot_messages(channel: simcord.ChannelHandle, bot: Any) -> list[discord.Message]:

@@ -26,6 +26,32 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
+_MODEL_GUARD = pytest.MonkeyPatch()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that loads the real model (torch or its ONNX export), in its own body or in a fixture
+    of any scope, fails unless it is marked slow: the fast loop `pytest -m "not slow"` never pays
+    for the model. Its tokenizer alone is allowed."""
+    _MODEL_GUARD.undo()
+    if item.get_closest_marker("slow") is not None:
+        return
+    from qabot import embedder, onnx_encoder
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{item.nodeid} loads the real model: mark it @pytest.mark.slow")
+
+    _MODEL_GUARD.setattr(embedder.SentenceTransformerEmbedder, "load_model", refuse)
+    _MODEL_GUARD.setattr(onnx_encoder.OnnxQueryEncoder, "load", refuse)
+    _MODEL_GUARD.setattr(onnx_encoder, "ensure_exported", refuse)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _MODEL_GUARD.undo()
+
+
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The real sentence-transformers embedder (loaded once)."""

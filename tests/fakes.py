@@ -18,6 +18,7 @@ class FakeEmbedder:
         self.model_id = model_id
         self.dim = dim
         self.max_tokens = max_tokens
+        self.precision = "float32"
         self.embedded = 0
         self.fail_after: int | None = None  # raise KeyboardInterrupt after this many texts
 

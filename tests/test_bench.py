@@ -72,6 +72,7 @@ def test_perturbed_vectors_stay_real() -> None:
     assert cos.max() < 1.0
 
 
+@pytest.mark.slow
 def test_scale_bench_grows_a_real_index_that_answers(seed_settings, seed_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """bench_scale: altered copies of a real index's documents, replayed vectors, a working engine."""
     import shutil

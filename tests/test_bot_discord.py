@@ -11,6 +11,7 @@ from typing import Any
 
 import discord
 import pytest
+import simcord
 
 from qabot.bot.client import BUSY, EMPTY_QUESTION, GENERIC_ERROR, NOT_ALLOWED
 from qabot.records import ABSTAIN_TEXT
@@ -23,6 +24,8 @@ from tests.bot_fixtures import (
     bot_settings,
     callback_types,
     citations_shown,
+    marked_citations,
+    marked_numbers,
     run_scenario,
     visible_text,
 )
@@ -70,10 +73,12 @@ def test_slash_ask_defers_and_answers_with_numbered_sources(seed_engine, setting
         assert embed.description == expected.text  # the answer with its [n] markers
         assert "[1]" in (embed.description or "")
         shown = citations_shown(answer)
-        assert shown == [(c.source, c.start, c.end) for c in expected.citations]
+        assert shown == marked_citations(expected)
         assert all(source == SEED_SOURCE for source, _, _ in shown)
         quotes = [f.value for f in embed.fields]
-        assert quotes[0].startswith("> ") and expected.citations[0].text[:40] in quotes[0]
+        first = expected.citations[marked_numbers(expected)[0] - 1]
+        assert quotes[0].startswith("**Iran Retaliates") and "\n> " in quotes[0]  # the document's title, then a quote
+        assert first.text[:40] in quotes[0]
         # a thread on the answer, named after the question, for follow-ups
         (thread,) = w.channel.threads
         assert thread.id == answer.id and thread.name == MISSILES
@@ -93,7 +98,7 @@ def test_mention_and_direct_message_work_without_message_content_intent(seed_eng
         assert reply.author.id == w.bot.user.id
         assert reply.reference is not None and reply.reference.message_id == question.id
         assert reply.embeds[0].title == MISSILES and reply.embeds[0].description == expected.text
-        assert citations_shown(reply) == [(c.source, c.start, c.end) for c in expected.citations]
+        assert citations_shown(reply) == marked_citations(expected)
         assert_within_limits(reply)
         assert_pings_nobody(reply)  # the reply does not even ping the asker
 
@@ -210,7 +215,8 @@ def test_long_and_empty_questions_and_a_full_queue_get_short_ephemeral_messages(
         gate = w.cog.gate
         held = [gate.admit() for _ in range(gate.capacity)]  # every place taken
         busy = await w.alice.slash(w.channel, "ask", question=MISSILES)
-        assert busy.ephemeral and busy.response.content == BUSY
+        assert busy.ephemeral and busy.response.content.startswith(BUSY)
+        assert "try again in about" in busy.response.content
         for ticket in held:
             ticket.close()
         ok = await w.alice.slash(w.channel, "ask", question=MISSILES)
@@ -219,12 +225,19 @@ def test_long_and_empty_questions_and_a_full_queue_get_short_ephemeral_messages(
     run_scenario(seed_engine, settings, scenario)
 
 
-def test_reindex_is_refused_without_manage_server(seed_engine, settings, monkeypatch) -> None:
+def test_reindex_is_hidden_from_members_and_refused_without_manage_server(seed_engine, settings, monkeypatch) -> None:
     builds: list[Any] = []
     monkeypatch.setattr(seed_engine, "build", lambda *a, **k: builds.append((a, k)))
     generation = seed_engine.generation
 
     async def scenario(w: World) -> None:
+        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources"}  # default_permissions
+        assert {"reindex", "add"} <= set(w.mod.available_commands(w.channel))
+        with pytest.raises(simcord.SetupError, match="default-member-permissions"):  # Discord refuses it
+            await w.alice.slash(w.channel, "reindex")
+        # an admin lets alice see the command (Server Settings, Integrations): the bot still refuses
+        (command,) = [c for c in await w.bot.tree.fetch_commands() if c.name == "reindex"]
+        w.guild.set_command_permissions(command, {w.alice: True})
         result = await w.alice.slash(w.channel, "reindex")
         assert result.ephemeral and result.response.content == NOT_ALLOWED
 
@@ -282,7 +295,8 @@ def test_the_bot_needs_a_sync_setting_to_register_commands(seed_engine, seed_set
     run_scenario(seed_engine, settings, scenario)
 
     async def synced(w: World) -> None:
-        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources", "reindex"}
+        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources"}
+        assert set(w.mod.available_commands(w.channel)) == {"ask", "sources", "reindex", "add"}
 
     run_scenario(seed_engine, bot_settings(seed_settings), synced)
 
@@ -295,7 +309,7 @@ def test_auto_sync_registers_only_when_the_commands_changed(seed_engine, seed_se
 
     async def scenario(w: World) -> None:
         assert len(puts(w)) == 1  # nothing registered yet: synced once
-        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources", "reindex"}
+        assert set(w.mod.available_commands(w.channel)) == {"ask", "sources", "reindex", "add"}
         await w.env.restart_bot()  # same commands already registered: no second sync
         assert len(puts(w)) == 1
         result = await w.alice.slash(w.channel, "ask", question=MISSILES)
@@ -323,7 +337,7 @@ def test_default_settings_work_as_a_server_sees_them(seed_engine, seed_settings)
     """No overrides: commands get registered, a member can ask a few questions in a row."""
 
     async def scenario(w: World) -> None:
-        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources", "reindex"}
+        assert set(w.alice.available_commands(w.channel)) == {"ask", "sources"}
         for question in (MISSILES, "Who is Iran's foreign minister?", "What did Trump tweet?"):
             result = await w.alice.slash(w.channel, "ask", question=question)
             assert result.response.embeds and not result.ephemeral, question

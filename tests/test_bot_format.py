@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qabot.bot import format as fmt
+from qabot.bot.source_links import SourceInfo
 from qabot.records import ABSTAIN_TEXT, Answer, Citation, IndexInfo
 
 
@@ -81,17 +82,39 @@ def test_split_escaped_pieces_fit_and_lose_nothing(tokens: list[str]) -> None:
 
 
 # ---- answers ----------------------------------------------------------------------------
-def test_a_normal_answer_is_one_embed_with_numbered_sources() -> None:
-    answer = _answer("Fifteen missiles were launched. [1] Four failed. [2]")
-    (reply,) = fmt.answer_replies(answer, "How many?", "3 sources · index gen-000001")
+def test_a_normal_answer_is_one_embed_with_the_sources_it_marks() -> None:
+    answer = _answer("Fifteen missiles were launched. [1] Four failed. [3]")
+    (reply,) = fmt.answer_replies(answer, "How many?", fmt.answer_footer(answer))
     _message_ok(reply)
     (embed,) = reply.embeds
     assert embed.title == "How many?" and embed.description == answer.text
     assert [f.name for f in embed.fields] == [
-        f"[{i + 1}] `dir/file{i}.txt` · chars {i * 100}–{i * 100 + 90}" for i in range(3)
+        f"[{i + 1}] `dir/file{i}.txt` · chars {i * 100}–{i * 100 + 90}" for i in (0, 2)
     ]
     assert all(f.value.startswith("> A quoted passage.") for f in embed.fields)
-    assert embed.footer.text == "3 sources · index gen-000001"
+    assert embed.footer.text == "3 sources"  # no index generation shown to members
+    more = fmt.more_sources_embed(answer)
+    assert more is not None and [f.name for f in more.fields] == ["[2] `dir/file1.txt` · chars 100–190"]
+    fmt.check_embed(more)
+
+
+def test_sources_show_their_title_and_link() -> None:
+    answer = _answer("Fifteen missiles were launched. [1]", 1)
+    info = SourceInfo("Iran **Retaliates** @everyone", "https://docs.example.com/a_(b).txt")
+    (reply,) = fmt.answer_replies(answer, "How many?", None, lambda c: info)
+    value = reply.embeds[0].fields[0].value
+    assert value.startswith(
+        "**[Iran \\*\\*Retaliates\\*\\* @\u200beveryone](https://docs.example.com/a_%28b%29.txt)**\n> "
+    )
+    (plain,) = fmt.answer_replies(answer, "How many?", None, lambda c: SourceInfo("Plain title", None))
+    assert plain.embeds[0].fields[0].value.startswith("**Plain title**\n> A quoted")
+
+
+def test_plurals_and_notices_read_naturally() -> None:
+    assert fmt.plural(1, "document") == "1 document" and fmt.plural(2, "document") == "2 documents"
+    assert fmt.answer_footer(_answer("x [1]", 1)) == "1 source"
+    shown = fmt.notice("Run `qabot index build` or press **Follow up**, @everyone")
+    assert "\\" not in shown and "`qabot index build`" in shown and "@\u200beveryone" in shown
 
 
 def test_an_abstention_is_polite_not_an_error() -> None:
@@ -102,7 +125,7 @@ def test_an_abstention_is_polite_not_an_error() -> None:
 
 
 def test_long_answers_split_into_several_messages_within_limits() -> None:
-    text = " ".join(f"Sentence number {i} says something [1]." for i in range(600))  # ~23,000 characters
+    text = " ".join(f"Sentence number {i} says something [{i % 25 + 1}]." for i in range(600))  # ~23,000 characters
     replies = fmt.answer_replies(_answer(text, 25, "q" * 2000), "Q" * 400, "f" * 3000)
     for reply in replies:
         _message_ok(reply)

@@ -66,8 +66,10 @@ def test_cooldown_memory_is_bounded_by_active_users() -> None:
     assert len(cooldown) <= 101
 
 
-def test_a_burst_of_50_is_bounded_and_never_blocks_the_event_loop() -> None:
-    """2 retrievals at a time, 20 waiting, 28 refused at once; the loop keeps ticking."""
+def _burst(gate: Gate, clock: Clock, seconds_each: float, n: int = 50) -> tuple[int, list[float], int, int]:
+    """n questions at once through `gate`, each holding its slot `seconds_each` on `clock`
+    (advanced by the retrieval itself: no wall-clock timing). Returns (answered, waits told
+    to the refused, peak concurrency, heartbeat ticks)."""
     running = 0
     peak = 0
     lock = threading.Lock()
@@ -77,12 +79,11 @@ def test_a_burst_of_50_is_bounded_and_never_blocks_the_event_loop() -> None:
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.02)
+        time.sleep(0.001)
         with lock:
             running -= 1
 
-    async def main() -> tuple[int, int, int]:
-        gate = Gate(concurrency=2, queue=20)
+    async def main() -> tuple[int, list[float], int]:
         ticks = 0
         stop = asyncio.Event()
 
@@ -90,30 +91,57 @@ def test_a_burst_of_50_is_bounded_and_never_blocks_the_event_loop() -> None:
             nonlocal ticks
             while not stop.is_set():
                 ticks += 1
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0)
 
-        async def question() -> bool:
+        async def question() -> float | None:
             ticket = gate.admit()
             if ticket is None:
-                return False
+                return gate.expected_wait()
             try:
                 async with ticket:
                     await asyncio.to_thread(blocking_retrieval)
+                    clock.now = max(clock.now, ticket.started + seconds_each)  # it took `seconds_each`
             finally:
                 ticket.close()
-            return True
+            return None
 
         beat = asyncio.create_task(heartbeat())
-        results = await asyncio.gather(*(question() for _ in range(50)))
+        results = await asyncio.gather(*(question() for _ in range(n)))
         stop.set()
         await beat
         assert gate.admitted == 0 and gate.running == 0
-        return sum(results), len(results) - sum(results), ticks
+        return sum(r is None for r in results), [r for r in results if r is not None], ticks
 
-    answered, refused, ticks = asyncio.run(main())
-    assert (answered, refused) == (22, 28)
-    assert peak <= 2
-    assert ticks >= 20  # ~11 rounds of 20 ms: the heartbeat ran throughout
+    answered, waits, ticks = asyncio.run(main())
+    return answered, waits, peak, ticks
+
+
+def test_a_burst_of_50_fast_answers_is_all_admitted() -> None:
+    """The old count-based gate refused 28 of 50 though the queue drained in under a second."""
+    clock = Clock()
+    gate = Gate(concurrency=2, queue=200, max_wait=30.0, clock=clock)
+    answered, waits, peak, ticks = _burst(gate, clock, 0.02)
+    assert (answered, waits) == (50, [])
+    assert peak <= 2 and ticks > 0  # bounded concurrency; the event loop kept running
+    assert gate.answer_seconds == pytest.approx(0.02, rel=0.05)  # measured, not guessed
+
+
+def test_slow_answers_refuse_by_expected_wait_and_say_how_long() -> None:
+    clock = Clock()
+    gate = Gate(concurrency=2, queue=200, max_wait=30.0, clock=clock)
+    warm, _, _, _ = _burst(gate, clock, 5.0, n=4)  # four answers of 5 s each: measured 5 s
+    assert warm == 4 and gate.answer_seconds == pytest.approx(5.0)
+    answered, waits, peak, _ = _burst(gate, clock, 5.0)
+    # admitted while ceil(ahead / 2) * 5 s <= 30 s: 2 running + 12 waiting
+    assert answered == 14 and len(waits) == 36 and peak <= 2
+    assert all(30.0 < w <= 40.0 for w in waits)  # what a refused member is told
+
+
+def test_the_hard_queue_cap_still_bounds_memory() -> None:
+    clock = Clock()
+    gate = Gate(concurrency=2, queue=3, max_wait=1000.0, clock=clock)
+    answered, waits, _, _ = _burst(gate, clock, 0.01)
+    assert answered == 5 and len(waits) == 45
 
 
 def test_tickets_are_returned_even_when_never_used() -> None:
@@ -132,6 +160,8 @@ def test_tickets_are_returned_even_when_never_used() -> None:
     asyncio.run(main())
     with pytest.raises(ValueError):
         Gate(0, 1)
+    with pytest.raises(ValueError):
+        Gate(1, 1, max_wait=0)
 
 
 def test_conversations_remember_recent_questions_and_forget_old_ones() -> None:

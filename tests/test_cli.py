@@ -35,6 +35,7 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return code, out, err
 
 
+@pytest.mark.slow
 def test_ask_json_single(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     seeds, index = built
     code, out, _ = _run(
@@ -48,6 +49,7 @@ def test_ask_json_single(built: tuple[Path, Path], capsys: pytest.CaptureFixture
     assert data["citations"][0]["source"] == SEED_FILE.name
 
 
+@pytest.mark.slow
 def test_ask_json_reads_stdin_one_question_per_line(
     built: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,6 +67,7 @@ def test_ask_json_reads_stdin_one_question_per_line(
     assert "limit" in rows[3]["error"]
 
 
+@pytest.mark.slow
 def test_ask_stdin_survives_bytes_that_are_not_utf8(built: tuple[Path, Path]) -> None:
     seeds, index = built
     exe = Path(sys.executable).parent / "qabot"
@@ -78,6 +81,7 @@ def test_ask_stdin_survives_bytes_that_are_not_utf8(built: tuple[Path, Path]) ->
     assert len(rows) == 2 and "\ufffd" in rows[0]["question"] and "All is well" in rows[1]["answer"]
 
 
+@pytest.mark.slow
 def test_ask_text_output_lists_sources(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     seeds, index = built
     code, out, _ = _run(["ask", "What did Trump tweet?", "--seeds", str(seeds), "--index", str(index)], capsys)
@@ -85,6 +89,32 @@ def test_ask_text_output_lists_sources(built: tuple[Path, Path], capsys: pytest.
     assert "All is well" in out and f"[1] {SEED_FILE.name}:" in out
 
 
+@pytest.mark.slow
+def test_index_build_json_is_one_object_saying_what_the_build_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
+    (seeds / "photo.txt").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    code, out, _ = _run(["index", "build", "--json", "--seeds", str(seeds), "--index", str(index)], capsys)
+    assert code == 0 and out.count("\n") == 1
+    first = json.loads(out)
+    assert set(first) == {
+        "generation", "documents", "chunks", "sentences", "embedded", "reused", "seconds", "unchanged", "skipped"
+    }  # fmt: skip
+    assert first["generation"] == (index / store.CURRENT).read_text(encoding="utf-8").strip()
+    assert first["documents"] == 1 and first["chunks"] > 10 and first["sentences"] >= first["chunks"]
+    assert first["embedded"] == first["chunks"] and first["reused"] == 0 and first["unchanged"] is False
+    assert first["seconds"] > 0
+    assert [s["source"] for s in first["skipped"]] == ["photo.txt"] and "binary" in first["skipped"][0]["reason"]
+    code, out, _ = _run(["index", "build", "--json", "--seeds", str(seeds), "--index", str(index)], capsys)
+    again = json.loads(out)
+    assert code == 0 and again["unchanged"] is True and again["embedded"] == 0
+    assert again["generation"] == first["generation"] and again["chunks"] == first["chunks"]
+
+
+@pytest.mark.slow
 def test_index_status(built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     seeds, index = built
     code, out, _ = _run(["index", "status", "--seeds", str(seeds), "--index", str(index)], capsys)
@@ -111,6 +141,7 @@ def test_user_errors_are_one_line_with_exit_1(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_an_unwritable_index_folder_is_one_line(
     built: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,6 +152,7 @@ def test_an_unwritable_index_folder_is_one_line(
     assert code == 1 and err.startswith("qabot: cannot use") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_index_built_with_another_model_is_refused(
     built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -132,6 +164,7 @@ def test_index_built_with_another_model_is_refused(
     assert f"`qabot index build --seeds {seeds} --index {index} --full`" in err
 
 
+@pytest.mark.slow
 def test_stale_index_is_reported(tmp_path: Path, built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     seeds, index = built
     copy_seeds, copy_index = tmp_path / "seeds", tmp_path / "index"
@@ -146,6 +179,7 @@ def test_stale_index_is_reported(tmp_path: Path, built: tuple[Path, Path], capsy
     assert "stale: 1 source(s)" in out
 
 
+@pytest.mark.slow
 def test_ask_from_elsewhere_with_only_the_index_compares_the_index_own_seeds(
     built: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -168,6 +202,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         assert exc.value.code == 2
 
 
+@pytest.mark.slow
 def test_ask_without_index_builds_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -181,6 +216,7 @@ def test_ask_without_index_builds_one(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (tmp_path / "i" / store.CURRENT).exists()
 
 
+@pytest.mark.slow
 def test_console_script_runs_in_a_fresh_process(built: tuple[Path, Path]) -> None:
     """Through the installed entry point, as a user types it."""
     seeds, index = built

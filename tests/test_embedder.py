@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # the real model
 
 
 def _float32(embedder):  # type: ignore[no-untyped-def]
     """The session's model run in float32: exact comparisons, whatever the CPU."""
-    from qabot.embedder import SentenceTransformerEmbedder
-
-    fp32 = SentenceTransformerEmbedder(precision="float32")
-    fp32._model = embedder._load()
-    return fp32
+    return embedder.with_precision("float32")
 
 
 def test_one_pass_gives_the_same_chunk_vectors_and_sentence_vectors(embedder) -> None:  # type: ignore[no-untyped-def]
@@ -38,15 +37,14 @@ def test_one_pass_gives_the_same_chunk_vectors_and_sentence_vectors(embedder) ->
 
 def test_bfloat16_build_vectors_agree_with_float32(embedder) -> None:  # type: ignore[no-untyped-def]
     """The build's bfloat16 autocast (where the CPU has it) changes no vector that matters."""
-    from qabot.embedder import SentenceTransformerEmbedder, native_bfloat16
+    from qabot.embedder import native_bfloat16
     from tests.conftest import SEED_FILE
 
     text = SEED_FILE.read_text(encoding="utf-8")
     paragraphs = [p for p in text.split("\n\n") if p.strip()][:12]
     spans = [[(0, len(p) // 2), (len(p) // 2, len(p))] for p in paragraphs]
     fp32 = _float32(embedder)
-    bf16 = SentenceTransformerEmbedder(precision="bfloat16")
-    bf16._model = embedder._load()  # one model in memory; precision is per call
+    bf16 = embedder.with_precision("bfloat16")  # one model in memory; precision is per call
     assert fp32.precision == "float32" and bf16.precision == "bfloat16"
     assert embedder.precision == ("bfloat16" if native_bfloat16() else "float32")
     a_chunks, a_spans = fp32.embed_with_spans(paragraphs, spans)

@@ -8,6 +8,8 @@ from qabot.errors import QuestionError
 
 from .conftest import SEED_FILE
 
+pytestmark = pytest.mark.slow  # the real model
+
 ANSWERABLE = [
     ("How many ballistic missiles were launched?", "15 ballistic missiles"),
     ("How many of the missiles failed?", "four failed"),
@@ -44,8 +46,6 @@ def test_answers_with_exact_citations(seed_engine, question: str, expected: str)
         assert text[cite.start : cite.end] == cite.text
     # The first citation supports the answer: its quote is in the answer text.
     assert " ".join(answer.citations[0].text.split()) in (answer.text or "")
-    scores = [c.score for c in answer.citations]
-    assert all(isinstance(s, float) for s in scores)
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)
@@ -77,7 +77,8 @@ def test_json_shape(seed_engine) -> None:  # type: ignore[no-untyped-def]
     data = seed_engine.ask("How many ballistic missiles were launched?", k=3).to_json()
     assert set(data) == {"question", "answer", "abstained", "short_answer", "citations"}
     assert len(data["citations"]) == 3
-    assert set(data["citations"][0]) == {"source", "start", "end", "text", "score"}
+    assert set(data["citations"][0]) == {"source", "start", "end", "text", "score", "page"}
+    assert data["citations"][0]["page"] is None  # a .txt source; PDF citations carry their page
 
 
 def test_questions_are_embedded_without_torch_after_a_build(seed_engine) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +86,7 @@ def test_questions_are_embedded_without_torch_after_a_build(seed_engine) -> None
     import numpy as np
 
     embedder = seed_engine.embedder
-    assert embedder._onnx is not None
+    assert embedder.query_encoder is not None
     question = "How many ballistic missiles were launched?"
     fast = embedder.embed_query(question)
     slow = embedder.embed([question])[0]

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from qabot import store
 
 from .conftest import SEED_FILE
@@ -22,6 +24,7 @@ def _qabot(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([*cmd, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_sigint_during_build_keeps_the_previous_generation(tmp_path: Path) -> None:
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     seeds.mkdir()

@@ -118,7 +118,7 @@ def test_export_folder_contents(export_dir: Path) -> None:
 
 
 def test_same_word_pieces_as_sentence_transformers(encoder: OnnxQueryEncoder, st_model: Any) -> None:
-    tok, _ = encoder._load()
+    tok = encoder.tokenizer
     for text in TEXTS:
         ours = tok.encode(text).ids
         theirs = st_model.preprocess([text])["input_ids"][0].tolist()
@@ -219,21 +219,20 @@ def test_a_small_build_embeds_through_the_export_like_sentence_transformers(expo
     texts = [t for t in TEXTS if t.strip()][:6]
     spans = [[(0, len(t) // 3), (len(t) // 3, len(t))] for t in texts]
     fast = SentenceTransformerEmbedder()
-    fast._onnx = OnnxQueryEncoder(export_dir)
+    fast.query_encoder = OnnxQueryEncoder(export_dir)
     torch_chunks, torch_spans = embedder.embed_with_spans(texts, spans)
-    assert fast._model is None
+    assert not fast.model_loaded
     onnx_chunks, onnx_spans = fast.embed_with_spans(texts, spans, batch_size=4)
-    assert fast._model is None  # torch never loaded
+    assert not fast.model_loaded  # torch never loaded
     assert (np.sum(torch_chunks * onnx_chunks, axis=1) >= 0.999).all()
     assert (np.sum(torch_spans * onnx_spans, axis=1) >= 0.999).all()
     many = [f"sentence number {i} of a larger build." for i in range(ONNX_BUILD_MAX_TEXTS + 1)]
     fast.embed_with_spans(many, [[(0, 8)]] * len(many))
-    assert fast._model is not None  # a larger build loads the real model
+    assert fast.model_loaded  # a larger build loads the real model
 
 
 def test_a_broken_export_falls_back_to_the_model(embedder: Any) -> None:
     """A build never fails because the ONNX export does: the few texts go through torch instead."""
-    from qabot.embedder import SentenceTransformerEmbedder
 
     class Broken:
         def run_arrays(self, *args: Any) -> Any:
@@ -241,11 +240,9 @@ def test_a_broken_export_falls_back_to_the_model(embedder: Any) -> None:
 
     texts = ["Cats sleep sixteen hours a day.", "Four missiles failed mid-flight."]
     spans = [[(0, 4)], [(0, 4)]]
-    fallback = SentenceTransformerEmbedder()
-    fallback._model = embedder._load()
-    fallback._onnx = Broken()
-    reference = SentenceTransformerEmbedder()  # torch, no export attached
-    reference._model = embedder._load()
+    fallback = embedder.with_precision(embedder.precision)
+    fallback.query_encoder = Broken()
+    reference = embedder.with_precision(embedder.precision)  # torch, no export attached
     got, _ = fallback.embed_with_spans(texts, spans)
     want, _ = reference.embed_with_spans(texts, spans)
     assert np.allclose(got, want, atol=1e-5)

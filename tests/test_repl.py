@@ -10,6 +10,8 @@ from rich.console import Console
 
 from qabot.cli.repl import run_repl
 
+pytestmark = pytest.mark.slow  # the real model
+
 
 def test_repl_session(seed_engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     script = "\n".join(

@@ -46,6 +46,18 @@ def test_build_publishes_a_generation_and_answers(tmp_path: Path, seeds: Path) -
     assert (seeds / "cats.md").read_text()[first.start : first.end] == first.text
 
 
+def test_the_engine_exposes_the_generation_in_use_for_tools(tmp_path: Path, seeds: Path) -> None:
+    """`engine.reader` is the public way to search the index directly (benchmarks do)."""
+    engine = QAEngine(_settings(tmp_path), embedder=FakeEmbedder())
+    with pytest.raises(IndexMissing, match="qabot index build"):
+        _ = engine.reader
+    engine.build()
+    ids, _ = engine.reader.lexical.search("cats purr", 3)
+    row = engine.reader.chunks([int(ids[0])])[int(ids[0])]
+    assert engine.reader.document(row.doc_id)[0] == "cats.md"
+    assert engine.reader.generation.name == engine.generation == "gen-000001"
+
+
 def test_incremental_rebuild_reuses_vectors_and_drops_removed_documents(tmp_path: Path, seeds: Path) -> None:
     fake = FakeEmbedder()
     engine = QAEngine.from_settings(_settings(tmp_path), embedder=fake)
@@ -123,7 +135,7 @@ def test_missing_index_and_empty_seeds_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(IndexMissing, match="qabot index build"):
         store.open_generation(settings.index_dir)
     (tmp_path / "seeds").mkdir()
-    with pytest.raises(SourceError, match=r"no \.txt, \.md or \.html files"):
+    with pytest.raises(SourceError, match=r"no \.txt, \.md, \.html, \.pdf or \.docx files"):
         QAEngine.from_settings(settings, embedder=FakeEmbedder())
     (tmp_path / "seeds" / "junk.txt").write_bytes(b"\x00\x01\x02")
     with pytest.raises(SourceError, match="none readable"):
@@ -169,10 +181,10 @@ def test_index_from_another_model_or_schema_is_refused(tmp_path: Path, seeds: Pa
 
 
 def test_a_second_build_at_the_same_time_is_refused(tmp_path: Path, seeds: Path) -> None:
-    from qabot.errors import QabotError
+    from qabot.errors import BuildLocked
 
     settings = _settings(tmp_path)
-    with store.build_lock(settings.index_dir), pytest.raises(QabotError, match="Another build"):
+    with store.build_lock(settings.index_dir), pytest.raises(BuildLocked, match="Another build"):
         QAEngine(settings, embedder=FakeEmbedder()).build()
 
 

@@ -13,13 +13,16 @@ here stays within Discord's limits, so Discord never rejects what the bot sends:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import discord
 
 from ..records import ABSTAIN_TEXT, Answer, Citation, IndexInfo
+from .source_links import SourceInfo
+
+Describe = Callable[[Citation], SourceInfo]
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -33,6 +36,7 @@ EMBEDS_PER_MESSAGE = 10
 THREAD_NAME_LIMIT = 100
 
 QUOTE_CHARS = 300  # longest quote shown for one source
+TITLE_SHOWN_CHARS = 120  # longest document title shown for one source
 MIN_QUOTE_CHARS = 80  # below this, sources move to an embed of their own
 ELLIPSIS = "…"
 
@@ -56,6 +60,7 @@ class Reply:
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None  # buttons, on the last message of an answer
 
 
 # ---- escaping ---------------------------------------------------------------------
@@ -208,23 +213,32 @@ def pack(embeds: Sequence[discord.Embed]) -> list[Reply]:
 
 # ---- answers ----------------------------------------------------------------------
 def span_label(citation: Citation) -> str:
-    return f"chars {citation.start}–{citation.end}"
+    page = f"p. {citation.page} · " if citation.page is not None else ""
+    return f"{page}chars {citation.start}–{citation.end}"
 
 
-def source_field(number: int, citation: Citation, quote_chars: int) -> tuple[str, str]:
-    """(name, value) of the field for source [number]: file and span, then a short quote."""
+def source_field(number: int, citation: Citation, quote_chars: int, info: SourceInfo | None = None) -> tuple[str, str]:
+    """(name, value) of the field for source [number]: file and span, then title (linked) and a short quote."""
     source = citation.source
     tail = f" · {span_label(citation)}"
     room = FIELD_NAME_LIMIT - len(f"[{number}] ") - len(tail) - 2
     if len(source) > room:
         source = ELLIPSIS + source[-(room - 1) :]
     name = f"[{number}] {code(source)}{tail}"
-    quote = fit(one_line(citation.text), min(quote_chars, FIELD_VALUE_LIMIT - 2))
-    return name, f"> {quote}" if quote else "> …"
+    heading = ""
+    if info is not None and (info.title or info.url):
+        title = fit(one_line(info.title or source), TITLE_SHOWN_CHARS)
+        url = (info.url or "").replace("(", "%28").replace(")", "%29")
+        heading = f"**[{title}]({url})**\n" if url else f"**{title}**\n"
+    quote = fit(one_line(citation.text), max(0, min(quote_chars, FIELD_VALUE_LIMIT - 2 - len(heading))))
+    return name, heading + (f"> {quote}" if quote else "> …")
 
 
-def _source_fields(citations: Sequence[Citation], quote_chars: int) -> list[tuple[str, str]]:
-    return [source_field(i, c, quote_chars) for i, c in enumerate(citations[:FIELDS_PER_EMBED], start=1)]
+def marked_numbers(answer: Answer) -> list[int]:
+    """The [n] markers the answer's text uses, in citation order (all of them when it uses none)."""
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text or "")}
+    numbers = [i for i in range(1, len(answer.citations) + 1) if i in used]
+    return numbers or list(range(1, len(answer.citations) + 1))
 
 
 def _with_short_answer(parts: list[str], answer: Answer) -> list[str]:
@@ -240,8 +254,21 @@ def _with_short_answer(parts: list[str], answer: Answer) -> list[str]:
     return parts
 
 
-def answer_replies(answer: Answer, question: str | None = None, footer: str | None = None) -> list[Reply]:
-    """The messages that show one answer: text with [n] markers, then numbered sources."""
+def _source_fields(
+    citations: Sequence[Citation], quote_chars: int, describe: Describe | None = None, numbers: Sequence[int] = ()
+) -> list[tuple[str, str]]:
+    numbered = list(zip(numbers, citations, strict=False)) if numbers else list(enumerate(citations, start=1))
+    return [source_field(i, c, quote_chars, describe(c) if describe else None) for i, c in numbered[:FIELDS_PER_EMBED]]
+
+
+def answer_replies(
+    answer: Answer, question: str | None = None, footer: str | None = None, describe: Describe | None = None
+) -> list[Reply]:
+    """The messages that show one answer: text with [n] markers, then the sources it marks.
+
+    `describe` gives a source's title and link. Citations the text does not mark are left
+    for the "More sources" button (`more_sources_embed`).
+    """
     title = fit(one_line(question if question is not None else answer.question), TITLE_LIMIT) or None
     footer_text = truncate(one_line(footer), 200) if footer else None
     if answer.abstained or not answer.text:
@@ -260,11 +287,13 @@ def answer_replies(answer: Answer, question: str | None = None, footer: str | No
             embed.title = f"(continued {i}/{len(embeds)})"
 
     last = embeds[-1]
-    citations = answer.citations[:FIELDS_PER_EMBED]
-    if citations and not _add_sources(last, citations, len(footer_text or ""), MIN_QUOTE_CHARS):
+    numbers = marked_numbers(answer)[:FIELDS_PER_EMBED]
+    citations = [answer.citations[n - 1] for n in numbers]
+    reserve = len(footer_text or "")
+    if citations and not _add_sources(last, citations, reserve, MIN_QUOTE_CHARS, describe, numbers):
         # no room beside a very long answer: the sources get an embed of their own
         last = discord.Embed(title="Sources", colour=ANSWER_COLOUR)
-        _add_sources(last, citations, len(footer_text or ""), 1)
+        _add_sources(last, citations, reserve, 1, describe, numbers)
         embeds.append(last)
     if footer_text:
         footer_text = truncate(footer_text, EMBED_TOTAL_LIMIT - embed_size(last))
@@ -273,22 +302,46 @@ def answer_replies(answer: Answer, question: str | None = None, footer: str | No
     return pack(embeds)
 
 
-def _add_sources(embed: discord.Embed, citations: Sequence[Citation], reserve: int, min_quote: int) -> bool:
+def _add_sources(
+    embed: discord.Embed,
+    citations: Sequence[Citation],
+    reserve: int,
+    min_quote: int,
+    describe: Describe | None = None,
+    numbers: Sequence[int] = (),
+) -> bool:
     """Add one field per citation, quotes shortened so the embed stays within 6000."""
-    names = sum(len(source_field(i, c, 0)[0]) + 2 for i, c in enumerate(citations, start=1))
-    room = (EMBED_TOTAL_LIMIT - embed_size(embed) - reserve - names) // len(citations) - 2
+    fixed = sum(sum(map(len, field)) + 2 for field in _source_fields(citations, 0, describe, numbers))
+    room = (EMBED_TOTAL_LIMIT - embed_size(embed) - reserve - fixed) // len(citations) - 2
     quote_chars = min(QUOTE_CHARS, room)
     if quote_chars < min_quote:
         return False
-    for name, value in _source_fields(citations, quote_chars):
+    for name, value in _source_fields(citations, quote_chars, describe, numbers):
         embed.add_field(name=name, value=value, inline=False)
     return True
 
 
-def answer_footer(answer: Answer, generation: str | None) -> str:
-    n = len(answer.citations)
-    sources = f"{n} source{'s' if n != 1 else ''}"
-    return f"{sources} · index {generation}" if generation else sources
+def plural(n: int, word: str) -> str:
+    """'1 document', '2 documents'."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def answer_footer(answer: Answer, generation: str | None = None) -> str:
+    """'2 sources' (the index generation is for logs, not for members)."""
+    return plural(len(answer.citations), "source")
+
+
+def more_sources_embed(answer: Answer, describe: Describe | None = None) -> discord.Embed | None:
+    """The citations the answer's text does not mark, for the "More sources" button (None: none)."""
+    shown = set(marked_numbers(answer))
+    numbers = [n for n in range(1, len(answer.citations) + 1) if n not in shown][:FIELDS_PER_EMBED]
+    if not numbers:
+        return None
+    embed = discord.Embed(title="More sources", colour=ANSWER_COLOUR)
+    citations = [answer.citations[n - 1] for n in numbers]
+    if not _add_sources(embed, citations, 0, 1, describe, numbers):
+        return None
+    return embed
 
 
 # ---- index information ------------------------------------------------------------
@@ -300,9 +353,11 @@ def _when(built_at: str) -> str:
     return discord.utils.format_dt(moment, "f") + " (" + discord.utils.format_dt(moment, "R") + ")"
 
 
-def sources_embed(info: IndexInfo) -> discord.Embed:
+def sources_embed(info: IndexInfo, title: str | None = None) -> discord.Embed:
     """What /sources shows: counts, model, build time, then the indexed files."""
     embed = discord.Embed(title="Indexed documents", colour=INFO_COLOUR)
+    if title:
+        embed.title = truncate(title, TITLE_LIMIT)
     embed.add_field(name="Documents", value=f"{info.documents:,}")
     embed.add_field(name="Chunks", value=f"{info.chunks:,}")
     embed.add_field(name="Sentences", value=f"{info.sentences:,}")
@@ -313,8 +368,7 @@ def sources_embed(info: IndexInfo) -> discord.Embed:
         changed = len(info.stale)
         embed.add_field(
             name="Changed since the build",
-            value=f"{changed:,} file{'s' if changed != 1 else ''} added, changed or removed: "
-            "a member with Manage Server can run /reindex.",
+            value=f"{plural(changed, 'file')} added, changed or removed: a member with Manage Server can run /reindex.",
             inline=False,
         )
     lines: list[str] = []
@@ -333,8 +387,12 @@ def sources_embed(info: IndexInfo) -> discord.Embed:
 
 # ---- small texts ------------------------------------------------------------------
 def notice(text: str) -> str:
-    """A short plain message (errors, refusals), escaped and within the content limit."""
-    return fit(text, CONTENT_LIMIT)
+    """A short message of the bot's own (errors, refusals) within the content limit.
+
+    Its `code` and **bold** show as formatting; mass mentions are made inert (nothing the
+    bot sends can ping anyway). Escape any user or document text put into it first.
+    """
+    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), truncate(text, CONTENT_LIMIT))
 
 
 def thread_name(question: str) -> str:

@@ -2,20 +2,22 @@
 
     cooldown = Cooldown(5.0)
     if (wait := cooldown.remaining(user_id)) > 0: refuse(f"try again in {wait:.0f} s")
-    ticket = gate.admit()          # None when `concurrency + queue` questions are in already
-    if ticket is None: refuse("busy")
+    ticket = gate.admit()          # None when the expected wait is too long
+    if ticket is None: refuse(f"busy: try again in {gate.expected_wait():.0f} s")
     cooldown.start(user_id)
     async with ticket:             # at most `concurrency` inside at once, the rest wait in line
         answer = await asyncio.to_thread(engine.ask, question)
 
 Both structures are bounded: the cooldown forgets users whose pause is over, and the gate
-never holds more than `concurrency + queue` questions, so a burst of questions costs a
+admits by expected wait (measured answer time x questions ahead) and never holds more than
+`concurrency + queue` questions, so a burst of questions costs a
 fixed amount of memory and threads and never blocks the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
@@ -87,41 +89,81 @@ class Cooldown:
 
 
 class Gate:
-    """Up to `concurrency` holders at once and `queue` more waiting; the rest are refused."""
+    """Up to `concurrency` questions answered at once; newcomers admitted by expected wait.
 
-    def __init__(self, concurrency: int, queue: int) -> None:
-        if concurrency < 1 or queue < 0:
-            raise ValueError("concurrency must be >= 1 and queue >= 0")
+    The expected wait of a newcomer is the measured answer time (a moving average of how
+    long a question held its slot) times the rounds of questions ahead of it. A question
+    is refused when that exceeds `max_wait` seconds, or when `queue` are already waiting
+    (a hard cap that keeps memory bounded); `expected_wait()` tells a refused user how long.
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        queue: int,
+        max_wait: float = 30.0,
+        first_estimate: float = 1.0,
+        clock: Callable[[], float] = _monotonic,
+    ) -> None:
+        if concurrency < 1 or queue < 0 or max_wait <= 0:
+            raise ValueError("concurrency must be >= 1, queue >= 0 and max_wait > 0")
         self.concurrency = concurrency
         self.capacity = concurrency + queue
+        self.max_wait = float(max_wait)
+        self.answer_seconds = float(first_estimate)  # moving average of measured answer times
+        self.measured = 0
+        self._clock = clock
         self.admitted = 0  # tickets handed out and not yet closed
         self.running = 0  # tickets inside the gate
         self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def waiting(self) -> int:
         return self.admitted - self.running
 
     def _sem(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.concurrency)
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or (self._loop is not loop and self.running == 0):
+            self._semaphore = asyncio.Semaphore(self.concurrency)  # one per event loop
+            self._loop = loop
         return self._semaphore
 
+    def expected_wait(self) -> float:
+        """Seconds a question arriving now would wait for a slot (0 when one is free)."""
+        ahead = self.admitted - self.concurrency + 1
+        if ahead <= 0:
+            return 0.0
+        return math.ceil(ahead / self.concurrency) * self.answer_seconds
+
     def admit(self) -> Ticket | None:
-        """A place in line, or None when the line is full. Close the ticket when done."""
-        if self.admitted >= self.capacity:
+        """A place in line, or None when the wait would be too long. Close the ticket when done."""
+        if self.admitted >= self.capacity or self.expected_wait() > self.max_wait:
             return None
         self.admitted += 1
         return Ticket(self)
 
+    def measure(self, seconds: float) -> None:
+        """One question held its slot `seconds`: update the moving average."""
+        seconds = max(0.0, float(seconds))
+        self.measured += 1
+        weight = max(0.2, 1.0 / self.measured)  # the mean of the first five, then a moving average
+        self.answer_seconds += weight * (seconds - self.answer_seconds)
+
 
 class Ticket:
-    """One admitted question. `async with ticket:` waits for a free slot."""
+    """One admitted question. `async with ticket:` waits for a free slot and times the answer."""
 
     def __init__(self, gate: Gate) -> None:
         self._gate = gate
         self._inside = False
         self._closed = False
+        self._entered = 0.0
+
+    @property
+    def started(self) -> float:
+        """When the ticket got its slot (on the gate's clock)."""
+        return self._entered
 
     async def __aenter__(self) -> Ticket:
         if self._closed:
@@ -129,11 +171,14 @@ class Ticket:
         await self._gate._sem().acquire()
         self._inside = True
         self._gate.running += 1
+        self._entered = self._gate._clock()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._inside and exc_type is None:
+            self._gate.measure(self._gate._clock() - self._entered)
         self.close()
 
     def close(self) -> None:

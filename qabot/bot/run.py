@@ -1,16 +1,20 @@
 """`qabot discord`: read the token, open the engine, run the bot until stopped.
 
-    run_bot(Settings()) -> exit code
+    run_bot(Settings()) -> exit code       # the bot's own settings come from DiscordSettings()
 
 Every expected failure (no token, a token Discord rejects, an intent not enabled in the
-developer portal, no network, no usable index) is one line on stderr and exit code 1.
-The token never appears in output or logs.
+developer portal, no network, no usable index, an invalid setting) is one line on stderr
+and exit code 1. The token never appears in output or logs. SIGTERM (systemd, docker stop)
+and Ctrl-C stop the bot cleanly: answers in flight finish, the question log and the index
+are closed, exit code 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 
 import discord
@@ -18,7 +22,8 @@ import discord
 from ..engine import QAEngine
 from ..errors import QabotError
 from ..settings import Settings
-from .client import create_bot
+from .client import create_bot, discord_settings
+from .settings import DiscordSettings
 
 log = logging.getLogger("qabot.bot")
 
@@ -56,9 +61,13 @@ def _error(line: str, token: str) -> int:
     return 1
 
 
-def run_bot(settings: Settings) -> int:
+def run_bot(settings: Settings, bot_settings: DiscordSettings | None = None) -> int:
     """Run the Discord bot; returns the process exit code."""
-    secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    try:
+        s = discord_settings(bot_settings)
+    except QabotError as err:
+        return _error(f"qabot discord: {err}", "")
+    secret = s.discord_token.get_secret_value().strip() if s.discord_token else ""
     if not secret:
         return _error(NO_TOKEN, secret)
 
@@ -70,20 +79,31 @@ def run_bot(settings: Settings) -> int:
     for handler in handlers:
         handler.addFilter(redact)
     try:
-        return _run(settings, secret)
+        return _run(settings, s, secret)
     finally:
         for handler in handlers:
             handler.removeFilter(redact)
 
 
-def _run(settings: Settings, secret: str) -> int:
+def _run(settings: Settings, s: DiscordSettings, secret: str) -> int:
     try:
         engine = QAEngine.from_settings(settings)
-        bot = create_bot(engine, settings)
+        bot = create_bot(engine, s)
     except QabotError as err:
         return _error(f"qabot discord: {err}", secret)
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        stopping: list[asyncio.Task[None]] = []
+
+        def stop(name: str) -> None:
+            log.info("%s received: stopping (answers in flight finish first).", name)
+            stopping.append(loop.create_task(bot.close()))
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform
+                loop.add_signal_handler(sig, stop, sig.name)
         async with bot:
             await bot.start(secret)
 
@@ -99,4 +119,7 @@ def _run(settings: Settings, secret: str) -> int:
         return _error(f"qabot discord: Discord answered {err.status} at login: try again later.", secret)
     except KeyboardInterrupt:
         log.info("Stopped.")
+    finally:
+        engine.close()
+    log.info("Stopped.")
     return 0

@@ -1,11 +1,13 @@
 """The `qabot` command. Turns QabotError into one line on stderr and exit code 1.
 
-    qabot index build [--seeds DIR] [--index DIR] [--full]
+    qabot index build [--seeds DIR] [--index DIR] [--full] [--json]
     qabot index status [--index DIR]
-    qabot ask "QUESTION" [--index DIR] [-k N] [--json]      (QUESTION "-" reads stdin, one per line)
+    qabot ask "QUESTION" [--index DIR] [-k N] [--json] [--generate]   (QUESTION "-" reads stdin, one per line)
+    qabot show SOURCE[:START-END] [--index DIR] [-C N]
     qabot repl [--index DIR]
     qabot eval DATASET.jsonl [--index DIR] [-k N] [--json]
     qabot discord
+    qabot feedback export [--log FILE] [--out FILE]         (the bot's rated questions as an eval dataset)
 
 Exit codes: 0 answered or abstained, 1 user error, 2 usage, 130 interrupted.
 """
@@ -46,6 +48,16 @@ def _top_k(value: str) -> int:
     return k
 
 
+def _context(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= n <= 100_000:
+        raise argparse.ArgumentTypeError("must be between 0 and 100000")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -64,12 +76,29 @@ def _parser() -> argparse.ArgumentParser:
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     build = index_sub.add_parser("build", parents=[common], help="build the index from the seeds folder")
     build.add_argument("--full", action="store_true", help="re-embed everything instead of reusing the cache")
+    build.add_argument("--json", action="store_true", help="print what the build did as one JSON object")
     index_sub.add_parser("status", parents=[common], help="what is indexed and whether it is stale")
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question ('-' reads one per line from stdin)")
     ask.add_argument("question", help='the question, or "-" to read questions from standard input')
     ask.add_argument("-k", type=_top_k, metavar="N", help="citations to return, 1-50 (QABOT_TOP_K)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument(
+        "--generate",
+        action="store_true",
+        help="let the language model (QABOT_LLM_URL, QABOT_LLM_MODEL) write the answer from the passages; "
+        "every sentence is checked against the passages it cites",
+    )
+
+    show = sub.add_parser("show", parents=[common], help="print a document's text with a cited span highlighted")
+    show.add_argument("target", metavar="SOURCE[:START-END]", help="a source, or a citation as source lines print it")
+    show.add_argument(
+        "-C",
+        "--context",
+        type=_context,
+        metavar="N",
+        help="characters shown either side of the span (QABOT_SHOW_CONTEXT)",
+    )
 
     sub.add_parser("repl", parents=[common], help="ask questions interactively")
 
@@ -79,12 +108,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     sub.add_parser("discord", parents=[common], help="run the Discord bot (token in DISCORD_TOKEN)")
+
+    feedback = sub.add_parser("feedback", help="the Discord bot's question log")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    export = feedback_sub.add_parser("export", help="write the rated questions as a `qabot eval` dataset")
+    export.add_argument("--log", type=Path, metavar="FILE", help="question log (QABOT_DISCORD_LOG)")
+    export.add_argument("--out", type=Path, metavar="FILE", help="dataset to write (default: standard output)")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
+    from ..errors import ConfigError
     from ..settings import Settings
 
     try:
@@ -92,7 +128,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise QabotError(
+        raise ConfigError(
             f"Invalid setting {where.upper()}: {first['msg']} (check QABOT_* variables and .env)."
         ) from exc
     update: dict[str, Any] = {}
@@ -157,7 +193,12 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     engine = QAEngine(_settings(args))
     with build_progress(err) as progress:
         report = engine.build(full=args.full, progress=progress)
-    print_build(out, report)
+    if args.json:
+        import json
+
+        print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+    else:
+        print_build(out, report)
     return 0
 
 
@@ -181,6 +222,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out, err = _consoles()
     if args.question == "-":
+        if args.generate:
+            from ..engine import QAEngine
+
+            QAEngine(settings).require_llm()  # without a model set: one line, before loading anything
         engine = _open_engine(settings, err)
         if hasattr(sys.stdin, "reconfigure"):
             sys.stdin.reconfigure(errors="replace")  # bytes that are not UTF-8 become U+FFFD
@@ -190,6 +235,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 continue
             try:
                 answer = engine.ask(question)
+                if args.generate:
+                    answer = engine.write(answer)
             except QabotError as exc:
                 if not args.json:
                     err.print(f"error: {exc}", markup=False, highlight=False)
@@ -216,13 +263,31 @@ def cmd_ask(args: argparse.Namespace) -> int:
     # Check the question before paying for the model.
     from ..engine import QAEngine
 
-    QAEngine(settings).check_question(question)
+    checker = QAEngine(settings)
+    checker.check_question(question)
+    if args.generate:
+        checker.require_llm()
     engine = _open_engine(settings, err)
     answer = engine.ask(question)
+    if args.generate:
+        answer = engine.write(answer)
     if args.json:
         print(answer_json(answer), flush=True)
     else:
         print_answer(out, answer)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from ..excerpt import make_excerpt, parse_target, stored_document
+    from .render import print_excerpt
+
+    settings = _settings(args)
+    out, _ = _consoles()
+    source, span = parse_target(args.target)
+    text, pages = stored_document(settings.index_dir, source)
+    context = settings.show_context if args.context is None else args.context
+    print_excerpt(out, make_excerpt(source, text, span, context, pages))
     return 0
 
 
@@ -260,13 +325,44 @@ def cmd_discord(args: argparse.Namespace) -> int:
     return run_bot(_settings(args))
 
 
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from ..bot.question_log import export_dataset
+
+    log_path = args.log
+    if log_path is None:
+        from ..bot.client import discord_settings
+
+        log_path = discord_settings(None).discord_log
+        if log_path is None:
+            raise QabotError("The question log is off (QABOT_DISCORD_LOG is empty): give --log FILE.")
+    if args.out is None:
+        lines, commented = export_dataset(log_path, sys.stdout)
+    else:
+        partial = args.out.with_name(args.out.name + ".part")
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                lines, commented = export_dataset(log_path, out)
+            os.replace(partial, args.out)
+        finally:
+            partial.unlink(missing_ok=True)
+    where = f" to {args.out}" if args.out else ""
+    print(
+        f"Exported {lines} rated question(s){where}; {commented} more as comments to complete "
+        "(👎 answers and follow-ups). Check it with `qabot eval`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 COMMANDS = {
     ("index", "build"): cmd_index_build,
     ("index", "status"): cmd_index_status,
     ("ask", None): cmd_ask,
+    ("show", None): cmd_show,
     ("repl", None): cmd_repl,
     ("eval", None): cmd_eval,
     ("discord", None): cmd_discord,
+    ("feedback", "export"): cmd_feedback_export,
 }
 
 
@@ -280,7 +376,7 @@ def _with_paths(message: str, args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = COMMANDS[(args.command, getattr(args, "index_command", None))]
+    handler = COMMANDS[(args.command, getattr(args, "index_command", None) or getattr(args, "feedback_command", None))]
     try:
         return handler(args)
     except BuildInterrupted as exc:

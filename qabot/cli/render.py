@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import TYPE_CHECKING
 
-from ..records import ABSTAIN_TEXT, Answer, BuildReport, IndexInfo
+from ..records import ABSTAIN_TEXT, Answer, BuildReport, Citation, IndexInfo
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ..excerpt import Excerpt
 
 QUOTE_CHARS = 240
 
@@ -46,18 +49,66 @@ def highlighted(answer: Answer) -> str:
     return f"{escape(safe(text[:start]))}[bold]{escape(safe(text[start:end]))}[/bold]{escape(safe(text[end:]))}"
 
 
+def source_line(cite: Citation) -> str:
+    """`file.txt:852-973`, or for a PDF `report.pdf p. 3 (852-973)`."""
+    if cite.page is None:
+        return f"{cite.source}:{cite.start}-{cite.end}"
+    return f"{cite.where} ({cite.start}-{cite.end})"
+
+
+def print_warnings(console: Console, answer: Answer) -> None:
+    """One line per warning (e.g. the language model could not be used)."""
+    from rich.markup import escape
+
+    for warning in answer.warnings:
+        console.print(f"[yellow]warning: {escape(safe(warning))}[/yellow]")
+
+
 def print_answer(console: Console, answer: Answer) -> None:
     """The answer, then its numbered sources: file, character span, quoted text."""
     from rich.markup import escape
 
+    print_warnings(console, answer)
     if answer.abstained:
         console.print(f"[yellow]{ABSTAIN_TEXT}[/yellow]")
         return
     console.print(highlighted(answer))
     console.print()
     for n, cite in enumerate(answer.citations, start=1):
-        where = safe(f"{cite.source}:{cite.start}-{cite.end}")
+        where = safe(source_line(cite))
         console.print(f"[cyan]\\[{n}][/cyan] [green]{escape(where)}[/green]  [dim]“{escape(_quote(cite.text))}”[/dim]")
+
+
+def print_excerpt(console: Console, excerpt: Excerpt) -> None:
+    """A heading (source, page, span), then the text with the span highlighted; PDF page starts marked.
+
+    Document text goes into rich Text objects, so nothing in it is read as markup.
+    """
+    from rich.text import Text
+
+    span = excerpt.span
+    head = Text(excerpt.source, style="green")
+    if excerpt.page is not None:
+        head.append(f" p. {excerpt.page}", style="green")
+    if span is not None:
+        head.append(f"  {span[0]}-{span[1]} of {excerpt.length:,} characters", style="dim")
+    else:
+        head.append(f"  {excerpt.length:,} characters", style="dim")
+    console.print(head)
+    lo, hi = excerpt.offset, excerpt.offset + len(excerpt.text)
+    cuts = {lo, hi} | {p for p in excerpt.pages[1:] if lo < p < hi}
+    if span is not None:
+        cuts |= {span[0], span[1]}
+    body = Text("… " if excerpt.clipped_before else "", style="dim")
+    bounds = sorted(cuts)
+    for a, b in itertools.pairwise(bounds):
+        if a in excerpt.pages[1:]:
+            body.append(f"── p. {excerpt.pages.index(a) + 1} ──\n", style="dim")
+        cited = span is not None and span[0] <= a and b <= span[1]
+        body.append(safe(excerpt.text[a - lo : b - lo]), style="bold black on yellow" if cited else "")
+    if excerpt.clipped_after:
+        body.append(" …", style="dim")
+    console.print(body)
 
 
 def print_info(console: Console, info: IndexInfo) -> None:
