@@ -8,7 +8,7 @@ Needs scikit-learn: `pip install -e '.[tune]'`.
         --index /tmp/wiki-index > /tmp/train.sig
     # eval/honesty-train.jsonl asks about both corpora: index the Wikipedia summaries plus the
     # seed article (cp -r data/wiki-seeds data/both && cp seeds/*.txt data/both/)
-    python scripts/collect_signals.py eval/honesty-train.jsonl --seeds data/both --index /tmp/both-index > /tmp/honesty.sig
+    python scripts/collect_signals.py eval/honesty-train.jsonl --seeds data/both --index /tmp/both > /tmp/honesty.sig
     python scripts/fit_abstention.py /tmp/seed.sig /tmp/wiki.sig /tmp/train.sig /tmp/honesty.sig
 
 Label: 1 when the question is answerable and the best sentence holds a gold answer, 0 when it
