@@ -740,6 +740,9 @@ _AGENT = re.compile(
     r"\b(?:(?!(?:The|A|An)\b)[A-Z][\w’'-]*\s+)+(?:government|officials?|military|army|forces|troops|police|authorities|ministry|"
     r"regime|parliament|court|council|leaders?|administration|navy|rebels|militias?|people)\b"
 )
+_AFTER_FOCUS_NAME = re.compile(
+    r"\b(?:capital|city|town)(?:\s+(?:city|is|was|of\s+\w+\s+is))?\s+((?:[A-Z][\w’'.-]*)(?:[\s-]+[A-Z][\w’'.-]*)*)"
+)
 _OF_PLACE = re.compile(r"\bof\s+(?:the\s+)?((?:[A-Z][\w’'.-]*)(?:[\s-]+[A-Z][\w’'.-]*)*)")
 _NOT_NAMES = frozenset(
     [
@@ -983,11 +986,16 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
     if kind in PLACE_TYPES:
         found = []
         preps = [_PLACE_PREP]
-        if question.focus in {"province", "region", "state", "county", "district", "country", "territory"}:
+        if question.focus in {"province", "region", "state", "county", "district", "country", "territory"} | (
+            _NAMED_PLACE_NOUNS
+        ):
             preps.append(_OF_PLACE)
+        if question.focus in {"capital", "city", "town"}:
+            preps.append(_AFTER_FOCUS_NAME)
         for m in (m for pattern in preps for m in pattern.finditer(sentence)):
             start, end = m.span(1)
-            text = sentence[start:end]
+            text = sentence[start:end].rstrip(".’'")
+            end = start + len(text)
             if text.lower() in _NOT_NAMES or not _new(question, text):
                 continue
             if _YEAR.fullmatch(text) or _DAY.fullmatch(text):
@@ -1038,10 +1046,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
     if kind == "yesno":
         # a yes/no answer confirms or denies: a sentence about the subject (checked by the caller)
         return [Found(0, len(sentence.rstrip()), kind)]
-    # descriptions: the sentence must state most of what the question says, and add something
+    # descriptions: the sentence must state something the question asks about, and add something
     said = set(tokenize(sentence))
     asked = [s for s in question.predicate if s not in _GENERIC]
-    if asked and sum(1 for s in asked if _close(s, said)) * 2 < len(asked):
+    if asked and not any(_close(s, said) for s in asked):
         return []
     stems = said - question.stems
     negation = re.search(r"\b(no|not|never|none|nobody|nothing|neither|nor)\b", sentence, re.IGNORECASE)
