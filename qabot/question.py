@@ -1136,6 +1136,8 @@ def focus_found(question: QuestionAnalysis, sentence: str, before: str = "") -> 
     if question.family in {"name", "organisation"} or question.answer_type == "person":
         # "who invented / married / succeeded X?": the sentence must say so (or the one it captions)
         asked = [s for s in question.predicate if s not in _GENERIC]
+        if question.event:
+            asked = tokenize(question.event)  # "who discovered helium?": the sentence says discovered
         context = stems | (set(tokenize(before)) if is_fragment(sentence) else set())
         if asked and not any(_close(s, context) for s in asked):
             return False
