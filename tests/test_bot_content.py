@@ -142,7 +142,7 @@ def test_answer_files_with_markdown_or_long_paths_are_shown_cleanly(tmp_path: Pa
     async def scenario(w: World) -> None:
         result = await w.alice.slash(w.channel, "ask", question=question)
         assert_within_limits(result.response)
-        assert "312 baskets" in (result.response.embeds[0].description or "")
+        assert "312 baskets" in (result.response.embeds[0].description or "").replace("**", "")
         names = [f.name for f in result.response.embeds[0].fields]
         assert names[0].startswith("[1] `…") and "under_score*star.txt` · chars" in names[0]
 
