@@ -70,7 +70,7 @@ def test_slash_ask_defers_and_answers_with_numbered_sources(seed_engine, setting
         assert_pings_nobody(answer)
         embed = answer.embeds[0]
         assert embed.title == MISSILES
-        assert embed.description == expected.text  # the answer with its [n] markers
+        assert (embed.description or "").replace("**", "") == expected.text  # the answer with its [n] markers
         assert "[1]" in (embed.description or "")
         shown = citations_shown(answer)
         assert shown == marked_citations(expected)
