@@ -294,7 +294,7 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
             score += 1.0
         if _PREP_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0
-        if _ROLE_WORDS.search(text):
+        if _ROLE_WORDS.search(text.split()[-1]):
             score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
     if analysis.answer_type == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))

@@ -115,13 +115,15 @@ def test_markup_in_questions_no_longer_causes_abstentions(seed_engine, asked) ->
 
 
 def test_markup_used_to_cause_abstentions(seed_engine) -> None:
-    """The defect itself: the raw markup, passed straight to the engine, abstains."""
+    """The defect itself: raw markup passed straight to the engine used to make it abstain; since
+    the support check (issue 9) it abstains or names the minister, never anything else."""
     for raw in (
         f"{MINISTER} <@&123456789012345678>",
         f"<@234567890123456789> {MINISTER}",
         f"{MINISTER} <:pepe:123456789012345678>",
     ):
-        assert seed_engine.ask(raw).abstained, raw
+        answer = seed_engine.ask(raw)
+        assert answer.abstained or "Zarif" in (answer.text or ""), raw
 
 
 def test_with_message_content_chatter_in_threads_is_not_answered(seed_engine, asked) -> None:
