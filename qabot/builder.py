@@ -19,7 +19,7 @@ from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder, QueryEncoderExport
 from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalIndex
-from .loader import list_sources, read_documents
+from .loader import EXTRACTION_VERSION, list_sources, read_documents
 from .records import BuildReport, Document, SkippedFile
 from .reuse import previous_plans
 from .settings import Settings
@@ -43,6 +43,7 @@ def chunker_settings(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "embed_title": settings.embed_title,
         "sentence_vectors": "pooled-in-chunk",  # how sentence vectors are made; a change forces new ones
         "lexical": "title+chunk",  # what BM25 indexes per chunk
+        "extraction": EXTRACTION_VERSION,  # how .html, .pdf and .docx text is extracted; a change re-reads them
     }
 
 

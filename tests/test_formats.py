@@ -219,3 +219,19 @@ def test_discord_source_lines_name_the_page() -> None:
     assert span_label(Citation("report.pdf", 10, 20, "x" * 10, 1.0, page=3)) == "p. 3 · chars 10–20"
     assert span_label(Citation("notes.txt", 10, 20, "x" * 10, 1.0)) == "chars 10–20"
     assert Citation("report.pdf", 0, 1, "x", 1.0, page=3).where == "report.pdf p. 3"
+
+
+def test_a_new_extraction_version_rebuilds_unchanged_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qabot import builder
+    from qabot.settings import Settings
+
+    from .fakes import FakeEmbedder
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "guide.docx").write_bytes(files.guide_docx())
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", _env_file=None).resolved()  # type: ignore[call-arg]
+    assert not builder.build(settings, FakeEmbedder()).unchanged
+    assert builder.build(settings, FakeEmbedder()).unchanged
+    monkeypatch.setattr(builder, "EXTRACTION_VERSION", builder.EXTRACTION_VERSION + 1)
+    assert not builder.build(settings, FakeEmbedder()).unchanged  # the same bytes, read again
