@@ -26,8 +26,10 @@ import argparse
 import json
 import random
 import re
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,9 @@ class ReplayEmbedder(DelegatingEmbedder):
         progress: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         rows = [self.origin[t] for t in texts]
+        for t, (_, _, is_copy) in zip(texts, rows, strict=True):
+            if is_copy:
+                del self.origin[t]  # a copy is embedded once (then cached): keep this map one block large
         chunk_out = self._vary(self._chunk_vecs[[r for r, _, _ in rows]], [c for _, _, c in rows])
         assert all(len(sids) == len(ss) for (_, sids, _), ss in zip(rows, spans, strict=True)), "spans differ"
         sent_rows = [sid for _, sids, _ in rows for sid in sids]
@@ -115,12 +120,15 @@ def _vary_text(text: str, rng: random.Random, pool: dict[int, list[str]]) -> str
 
 
 def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -> dict[str, Any]:
-    """Write a generation of about `target_chunks` chunks into `out` (see the module doc)."""
+    """Write a generation of about `target_chunks` chunks into `out` (see the module doc).
+
+    The copies are made lazily, as the builder's streaming writer asks for the next document,
+    so this process holds one block of them at a time, like a real build of that size.
+    """
     import hashlib
 
-    from qabot.builder import chunker_settings, publish_plans, sentence_spans_in_chunks
+    from qabot.builder import PlannedSource, Source, chunker_settings, publish_plans, sentence_spans_in_chunks
     from qabot.embedder import SentenceTransformerEmbedder
-    from qabot.loader import SourceFile
     from qabot.records import Document
     from qabot.reuse import previous_plans
     from qabot.settings import Settings
@@ -134,6 +142,7 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
         raise RuntimeError(f"{wiki_index} was built with other chunker settings: rebuild it with the defaults")
     by_source = previous_plans(gen, chunking, docs)
     originals = [by_source[d.source] for d in docs]
+    del by_source, docs
     embedder = ReplayEmbedder(inner, chunk_vecs, sent_vecs)
     # The sentence rows each original chunk pools, exactly as the builder numbered them.
     chunk_sids = [tuple(sid for _, _, sid in spans) for spans in sentence_spans_in_chunks(originals)[0]]
@@ -146,43 +155,107 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
             chunk_row += 1
 
     pool: dict[int, list[str]] = {}
-    for doc in docs[:2000]:
-        for w in _WORD.findall(doc.text):
+    for plan in originals[:2000]:
+        for w in _WORD.findall(plan.document.text):
             pool.setdefault(len(w), []).append(w)
-    plans = list(originals)
-    n_chunks = chunk_row
-    copy = 0
-    while n_chunks < target_chunks:
-        copy += 1
-        rng = random.Random(copy)
-        for plan, c0 in zip(originals, firsts, strict=True):
-            if n_chunks >= target_chunks:
-                break
-            doc = plan.document
-            text = _vary_text(doc.text, rng, pool)
-            new_doc = Document(f"copy-{copy:02d}/{doc.source}", text, hashlib.sha256(text.encode()).hexdigest())
-            chunks = tuple(replace(c, source=new_doc.source, text=text[c.start : c.end]) for c in plan.chunks)
-            inputs = tuple(
-                (inp[: len(inp) - len(c.text)] + text[c.start : c.end])
-                for inp, c in zip(plan.embed_inputs, chunks, strict=True)
-            )
-            for j, inp in enumerate(inputs):
-                embedder.origin.setdefault(inp, (c0 + j, chunk_sids[c0 + j], True))
-            plans.append(replace(plan, document=new_doc, chunks=chunks, embed_inputs=inputs))
-            n_chunks += len(chunks)
-    files = [SourceFile(p.document.source, seeds / p.document.source, len(p.document.text), 0) for p in plans]
+    made = {"chunks": 0, "copies": 0}
+
+    def sources() -> Iterator[Source]:
+        for plan in originals:
+            made["chunks"] += len(plan.chunks)
+            yield PlannedSource(plan, len(plan.document.text), 0)
+        copy = 0
+        while made["chunks"] < target_chunks:
+            copy += 1
+            made["copies"] = copy
+            rng = random.Random(copy)
+            for plan, c0 in zip(originals, firsts, strict=True):
+                if made["chunks"] >= target_chunks:
+                    break
+                doc = plan.document
+                text = _vary_text(doc.text, rng, pool)
+                new_doc = Document(f"copy-{copy:02d}/{doc.source}", text, hashlib.sha256(text.encode()).hexdigest())
+                chunks = tuple(replace(c, source=new_doc.source, text=text[c.start : c.end]) for c in plan.chunks)
+                inputs = tuple(
+                    (inp[: len(inp) - len(c.text)] + text[c.start : c.end])
+                    for inp, c in zip(plan.embed_inputs, chunks, strict=True)
+                )
+                for j, inp in enumerate(inputs):
+                    embedder.origin.setdefault(inp, (c0 + j, chunk_sids[c0 + j], True))
+                made["chunks"] += len(chunks)
+                yield PlannedSource(replace(plan, document=new_doc, chunks=chunks, embed_inputs=inputs), len(text), 0)
+
     planned_s = time.perf_counter() - began
     with store.build_lock(out):
-        report = publish_plans(settings, embedder, plans, files)
+        report = publish_plans(settings, embedder, sources())
+    built = store.open_generation(out)
     return {
         "documents": report.documents,
         "chunks": report.chunks,
         "sentences": report.sentences,
-        "copies": copy,
+        "copies": made["copies"],
         "plan_s": round(planned_s, 1),
         "build_s": round(time.perf_counter() - began, 1),
-        "faiss": store.open_generation(out).manifest.get("faiss"),
+        "faiss": built.manifest.get("faiss"),
+        "peak_rss_mb": round(bench_proc.vm_hwm_mb(), 1),  # this process, the build alone (VmHWM)
+        "generation_mb": round(_du_mb(built.path), 1),
+        "cache_mb": round(_du_mb(out, store.EMBEDDING_CACHE), 1),
     }
+
+
+def _du_mb(folder: Path, prefix: str = "") -> float:
+    """Megabytes of the files under `folder` (whose names start with `prefix`, at its top level)."""
+    files = folder.glob(f"{prefix}*") if prefix else folder.rglob("*")
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+
+
+def usable(folder: Path) -> bool:
+    """Whether `folder` holds an index this qabot can open (else it is made again)."""
+    try:
+        store.open_generation(folder)
+    except Exception:  # noqa: BLE001 - missing, older schema, damaged: build it again
+        return False
+    return True
+
+
+def estimate(small: dict[str, Any], large: dict[str, Any], n: int, raw_chunks_per_s: float | None) -> dict[str, Any]:
+    """Disk, build memory and build time at `n` chunks, from the per-chunk costs between two builds.
+
+    Each figure grows by the slope measured between the small and the large build (what one
+    more chunk costs), so fixed costs (the model, imports, the FAISS training sample's floor)
+    are not multiplied. The FAISS index is built in memory: its codes (dim + 8 ids bytes a
+    vector for IVF-SQ8) are part of the slope, listed on their own as `faiss_index_gb`.
+    """
+    dn = large["chunks"] - small["chunks"]
+    if dn <= 0:
+        raise ValueError("the large build must have more chunks than the small one")
+
+    def grow(key: str) -> float:
+        slope = (large[key] - small[key]) / dn
+        return float(large[key] + slope * (n - large["chunks"]))
+
+    disk_mb = grow("generation_mb") + grow("cache_mb")
+    build_s = grow("build_s")
+    out: dict[str, Any] = {
+        "chunks": n,
+        "disk_gb": round(disk_mb / 1000, 1),
+        "generation_gb": round(grow("generation_mb") / 1000, 1),
+        "cache_gb": round(grow("cache_mb") / 1000, 1),
+        "build_peak_rss_gb": round(grow("peak_rss_mb") / 1000, 2),
+        "rss_mb_per_million_chunks": round((large["peak_rss_mb"] - small["peak_rss_mb"]) / dn * 1e6, 1),
+        "faiss_index_gb": round(n * (384 + 8) / 1e9, 2),
+        "build_hours": round(build_s / 3600, 2),
+        "ask_rss_gb": None,
+        "model_chunks_per_s": raw_chunks_per_s or RAW_CHUNKS_PER_S,
+    }
+    out["build_hours_with_model"] = round((build_s + n / out["model_chunks_per_s"]) / 3600, 1)
+    asked = large.get("ask_peak_rss_mb")
+    if asked:
+        out["ask_rss_gb"] = round((asked + 8 * (n - large["chunks"]) / 1e6) / 1000, 2)  # + the IVF direct map
+    return out
+
+
+RAW_CHUNKS_PER_S = 303.5  # the model alone on this machine (docs/performance.md, build part), when not measured
 
 
 def measure(seeds: Path, index: Path, questions: list[str], min_samples: int) -> dict[str, Any]:
@@ -238,9 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         built = True
     if built:
         result["build"] = build_scaled(args.wiki_index, args.seeds, args.out, args.chunks)
-        from qabot.embedder import SentenceTransformerEmbedder
-
-        SentenceTransformerEmbedder().export_query_encoder(args.out)  # as `qabot index build` does
+        # The ONNX export `qabot index build` makes once per index folder, in a process of its own:
+        # it loads torch and the model (~1.2 GB), a fixed cost this process's peak RSS leaves out.
+        export = "import sys, pathlib; from qabot.embedder import SentenceTransformerEmbedder as E; "
+        export += "E().export_query_encoder(pathlib.Path(sys.argv[1]))"
+        subprocess.run([sys.executable, "-c", export, str(args.out)], check=True)
     if not args.build_only:
         items = questions_for(load(args.questions), {p.name for p in args.seeds.iterdir()})
         result["ask"] = measure(args.seeds, args.out, [it.question for it in items], args.samples)

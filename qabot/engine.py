@@ -166,7 +166,7 @@ class QAEngine:
         seeds = self.settings.seeds_dir
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
             seeds = Path(manifest["seeds_dir"])
-        return store.stale_sources(seeds, manifest)
+        return store.stale_sources(seeds, self._state.reader.generation)
 
     def document_text(self, source: str) -> str | None:
         """The text a source's citation offsets index (as stored in the index); None when not indexed."""

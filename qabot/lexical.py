@@ -248,8 +248,9 @@ def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
 class LexicalIndex:
     """BM25 over chunk texts; rows are chunk ids.
 
-    Built with bm25s; read back straight from bm25s's saved arrays (memory-mapped), so a
-    query needs neither bm25s nor scipy: a cold `qabot ask` stays fast.
+    Written by `LexicalWriter` in bm25s's file layout with bm25s's scores (tested against
+    bm25s); read back straight from the saved arrays (memory-mapped), so a query needs
+    neither bm25s nor scipy: a cold `qabot ask` stays fast.
     """
 
     def __init__(
@@ -264,12 +265,13 @@ class LexicalIndex:
 
     @staticmethod
     def build_and_save(texts: Sequence[str], folder: Path) -> None:
-        """Index `texts` with bm25s and save its arrays into `folder` (no pickle)."""
-        import bm25s
+        """Index `texts` and save the arrays into `folder` (no pickle)."""
+        import tempfile
 
-        bm25 = bm25s.BM25()
-        bm25.index(tokenize_many(texts), show_progress=False)
-        bm25.save(str(folder), show_progress=False)
+        with tempfile.TemporaryDirectory(dir=folder.parent) as work:
+            writer = LexicalWriter(Path(work))
+            writer.add(texts)
+            writer.finish(folder)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -358,3 +360,115 @@ class LexicalIndex:
         top = top[np.lexsort((top, -scores[top]))]
         top = top[scores[top] > 0]
         return top.astype(np.int64), scores[top].astype(np.float32)
+
+
+# BM25 as bm25s scores it by default ("lucene"): idf = ln(1 + (N - df + 0.5) / (df + 0.5)) in float32,
+# times tf / (tf + k1 * (1 - b + b * length / average length)) in float64, stored as float32.
+BM25_K1 = 1.5
+BM25_B = 0.75
+SEGMENT_ENTRIES = 1 << 23  # postings assembled in memory at once when the index is finished
+
+
+class LexicalWriter:
+    """Build the BM25 arrays from texts given a block at a time, in memory bounded by a block.
+
+    `add` tokenizes a block, numbers new stems in order of first appearance and writes the
+    block's (stem id, chunk id, term frequency) triples, sorted by stem, to a file in `work`.
+    `finish` knows the document frequencies and the average length only then: it fills the
+    column-ordered (CSC) arrays a range of stems at a time from those files.
+    """
+
+    def __init__(self, work: Path) -> None:
+        import numpy as np
+
+        self._work = work
+        work.mkdir(parents=True, exist_ok=True)
+        self._vocab: dict[str, int] = {}
+        self._lengths: list[np.ndarray] = []
+        self._df = np.zeros(0, dtype=np.int64)
+        self._blocks: list[Path] = []
+        self._docs = 0
+
+    def add(self, texts: Sequence[str]) -> None:
+        from collections import Counter
+
+        import numpy as np
+
+        vocab = self._vocab
+        stems: list[int] = []
+        chunks: list[int] = []
+        freqs: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.int32)
+        for j, text in enumerate(texts):
+            tokens = tokenize(text)
+            lengths[j] = len(tokens)
+            counts = Counter(vocab.setdefault(t, len(vocab)) for t in tokens)
+            stems += counts.keys()
+            freqs += counts.values()
+            chunks += [self._docs + j] * len(counts)
+        triples = np.array([stems, chunks, freqs], dtype=np.int32).reshape(3, -1)
+        triples = triples[:, np.lexsort((triples[1], triples[0]))]
+        path = self._work / f"block-{len(self._blocks):06d}.npy"
+        np.save(path, triples, allow_pickle=False)
+        self._blocks.append(path)
+        self._lengths.append(lengths)
+        self._docs += len(texts)
+        df = np.bincount(triples[0], minlength=len(vocab))
+        df[: len(self._df)] += self._df
+        self._df = df
+
+    def finish(self, folder: Path) -> None:
+        """Write data/indices/indptr (.npy), vocab.index.json and params.index.json into `folder`."""
+        import json
+
+        import numpy as np
+
+        from .vectors import NpyWriter
+
+        folder.mkdir(parents=True, exist_ok=True)
+        n = self._docs
+        df = self._df
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int32)
+        average = float(lengths.sum(dtype=np.int64)) / n if n else 0.0
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        indptr = np.zeros(len(df) + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        np.save(folder / "indptr.csc.index.npy", indptr, allow_pickle=False)
+        data = NpyWriter(folder / "data.csc.index.npy", (), np.float32)
+        indices = NpyWriter(folder / "indices.csc.index.npy", (), np.int32)
+        try:
+            t0 = 0
+            while t0 < len(df):
+                # stems [t0, t1): as many as fit SEGMENT_ENTRIES postings (at least one stem)
+                t1 = max(t0 + 1, int(np.searchsorted(indptr, indptr[t0] + SEGMENT_ENTRIES, side="right")) - 1)
+                t1 = min(t1, len(df))
+                base = int(indptr[t0])
+                seg_data = np.empty(int(indptr[t1]) - base, dtype=np.float32)
+                seg_indices = np.empty(len(seg_data), dtype=np.int32)
+                cursor = indptr[t0:t1] - base
+                for path in self._blocks:
+                    triples = np.load(path, allow_pickle=False)
+                    lo, hi = np.searchsorted(triples[0], [t0, t1])
+                    if lo == hi:
+                        continue
+                    stem, chunk, freq = triples[0, lo:hi], triples[1, lo:hi], triples[2, lo:hi]
+                    starts = np.flatnonzero(np.r_[True, stem[1:] != stem[:-1]])
+                    runs = np.diff(np.r_[starts, len(stem)])
+                    pos = cursor[stem - t0] + np.arange(len(stem)) - np.repeat(starts, runs)
+                    tf = freq.astype(np.float64)
+                    tfc = tf / (BM25_K1 * ((1 - BM25_B) + BM25_B * lengths[chunk] / average) + tf)
+                    seg_data[pos] = idf[stem] * tfc
+                    seg_indices[pos] = chunk
+                    cursor[stem[starts] - t0] += runs
+                data.append(seg_data)
+                indices.append(seg_indices)
+                t0 = t1
+        finally:
+            data.close()
+            indices.close()
+        (folder / "vocab.index.json").write_text(json.dumps(self._vocab, ensure_ascii=False), encoding="utf-8")
+        params = {"k1": BM25_K1, "b": BM25_B, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
+                  "int_dtype": "int32", "num_docs": n, "backend": "numpy"}  # fmt: skip
+        (folder / "params.index.json").write_text(json.dumps(params, indent=1), encoding="utf-8")
+        for path in self._blocks:
+            path.unlink()

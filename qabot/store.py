@@ -3,16 +3,18 @@
     index/
       CURRENT                 name of the generation in use (replaced with os.replace)
       .lock                   held (flock) while a build writes
+      embeddings.sqlite       the embedding cache (WAL, committed per block: survives a killed build)
       gen-000007/             one complete build
-        meta.sqlite           documents, chunks, sentences, PDF page starts, embedding cache
+        meta.sqlite           sources, documents, chunks, sentences, PDF page starts
         vectors.faiss         chunk vectors (row i = chunk id i)
         sentences.npy         sentence vectors, float16 (row i = sentence id i)
-        bm25/                 bm25s arrays + JSON
+        bm25/                 BM25 arrays (bm25s's file layout) + JSON
         manifest.json         written last: its presence marks the generation complete
 
 A generation is written under a temporary name, fsynced, renamed, and only then does
 CURRENT move. A crash or Ctrl-C at any moment leaves the previous generation in use.
-No pickle: FAISS's own format, numpy arrays without objects, SQLite and JSON.
+No pickle: FAISS's own format, numpy arrays without objects, SQLite and JSON. The manifest
+stays small (schema, model, settings, counts); the per-source records live in SQLite.
 """
 
 from __future__ import annotations
@@ -33,19 +35,26 @@ from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, Sour
 from .loader import SourceFile, list_sources
 from .records import IndexInfo
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 META = "meta.sqlite"
 VECTORS = "vectors.faiss"
 SENTENCE_VECTORS = "sentences.npy"
 BM25_DIR = "bm25"
+EMBEDDING_CACHE = "embeddings.sqlite"
 GEN_PREFIX = "gen-"
 TMP_PREFIX = ".tmp-"
 
 SCHEMA_SQL = """
+CREATE TABLE sources (  -- every file of the seeds folder the build saw, indexed or skipped
+    source TEXT PRIMARY KEY, sha256 TEXT, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    skipped TEXT  -- NULL for an indexed document, else why it was skipped
+) WITHOUT ROWID;
 CREATE TABLE documents (
-    id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, text TEXT NOT NULL
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, text TEXT NOT NULL,
+    sent_lo INTEGER NOT NULL, sent_hi INTEGER NOT NULL,  -- its sentences' ids, [lo, hi)
+    chunk_lo INTEGER NOT NULL, chunk_hi INTEGER NOT NULL  -- its chunks' ids, [lo, hi)
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),
@@ -56,7 +65,6 @@ CREATE TABLE sentences (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id),
     start INTEGER NOT NULL, "end" INTEGER NOT NULL
 );
-CREATE TABLE embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE pages (  -- PDF documents only: page n begins at offset start of the document's text
     doc_id INTEGER NOT NULL REFERENCES documents(id), page INTEGER NOT NULL, start INTEGER NOT NULL,
     PRIMARY KEY (doc_id, page)
@@ -131,7 +139,8 @@ def open_generation(index_dir: Path, model: str | None = None) -> Generation:
     schema = manifest.get("schema")
     if schema != SCHEMA_VERSION:
         raise IndexMismatch(
-            f"Index in {index_dir} has schema {schema}, this qabot reads schema {SCHEMA_VERSION}; {REBUILD_HINT}."
+            f"Index in {index_dir} has schema {schema}, this qabot reads schema {SCHEMA_VERSION}: "
+            f"rebuild it with `qabot index build --full`."
         )
     built_with = manifest.get("embedder", {}).get("model")
     if model is not None and built_with != model:
@@ -145,30 +154,73 @@ def open_generation(index_dir: Path, model: str | None = None) -> Generation:
     return Generation(path, manifest)
 
 
-def stale_sources(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
+def stale_sources(seeds_dir: Path, generation: Generation) -> list[str]:
     """Sources added, changed (size or mtime) or removed since the build, by stat alone."""
-    indexed = manifest.get("sources", {})
-    known = {**indexed, **manifest.get("skipped", {})}
     try:
         files = list_sources(seeds_dir)
     except SourceError:
-        return sorted(indexed)
-    changed = [f.source for f in files if f.source not in known or _content_changed(f, known[f.source])]
-    present = {f.source for f in files}
-    changed += [s for s in known if s not in present]
+        return indexed_sources(generation)
+    try:
+        conn = connect(generation.path / META)
+        try:
+            known = _source_rows(conn, [f.source for f in files])
+            changed = [f.source for f in files if f.source not in known or _content_changed(f, known[f.source])]
+            counts = generation.manifest.get("counts", {})
+            recorded = int(counts.get("documents", 0)) + int(counts.get("skipped", 0))  # rows of `sources`
+            if recorded > len(known):  # some sources of the build are gone: name them
+                present = {f.source for f in files}
+                changed += [s for (s,) in conn.execute("SELECT source FROM sources") if s not in present]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise IndexCorrupt(f"Index generation {generation.name} is damaged ({exc}); {REBUILD_HINT}.") from exc
     return sorted(changed)
+
+
+def indexed_sources(generation: Generation) -> list[str]:
+    """The documents of a generation, in source order."""
+    try:
+        conn = connect(generation.path / META)
+        try:
+            return [s for (s,) in conn.execute("SELECT source FROM documents ORDER BY id")]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise IndexCorrupt(f"Index generation {generation.name} is damaged ({exc}); {REBUILD_HINT}.") from exc
+
+
+def _source_rows(conn: sqlite3.Connection, sources: list[str]) -> dict[str, dict[str, Any]]:
+    """The `sources` rows of these sources (those recorded), looked up in batches."""
+    rows: dict[str, dict[str, Any]] = {}
+    for lo in range(0, len(sources), 500):
+        batch = sources[lo : lo + 500]
+        marks = ",".join("?" * len(batch))
+        for source, sha256, size, mtime_ns, skipped in conn.execute(
+            f"SELECT source, sha256, size, mtime_ns, skipped FROM sources WHERE source IN ({marks})", batch
+        ):
+            rows[source] = {"sha256": sha256, "size": size, "mtime_ns": mtime_ns, "skipped": skipped}
+    return rows
 
 
 def _content_changed(file: SourceFile, recorded: dict[str, Any]) -> bool:
     """Changed since the build: by size and mtime, and when only mtime moved, by content hash."""
     if recorded.get("size") == file.size and recorded.get("mtime_ns") == file.mtime_ns:
         return False
-    if recorded.get("size") != file.size or "sha256" not in recorded:
+    if recorded.get("size") != file.size or not recorded.get("sha256"):
         return True
     try:
         return hashlib.sha256(file.path.read_bytes()).hexdigest() != recorded["sha256"]
     except OSError:
         return True
+
+
+def source_rows(generation: Generation, sources: list[str]) -> dict[str, dict[str, Any]]:
+    """sha256, size, mtime_ns and skip reason (None when indexed) of the sources this generation saw."""
+    conn = connect(generation.path / META)
+    try:
+        return _source_rows(conn, sources)
+    finally:
+        conn.close()
 
 
 def describe(index_dir: Path, generation: Generation, stale: list[str]) -> IndexInfo:
@@ -185,7 +237,7 @@ def describe(index_dir: Path, generation: Generation, stale: list[str]) -> Index
         documents=int(counts.get("documents", 0)),
         chunks=int(counts.get("chunks", 0)),
         sentences=int(counts.get("sentences", 0)),
-        sources=tuple(manifest.get("sources", {})),
+        sources=tuple(indexed_sources(generation)),
         stale=tuple(stale),
     )
 

@@ -16,6 +16,7 @@ over the 450 MB budget) and it is far slower to build.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +42,63 @@ def index_kind(n: int) -> str:
 
 def build_index(vectors: np.ndarray, kind: str | None = None) -> Any:
     """A FAISS inner-product index over `vectors` (row i gets id i)."""
+    import numpy as np
+
+    n = len(vectors)
+
+    def rows(picked: np.ndarray) -> np.ndarray:
+        return np.asarray(vectors[picked], dtype=np.float32)
+
+    def blocks() -> Iterator[np.ndarray]:
+        if n:
+            yield np.asarray(vectors, dtype=np.float32)
+
+    return _build(n, vectors.shape[1], kind or index_kind(n), rows, blocks)
+
+
+ADD_BLOCK = 65_536  # vectors read from disk and added to the index at a time
+
+
+def build_index_from_file(path: Path, n: int, dim: int, kind: str | None = None) -> Any:
+    """The same index as `build_index`, over n float16 rows stored raw in `path`.
+
+    The file is read a block at a time (never memory-mapped, so it costs no resident memory):
+    the memory taken is the index itself and the k-means training sample.
+    """
+    import numpy as np
+
+    row_bytes = dim * 2
+
+    def read(handle: Any, lo: int, count: int) -> np.ndarray:
+        handle.seek(lo * row_bytes)
+        return np.frombuffer(handle.read(count * row_bytes), dtype=np.float16).reshape(count, dim)
+
+    def rows(picked: np.ndarray) -> np.ndarray:
+        out = np.empty((len(picked), dim), dtype=np.float32)
+        order = np.argsort(picked, kind="stable")
+        ordered = picked[order]
+        with open(path, "rb") as handle:
+            for lo in range(0, n, ADD_BLOCK):
+                a, b = np.searchsorted(ordered, [lo, min(n, lo + ADD_BLOCK)])
+                if a < b:
+                    out[order[a:b]] = read(handle, lo, min(ADD_BLOCK, n - lo))[ordered[a:b] - lo]
+        return out
+
+    def blocks() -> Iterator[np.ndarray]:
+        with open(path, "rb") as handle:
+            for lo in range(0, n, ADD_BLOCK):
+                yield read(handle, lo, min(ADD_BLOCK, n - lo)).astype(np.float32)
+
+    return _build(n, dim, kind or index_kind(n), rows, blocks)
+
+
+def _build(
+    n: int, dim: int, kind: str, rows: Callable[[np.ndarray], np.ndarray], blocks: Callable[[], Iterator[np.ndarray]]
+) -> Any:
+    """Train (on a fixed-seed sample of `rows`) and fill (from `blocks`, in row order) an index."""
     import faiss
     import numpy as np
 
-    n, dim = vectors.shape
-    kind = kind or index_kind(n)
     index = faiss.index_factory(dim, kind, faiss.METRIC_INNER_PRODUCT)
     ivf = _ivf(index)
     if ivf is not None and "SQ" in kind:
@@ -53,16 +106,67 @@ def build_index(vectors: np.ndarray, kind: str | None = None) -> Any:
     if not index.is_trained:
         rng = np.random.default_rng(0)
         want = max(100_000, 40 * ivf.nlist) if ivf is not None else 100_000  # k-means wants ~39 points/list
-        sample = vectors[rng.choice(n, size=want, replace=False)] if n > want else vectors
+        picked = rng.choice(n, size=want, replace=False) if n > want else np.arange(n)
+        sample = rows(picked)
         old = faiss.cvar.distance_compute_blas_threshold
         faiss.cvar.distance_compute_blas_threshold = 20  # BLAS for training batches (much faster)
         try:
             index.train(np.ascontiguousarray(sample, dtype=np.float32))
         finally:
             faiss.cvar.distance_compute_blas_threshold = old
-    if n:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        del sample
+    for block in blocks():
+        index.add(np.ascontiguousarray(block, dtype=np.float32))
     return index
+
+
+class NpyWriter:
+    """Append rows to a .npy file whose length is only known at the end (no copy, no mmap).
+
+    A fixed-size header is reserved first and written when the file is closed.
+    """
+
+    HEADER_BYTES = 128
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype: Any) -> None:
+        import numpy as np
+
+        self.path = path
+        self.row_shape = row_shape
+        self.dtype = np.dtype(dtype)
+        self.rows = 0
+        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._handle.write(b"\0" * self.HEADER_BYTES)
+
+    def append(self, rows: np.ndarray) -> None:
+        import numpy as np
+
+        if rows.shape[1:] != self.row_shape:
+            raise ValueError(f"rows of shape {rows.shape[1:]}, expected {self.row_shape}")
+        self._handle.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.rows, *self.row_shape)}  # fmt: skip
+        np.lib.format.write_array_header_1_0(buf, header)
+        head = buf.getvalue()
+        if len(head) > self.HEADER_BYTES:
+            raise ValueError(f"npy header of {len(head)} bytes does not fit")
+        # Pad the dict with spaces to the reserved size (the format allows it; the newline stays last).
+        head = head[:-1] + b" " * (self.HEADER_BYTES - len(head)) + b"\n"
+        head = head[:8] + (self.HEADER_BYTES - 10).to_bytes(2, "little") + head[10:]
+        self._handle.seek(0)
+        self._handle.write(head)
+        self._handle.close()
+
+    def discard(self) -> None:
+        self._handle.close()
 
 
 def save_index(index: Any, path: Path) -> None:

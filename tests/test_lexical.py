@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot.lexical import LexicalIndex, tokenize
+from qabot.lexical import LexicalIndex, tokenize, tokenize_many
 
 TEXTS = [
     "Fifteen ballistic missiles were launched.",
@@ -89,3 +89,33 @@ def test_bm25_reads_each_passage_with_its_document_title(seed_engine) -> None:  
     assert body  # chunks whose own text never says "retaliates"...
     ids, _ = reader.lexical.search("retaliates", n)
     assert set(body) <= set(ids.tolist())  # ...are found by it all the same
+
+
+def test_the_streamed_writer_scores_as_bm25s_indexing_everything_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of texts, postings assembled a few stems at a time: the scores bm25s gives the whole corpus."""
+    import bm25s
+
+    import qabot.lexical as lexical
+
+    from .conftest import SEED_FILE
+
+    texts = [p for p in SEED_FILE.read_text(encoding="utf-8").split("\n") if p.strip()] + TEXTS
+    monkeypatch.setattr(lexical, "SEGMENT_ENTRIES", 40)  # many segments
+    writer = lexical.LexicalWriter(tmp_path / "work")
+    for lo in range(0, len(texts), 7):
+        writer.add(texts[lo : lo + 7])
+    writer.finish(tmp_path / "bm25")
+    ours = LexicalIndex.load(tmp_path / "bm25")
+    ref = bm25s.BM25()
+    ref.index(tokenize_many(texts), show_progress=False)
+    phrases = [" ".join(t.split()[i : i + 3]) for t in texts for i in (0, 5)]
+    queries = [q for q in phrases if tokenize(q)]
+    assert len(queries) > 20
+    for query in queries:
+        ids, scores = ours.search(query, len(texts))
+        full = np.zeros(len(texts), dtype=np.float32)
+        full[ids] = scores
+        assert np.array_equal(full, ref.get_scores_from_ids(ref.get_tokens_ids(tokenize(query)))), query
+    assert not list((tmp_path / "work").iterdir())  # the block files are gone

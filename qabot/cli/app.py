@@ -211,7 +211,7 @@ def cmd_index_status(args: argparse.Namespace) -> int:
     out, _ = _consoles()
     generation = store.open_generation(settings.index_dir, model=settings.model)
     IndexReader(generation).close()  # validates the files, not just the manifest
-    stale = store.stale_sources(settings.seeds_dir, generation.manifest)
+    stale = store.stale_sources(settings.seeds_dir, generation)
     print_info(out, store.describe(settings.index_dir, generation, stale))
     return 0
 
