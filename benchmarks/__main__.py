@@ -13,6 +13,8 @@ Parts (`--only`, comma separated):
   incremental  rebuild after changing one document of the large corpus, as a fraction of a full build
   langchain    LangChain FAISS + HuggingFaceEmbeddings on the sample corpus: build, query, recall@5
   scale        warm `ask` p50/p95 on an index of 1M chunks grown from the wiki index (benchmarks.scale)
+  milvus       the same questions on the Milvus backend (a Milvus Lite server started here) and on the
+               folder: latency and recall@5 ratios, answers that differ (benchmarks.milvus)
 
 Inputs: the Wikipedia corpus (`python scripts/wiki_corpus.py --out data/wiki-seeds`), its
 questions eval/wiki.jsonl, the seed article and eval/seed.jsonl, and a qabot index of the
@@ -37,7 +39,7 @@ from typing import Any
 from . import corpus
 from . import proc as bench_proc
 
-PARTS = ("build", "ask", "cold", "search", "incremental", "langchain", "scale")
+PARTS = ("build", "ask", "cold", "search", "incremental", "langchain", "scale", "milvus")
 DEFAULT_LARGE = Path("/tmp/wiki-index")
 DEFAULT_SCALE = Path("/tmp/scale-index")
 
@@ -418,6 +420,14 @@ class Bench:
             result["estimate_10m"] = scale.estimate(result["build_small"], result["build"], 10_000_000, raw)
         self.result["scale"] = result
 
+    def part_milvus(self) -> None:
+        from .milvus import run as run_milvus
+
+        self.ensure_large_index()
+        rounds = 1 if self.quick else 3
+        questions = Path(self.args.wiki_questions)
+        self.result["milvus"] = run_milvus(self.large_index(), self.large_seeds(), questions, None, None, rounds)
+
     def question_files(self) -> list[Path]:
         """The recall comparison's questions: the tuning set, and the other sets that are present."""
         return [Path(self.args.wiki_questions), *(Path(p) for p in self.args.more_questions if Path(p).is_file())]
@@ -678,6 +688,19 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"{_fmt(e.get('build_hours_with_model'), 'h')} with it; query RSS {_fmt(e['ask_rss_gb'], 'GB')}",
                 )
             )
+    mv = ok("milvus")
+    if mv is not None:
+        from .milvus import render as render_milvus
+
+        out.append(("Milvus vs folder", f"{mv['chunks']:,} chunks", render_milvus(mv).splitlines()[0]))
+        out += [
+            ("  warm ask p50, milvus/faiss", f"{mv['ask_p50_ratio']}x",
+             f"{mv['ask_p50_ms']['milvus']} vs {mv['ask_p50_ms']['faiss']} ms"),
+            ("  recall@5, milvus/faiss", f"{mv['recall_at_5_ratio']}",
+             f"{mv['recall_at_5']['milvus']} vs {mv['recall_at_5']['faiss']}; "
+             f"answers differing: {mv['answers_differing']} of {mv['n_questions']}"),
+            ("  copy into Milvus", _fmt(mv["copy_seconds"], "s"), f"{mv['copy_rows_per_s']} chunks/s"),
+        ]  # fmt: skip
     return out
 
 

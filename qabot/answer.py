@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .backends.base import IndexView
 from .lexical import tokenize
-from .reader import IndexReader
 from .records import Answer, Citation, Hit
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def coverage(question_terms: dict[str, float], sentence: str) -> float:
     return sum(w for t, w in question_terms.items() if t in present) / total
 
 
-def question_weights(reader: IndexReader, question: str) -> dict[str, float]:
+def question_weights(reader: IndexView, question: str) -> dict[str, float]:
     """IDF per distinct question stem; stems the corpus never uses weigh as the rarest."""
     stems = dict.fromkeys(tokenize(question))
     idfs = {s: reader.lexical.idf(s) for s in stems}
@@ -152,7 +152,7 @@ def number_missing(question: str, passage: str) -> float:
     return 0.0 if wanted <= present else 1.0
 
 
-def unknown_share(reader: IndexReader, question: str) -> float:
+def unknown_share(reader: IndexView, question: str) -> float:
     """Share of the question's content words that no indexed passage contains."""
     stems = set(tokenize(question))
     if not stems:
@@ -167,7 +167,7 @@ def support(signals: dict[str, float]) -> float:
 
 
 def candidates(
-    reader: IndexReader,
+    reader: IndexView,
     question: str,
     query_vec: np.ndarray,
     hits: list[Hit],

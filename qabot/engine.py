@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import store
+from . import backends
 from .answer import candidates, compose, missing_words_removed, unknown_share
+from .backends import IndexView
 from .builder import BuildProgress, build
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
 from .errors import ConfigError, IndexMissing, QuestionError
 from .pdf_text import page_of
-from .reader import IndexReader
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
 from .settings import Settings
@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    reader: IndexReader
+    reader: IndexView
     generation: str
 
 
-def with_pages(answer: Answer, reader: IndexReader) -> Answer:
+def with_pages(answer: Answer, reader: IndexView) -> Answer:
     """The answer with each PDF citation's page (the page its span starts on)."""
     cited = []
     for cite in answer.citations:
@@ -87,6 +87,9 @@ class QAEngine:
     def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
         """Build a new generation from the seeds folder and switch to it."""
         report = build(self.settings, self.embedder, full=full, progress=progress)
+        served = backends.publish(self.settings, self.embedder.model_id, progress)  # Milvus: copy, switch
+        if served is not None:
+            report = replace(report, generation=served)
         if progress:
             progress("exporting", 0, 1)
         self._export_query_encoder()
@@ -117,14 +120,14 @@ class QAEngine:
     def reload(self, force: bool = False) -> bool:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
         with self._reload_lock:
-            current = store.current_generation(self.settings.index_dir)
-            unchanged = self._snapshot is not None and current is not None and current.name == self._snapshot.generation
+            in_use = self._snapshot.reader if self._snapshot is not None else None
+            current = backends.current_name(self.settings, in_use)
+            unchanged = self._snapshot is not None and current is not None and current == self._snapshot.generation
             if unchanged and not force:
                 return False
-            generation = store.open_generation(self.settings.index_dir, model=self.embedder.model_id)
-            reader = IndexReader(generation)
+            reader = backends.open_index(self.settings, self.embedder.model_id)
             self._attach_query_encoder()
-            self._snapshot = _Snapshot(reader, generation.name)
+            self._snapshot = _Snapshot(reader, reader.generation.name)
             return True
 
     def close(self) -> None:
@@ -146,7 +149,7 @@ class QAEngine:
         return self._state.generation
 
     @property
-    def reader(self) -> IndexReader:
+    def reader(self) -> IndexView:
         """The generation in use, opened read-only (for tools that search it directly)."""
         return self._state.reader
 
@@ -154,7 +157,7 @@ class QAEngine:
         """Documents, chunks, model and build time of the index in use."""
         snap = self._state
         stale = self.stale_sources() if check_stale else []
-        return store.describe(self.settings.index_dir, snap.reader.generation, stale)
+        return backends.describe(self.settings, snap.reader, stale)
 
     def stale_sources(self) -> list[str]:
         """Sources added, changed or removed in the seeds folder since the index was built.
@@ -166,7 +169,7 @@ class QAEngine:
         seeds = self.settings.seeds_dir
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
             seeds = Path(manifest["seeds_dir"])
-        return store.stale_sources(seeds, self._state.reader.generation)
+        return backends.stale_sources(self.settings, self._state.reader, seeds)
 
     def document_text(self, source: str) -> str | None:
         """The text a source's citation offsets index (as stored in the index); None when not indexed."""

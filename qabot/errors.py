@@ -12,7 +12,8 @@
     └── IndexUnusable           the index cannot be used
         ├── IndexMissing        there is no index yet
         ├── IndexCorrupt        files are missing or unreadable
-        └── IndexMismatch       built with another schema or embedder
+        ├── IndexMismatch       built with another schema or embedder
+        └── IndexUnreachable    the index server is down or refused the credentials
 
 Every message says what to do next. No other module defines an error class.
 """
@@ -70,3 +71,7 @@ class IndexCorrupt(IndexUnusable):
 
 class IndexMismatch(IndexUnusable):
     """The index was built with another schema version or embedder."""
+
+
+class IndexUnreachable(IndexUnusable):
+    """The index server (Milvus) cannot be reached or refused the credentials."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .reader import IndexReader
+from .backends.base import IndexView
 from .records import Hit
 from .vectors import search as vector_search
 
@@ -56,7 +56,7 @@ def with_tops_kept(order: list[int], tops: Sequence[int], n: int) -> list[int]:
     return order
 
 
-def retrieve(reader: IndexReader, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
+def retrieve(reader: IndexView, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
     """The n best distinct chunks for a query, best first."""
     dense_ids, dense_scores = vector_search(reader.vectors, query_vec, params.candidates)
     lex_ids, lex_scores = reader.lexical.search(query, params.candidates)

