@@ -8,6 +8,7 @@
     ├── DatasetError            an evaluation dataset cannot be read (names the line)
     ├── BuildLocked             another build is writing the same index folder
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
+    ├── QuestionLogMissing      there is no Discord question log to export
     ├── LLMUnavailable          the optional language model failed (down, slow, garbage); answers go on without it
     └── IndexUnusable           the index cannot be used
         ├── IndexMissing        there is no index yet
@@ -51,6 +52,10 @@ class BuildLocked(QabotError):
 
 class BuildInterrupted(QabotError):
     """A build was interrupted before it switched the index."""
+
+
+class QuestionLogMissing(QabotError):
+    """The bot's question log is off or has not been written yet."""
 
 
 class LLMUnavailable(QabotError):
