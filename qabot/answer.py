@@ -19,9 +19,22 @@ from typing import TYPE_CHECKING
 
 from .backends.base import IndexView
 from .lexical import tokenize
-from .records import Answer, Citation, Hit
+from .question import (
+    ROLE_WORDS as _ROLE_WORDS,
+)
+from .question import (
+    QuestionAnalysis,
+    analyze,
+    find_spans,
+    focus_found,
+    is_fragment,
+    subject_found,
+)
+from .records import Answer, Citation, Hit, ShortAnswer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
 _NUMBER = re.compile(
@@ -46,15 +59,19 @@ _NAME = re.compile(r"(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][\w’'-]+
 W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.30
 SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
+BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer to
+SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
+FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
+SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
 # Abstention model: logistic regression over the answer's signals, fitted by
-# scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl and eval/wiki-train.jsonl
-# (docs/quality.md #48). support = sigmoid(z). The "unknown" signal (share of the question's
-# words no passage holds) is reported but left out: fitted, it came out positive (typos in
-# answerable questions) and let off-topic questions through.
-SUPPORT_BIAS = -3.123
+# scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl, eval/wiki-train.jsonl and
+# eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
+# a question that fails it is refused whatever the model says. support = sigmoid(z). The
+# "unknown" signal (share of the question's words no passage holds) is reported but left out.
+SUPPORT_BIAS = -1.108
 SUPPORT_WEIGHTS = {
-    "cosine": 3.375, "coverage": 3.251, "top_cosine": -2.477, "max_cosine": 2.483,
-    "type_mismatch": -1.722, "gain": -3.436, "number_missing": -1.462,
+    "cosine": 1.978, "coverage": 2.811, "top_cosine": -1.119, "max_cosine": 1.058,
+    "type_mismatch": -0.917, "gain": -2.298, "number_missing": 0.0,
 }  # fmt: skip
 
 
@@ -70,6 +87,8 @@ class Candidate:
     type_match: float
     score: float
     vector: np.ndarray | None = None
+    title: str = ""  # the first line of the sentence's document
+    before: str = ""  # the passage's text before the sentence (what its pronouns may refer to)
 
 
 _MEASURES = (
@@ -198,6 +217,7 @@ def candidates(
         if not sents:
             continue
         first_start = len(text) - len(text.lstrip())  # where the document's first line begins
+        title = text[first_start : first_start + 200].split("\n", 1)[0].strip()
         vecs = np.asarray(reader.sentence_vectors[sents[0].sentence_id : sents[-1].sentence_id + 1], dtype=np.float32)
         cosines = vecs @ query_vec
         for sent, cos, vec in zip(sents, cosines, vecs, strict=True):
@@ -217,11 +237,106 @@ def candidates(
             # The abstention signals judge the question itself: words of earlier questions help
             # find and rank the passage, but cannot make an unrelated new question look answered.
             own_cover = cover if not context else coverage(own, sentence)
-            out.append(
-                Candidate(hit.source, sent.start, sent.end, sentence, rank, float(cos), own_cover, match, score, vec)
-            )
+            before = text[max(row.start, sent.start - BEFORE_CHARS) : sent.start]
+            fields = (hit.source, sent.start, sent.end, sentence, rank, float(cos), own_cover, match, score, vec)
+            out.append(Candidate(*fields, title, before))
     out.sort(key=lambda c: (-c.score, c.passage_rank, c.start))
     return out
+
+
+def ablation_gain(
+    question: str, best: Candidate, question_vec: np.ndarray, embed: Callable[[str], np.ndarray]
+) -> float:
+    """Does the sentence match better once the question's words it lacks are removed?
+
+    Then those words named something the documents don't hold (a positive gain is a bad sign).
+    """
+    if best.vector is None:
+        return 0.0
+    reduced = missing_words_removed(question, best.text)
+    if not reduced.strip() or reduced == question:
+        return 0.0
+    return float(embed(reduced) @ best.vector) - float(question_vec @ best.vector)
+
+
+@dataclass(frozen=True, slots=True)
+class Supported:
+    """A candidate sentence that holds an answer of the expected type about the question's subject."""
+
+    candidate: Candidate
+    start: int  # the short answer, as offsets into the candidate's sentence
+    end: int
+
+
+def supported(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> Supported | None:
+    """The candidate with its short answer when it passes the support check, else None."""
+    if not subject_found(analysis, cand.text, cand.title, cand.before, idf):
+        return None
+    if not focus_found(analysis, cand.text, cand.before):
+        return None
+    is_title = cand.title != "" and cand.text.strip() == cand.title
+    spans = find_spans(analysis, cand.text, is_title=is_title)
+    if not spans:
+        return None
+    best = min(spans, key=lambda f: (-_span_preference(analysis, cand.text, f.start, f.end), f.start))
+    start, end = _widen(analysis, cand.text, best.start, best.end, best.kind)
+    return Supported(cand, start, end)
+
+
+_PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
+def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
+    """Higher for the span most likely to be the answer: near the question's words, person-like for who."""
+    score = 0.0
+    text = sentence[start:end]
+    if analysis.answer_type == "person":
+        words = text.split()
+        if 2 <= len(words) <= 5:
+            score += 1.0
+        if _PREP_BEFORE.search(sentence[max(0, start - 12) : start]):
+            score -= 1.0
+        if _ROLE_WORDS.search(text.split()[-1]):
+            score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
+    if analysis.answer_type == "count" and analysis.focus:
+        wanted = set(tokenize(analysis.focus))
+        if wanted & set(tokenize(sentence[end : end + 30])):
+            score += 2.0  # "75 districts" for "how many districts"
+    near = analysis.predicate
+    if analysis.focus == "role" and analysis.subject_stems:
+        near = frozenset().union(*analysis.subject_stems)  # the role next to the person's name
+    positions = [m.start() for m in re.finditer(r"\w+", sentence) if set(tokenize(m.group(0))) & near]
+    if positions:
+        distance = min(abs(p - start) if p < start else abs(p - end) for p in positions)
+        score -= distance / 200.0
+    return score
+
+
+_RANGE_END = re.compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
+
+
+def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
+    """A role word with the words that make it a title ("foreign minister", "minister of defence")."""
+    if kind == "year":
+        more = _RANGE_END.match(sentence, end)
+        return (start, more.end()) if more else (start, end)
+    if kind != "role":
+        return start, end
+    before = sentence[:start]
+    m = re.search(r"((?:[A-Za-z’'-]+\s+){0,2})$", before)
+    if m:
+        words = m.group(1).split()
+        keep: list[str] = []
+        for word in reversed(words):
+            if word.lower() in {"the", "a", "an", "and", "was", "is", "as", "his", "her", "their", "its", "of"}:
+                break
+            if word[0].isupper() and not word.endswith(("’s", "'s")):
+                break
+            keep.insert(0, word)
+        if keep:
+            start = sentence.rindex(" ".join(keep), 0, start + 1) if " ".join(keep) in before else start
+    after = re.match(r"\s+(?:of|for)\s+(?:the\s+)?(?:[A-Z][\w’'-]*\s*)+", sentence[end:])
+    if after:
+        end += len(after.group(0).rstrip())
+    return start, end
 
 
 def compose(
@@ -233,14 +348,35 @@ def compose(
     max_sentences: int,
     threshold: float,
     question_signals: dict[str, float] | None = None,
+    idf: dict[str, float] | None = None,
+    embed: Callable[[str], np.ndarray] | None = None,
+    question_vec: np.ndarray | None = None,
+    analysis: QuestionAnalysis | None = None,
 ) -> Answer:
-    """Pick the answer sentences, attach citations, or abstain."""
+    """Pick the answer sentences, attach citations and the short answer, or abstain.
+
+    The answer is the best-ranked sentence among the first few that passes the support check
+    (a span of the expected type, new to the question, about its subject); then the
+    abstention model judges that sentence's signals.
+    """
     if not hits or not ranked:
         return Answer(question, None, (), 0.0, {})
-    best = ranked[0]
+    analysis = analysis or analyze(question)
+    found: Supported | None = None
+    for cand in ranked[:SUPPORT_DEPTH]:
+        if cand.score < SUPPORT_RATIO * ranked[0].score:
+            break
+        found = supported(analysis, cand, idf or {})
+        if found is not None:
+            break
+    best = found.candidate if found is not None else ranked[0]
+    cover = best.coverage
+    if found is not None and idf and is_fragment(best.text):
+        # a caption credit is read with the sentence it belongs to
+        cover = max(cover, coverage(idf, f"{best.before[-FRAGMENT_CONTEXT:]} {best.text}"))
     signals = {
         "cosine": best.cosine,
-        "coverage": best.coverage,
+        "coverage": cover,
         "top_cosine": hits[0].dense,
         "max_cosine": max(c.cosine for c in ranked),
         "max_coverage": max(c.coverage for c in ranked),
@@ -249,16 +385,22 @@ def compose(
         "top_lexical": hits[0].lexical,
         "type_mismatch": 1.0 if best.type_match == 0 else 0.0,
         "number_missing": number_missing(question, hits[best.passage_rank].text),
+        "supported": 1.0 if found is not None else 0.0,
+        "support_rank": float(ranked.index(best)),
         **(question_signals or {}),
     }
+    if embed is not None and question_vec is not None:
+        signals["gain"] = ablation_gain(question, best, question_vec, embed)
     confidence = support(signals)
     signals["support"] = confidence
-    if confidence < threshold:
+    if found is None or confidence < threshold:
         return Answer(question, None, (), confidence, signals)
     chosen = [_trim(best, max_chars)]
     used = len(chosen[0].text)
-    for cand in ranked[1:]:
-        if len(chosen) >= max_sentences or cand.score < SECOND_SENTENCE_RATIO * best.score:
+    for cand in ranked:
+        if cand is best:
+            continue
+        if len(chosen) >= max_sentences or cand.score < SECOND_SENTENCE_RATIO * ranked[0].score:
             break
         if used + len(cand.text) + 6 > max_chars:
             continue
@@ -274,7 +416,18 @@ def compose(
             continue
         citations.append(Citation(hit.source, hit.start, hit.end, hit.text, hit.fused))
     parts = [f"{' '.join(c.text.replace(chr(0xFEFF), '').split())} [{i}]" for i, c in enumerate(chosen, start=1)]
-    return Answer(question, " ".join(parts), tuple(citations[: max(top_k, len(chosen))]), confidence, signals)
+    short = _short_answer(found, chosen[0])
+    cited = tuple(citations[: max(top_k, len(chosen))])
+    return Answer(question, " ".join(parts), cited, confidence, signals, short_answer=short)
+
+
+def _short_answer(found: Supported, shown: Candidate) -> ShortAnswer | None:
+    """The span as offsets into the source; None when trimming the sentence cut it off."""
+    cand = found.candidate
+    start, end = cand.start + found.start, cand.start + found.end
+    if end > shown.end:
+        return None
+    return ShortAnswer(cand.text[found.start : found.end], cand.source, start, end)
 
 
 def _same_words(a: str, b: str) -> bool:
@@ -291,5 +444,5 @@ def _trim(cand: Candidate, max_chars: int) -> Candidate:
     text = cand.text[:cut].rstrip()
     return Candidate(
         cand.source, cand.start, cand.start + len(text), text, cand.passage_rank,
-        cand.cosine, cand.coverage, cand.type_match, cand.score, cand.vector,
+            cand.cosine, cand.coverage, cand.type_match, cand.score, cand.vector, cand.title, cand.before,
     )  # fmt: skip

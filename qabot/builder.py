@@ -26,7 +26,7 @@ from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder, QueryEncoderExport
 from .errors import BuildInterrupted, IndexUnusable, SourceError
 from .lexical import LexicalWriter
-from .loader import MAX_FILE_BYTES, SourceFile, list_sources, read_document
+from .loader import EXTRACTION_VERSION, MAX_FILE_BYTES, SourceFile, list_sources, read_document
 from .records import BuildReport, Document, SkippedFile
 from .reuse import EmbeddingCache, PlanReuser, cache_key, span_key
 from .settings import Settings
@@ -86,6 +86,7 @@ def chunker_settings(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         "embed_title": settings.embed_title,
         "sentence_vectors": "pooled-in-chunk",  # how sentence vectors are made; a change forces new ones
         "lexical": "title+chunk",  # what BM25 indexes per chunk
+        "extraction": EXTRACTION_VERSION,  # how .html, .pdf and .docx text is extracted; a change re-reads them
     }
 
 

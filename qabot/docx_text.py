@@ -1,7 +1,7 @@
 """The text of a Word .docx file: paragraphs and tables in document order.
 
 Each paragraph (headings included) becomes one paragraph of the text; a table becomes one
-line per row, "Header: cell; Header: cell" when its first row is a header (the same form as
+line per row, "Header: cell, Header: cell" when its first row is a header (the same form as
 PDF tables). Extracted once at build time and stored in the index: citation offsets refer
 to this text.
 """

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import backends
-from .answer import candidates, compose, missing_words_removed, unknown_share
+from .answer import candidates, compose, question_weights, unknown_share
 from .backends import IndexView
 from .builder import BuildProgress, build
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
 from .errors import ConfigError, IndexMissing, QuestionError
 from .pdf_text import page_of
+from .question import analyze, depends_on_history, with_history
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, retrieve
 from .settings import Settings
@@ -196,28 +197,30 @@ class QAEngine:
         return text
 
     def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
-        """Answer one question. `history` holds earlier questions of the same conversation."""
+        """Answer one question. `history` holds earlier questions of the same conversation.
+
+        The earlier questions are used only when this one depends on them (a pronoun with
+        nothing to refer to, an ellipsis such as "and how many failed?"); a self-contained
+        question is answered exactly as if asked alone.
+        """
         text = self.check_question(question)
         snap = self._state
         s = self.settings
         k = k or s.top_k
-        earlier = " ".join(" ".join(h.split()) for h in history[-2:] if h and h.strip())[: s.max_question_chars]
+        earlier = ""
+        if depends_on_history(text):
+            earlier = " ".join(" ".join(h.split()) for h in history[-2:] if h and h.strip())[: s.max_question_chars]
         query = f"{earlier} {text}" if earlier else text
         qvec = self.embedder.embed_query(query)
         params = FusionParams.from_settings(s)
         hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
-        signals = {"unknown": unknown_share(snap.reader, text), "gain": 0.0}
-        if ranked and ranked[0].vector is not None:
-            # Ablation: does the best sentence match better once the words it lacks are removed
-            # from the question? Then those words named something the documents don't hold.
-            reduced = missing_words_removed(text, ranked[0].text)
-            if reduced.strip() and reduced != text:
-                own = self.embedder.embed_query(text) if earlier else qvec
-                vec = self.embedder.embed_query(reduced)
-                signals["gain"] = float(vec @ ranked[0].vector) - float(own @ ranked[0].vector)
+        own = self.embedder.embed_query(text) if earlier else qvec
+        idf = question_weights(snap.reader, f"{earlier} {text}" if earlier else text)
         answer = compose(
-            text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold, signals
+            text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold,
+            {"unknown": unknown_share(snap.reader, text)}, idf=idf, embed=self.embedder.embed_query, question_vec=own,
+            analysis=with_history(analyze(text), earlier),
         )  # fmt: skip
         answer = with_pages(answer, snap.reader)
         if s.llm_verify and not answer.abstained and self.llm is not None:

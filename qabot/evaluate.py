@@ -5,7 +5,10 @@
     print(render_text(report))          # or json.dumps(report.to_json())
 
 Dataset lines are `{"question": str, "answers": [str, ...], "evidence": str | null}`
-(eval/README.md). `answers == []` marks a question the corpus does not answer.
+(eval/README.md). `answers == []` marks a question the corpus does not answer. Optional keys:
+`"kind": "on-topic" | "off-topic"` (what an unanswerable question is), and for follow-ups
+`"history": [str, ...]` (earlier questions) with `"depends": true | false` (whether the
+question needs them).
 
 Metrics
   recall@1/@3/@k, MRR@10  over answerable questions with evidence: the rank of the first
@@ -19,6 +22,12 @@ Metrics
   abstention precision    abstentions that were on unanswerable questions
   abstention recall       unanswerable questions that were abstained
   false-abstention rate   answerable questions that were abstained
+  on-/off-topic recall    abstention recall over the unanswerable lines marked with that kind
+  short-answer accuracy   answerable questions whose short answer holds a gold string
+  wrong-entity answers    an on-topic unanswerable question answered, or an answerable one
+                          answered wrongly from a document other than its evidence
+  follow-up accuracy      lines with "depends": right answer (or right abstention), per
+                          dependent / independent
   latency p50/p95         wall time of engine.ask, in milliseconds
 
 Documents are read from `engine.settings.seeds_dir` (the files themselves, not the index),
@@ -40,6 +49,7 @@ from .errors import DatasetError, QuestionError
 from .records import Answer, Citation, Document
 
 TOP_RANKS = 10  # MRR@10
+KINDS = ("on-topic", "off-topic")
 _MARKER = re.compile(r"\[\d+\]")  # the [n] citation markers inside answer text
 
 
@@ -49,7 +59,7 @@ class Engine(Protocol):
     @property
     def settings(self) -> Any: ...
 
-    def ask(self, question: str, k: int | None = None) -> Answer: ...
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer: ...
 
 
 # ---- dataset ------------------------------------------------------------------------------
@@ -63,6 +73,9 @@ class EvalItem:
     answers: tuple[str, ...]
     evidence: str | None
     line: int = 0
+    kind: str | None = None  # "on-topic" | "off-topic" for an unanswerable question
+    history: tuple[str, ...] = ()  # earlier questions of a conversation
+    depends: bool | None = None  # whether the question needs its history
 
     @property
     def answerable(self) -> bool:
@@ -117,7 +130,16 @@ def _parse_line(path: Path, number: int, line: str) -> EvalItem:
         raise DatasetError(f"{where}: 'evidence' must be a non-empty string or null.")
     if not answers and evidence is not None:
         raise DatasetError(f"{where}: 'evidence' must be null when 'answers' is [] (an unanswerable question).")
-    return EvalItem(question, tuple(answers), evidence, number)
+    kind = obj.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise DatasetError(f"{where}: 'kind' must be one of {', '.join(map(repr, KINDS))} or absent.")
+    history = obj.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise DatasetError(f"{where}: 'history' must be a list of strings (the earlier questions).")
+    depends = obj.get("depends")
+    if depends is not None and not isinstance(depends, bool):
+        raise DatasetError(f"{where}: 'depends' must be true, false or absent.")
+    return EvalItem(question, tuple(answers), evidence, number, kind, tuple(history), depends)
 
 
 # ---- matching -----------------------------------------------------------------------------
@@ -222,6 +244,23 @@ class ItemResult:
     signals: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.0
     error: str | None = None
+    short_answer: str | None = None
+    short_correct: bool | None = None  # answerable: a gold string is in the short answer
+
+    @property
+    def right(self) -> bool:
+        """Answered correctly, or abstained on an unanswerable question."""
+        return bool(self.correct) if self.item.answerable else self.abstained and not self.error
+
+    @property
+    def wrong_entity(self) -> bool:
+        """Answered about something else: an on-topic unanswerable question answered, or an
+        answerable one answered wrongly from a document other than its evidence."""
+        if self.abstained or self.error:
+            return False
+        if not self.item.answerable:
+            return self.item.kind != "off-topic"
+        return not self.correct and self.item.evidence is not None and self.rank != 1
 
     def problems(self, k: int) -> list[str]:
         """Why this item counts as a failure (empty when it passed)."""
@@ -255,6 +294,10 @@ class ItemResult:
             "answer": self.answer,
             "abstained": self.abstained,
             "correct": self.correct,
+            "short_answer": self.short_answer,
+            "short_correct": self.short_correct,
+            "kind": self.item.kind,
+            "depends": self.item.depends,
             "evidence_rank": self.rank,
             "citations": [
                 {**c.to_json(), "exact": ok, "matches_evidence": self.rank == i}
@@ -313,7 +356,26 @@ class EvalReport:
             "abstained_unanswerable": sum(1 for r in unanswerable if r.abstained),
             "abstained_answerable": sum(1 for r in answerable if r.abstained),
             "errors": sum(1 for r in self.results if r.error),
+            "short_correct": sum(1 for r in answerable if r.short_correct),
+            "on_topic": len(self._kind("on-topic")),
+            "abstained_on_topic": sum(1 for r in self._kind("on-topic") if r.abstained),
+            "off_topic": len(self._kind("off-topic")),
+            "abstained_off_topic": sum(1 for r in self._kind("off-topic") if r.abstained),
+            "wrong_entity": len(self.wrong_entity()),
+            "dependent": len(self._depends(True)),
+            "dependent_right": sum(1 for r in self._depends(True) if r.right),
+            "independent": len(self._depends(False)),
+            "independent_right": sum(1 for r in self._depends(False) if r.right),
         }
+
+    def _kind(self, kind: str) -> list[ItemResult]:
+        return [r for r in self.unanswerable if r.item.kind == kind]
+
+    def _depends(self, depends: bool) -> list[ItemResult]:
+        return [r for r in self.results if r.item.depends is depends]
+
+    def wrong_entity(self) -> list[ItemResult]:
+        return [r for r in self.results if r.wrong_entity]
 
     def metrics(self) -> dict[str, float | None]:
         c = self.counts()
@@ -334,6 +396,11 @@ class EvalReport:
             "abstention_precision": _ratio(c["abstained_unanswerable"], c["abstained"]),
             "abstention_recall": _ratio(c["abstained_unanswerable"], c["unanswerable"]),
             "false_abstention_rate": _ratio(c["abstained_answerable"], c["answerable"]),
+            "abstention_recall_on_topic": _ratio(c["abstained_on_topic"], c["on_topic"]),
+            "abstention_recall_off_topic": _ratio(c["abstained_off_topic"], c["off_topic"]),
+            "short_answer_accuracy": _ratio(c["short_correct"], c["answerable"]),
+            "followup_accuracy_dependent": _ratio(c["dependent_right"], c["dependent"]),
+            "followup_accuracy_independent": _ratio(c["independent_right"], c["independent"]),
             "latency_p50_ms": percentile(latencies, 50),
             "latency_p95_ms": percentile(latencies, 95),
         }
@@ -361,6 +428,9 @@ class EvalReport:
                     "first_citation": r.citations[0].to_json() if r.citations else None,
                 }
                 for r, why in self.failures()
+            ],
+            "wrong_entity": [
+                {"line": r.item.line, "question": r.item.question, "answer": r.answer} for r in self.wrong_entity()
             ],
             "items": [r.to_json() for r in self.results],
         }
@@ -392,12 +462,16 @@ def run_eval(
 def _run_one(engine: Engine, item: EvalItem, k: int | None, docs: DocumentCache) -> ItemResult:
     started = time.perf_counter()
     try:
-        answer = engine.ask(item.question, k=k)
+        if item.history:
+            answer = engine.ask(item.question, k=k, history=item.history)
+        else:
+            answer = engine.ask(item.question, k=k)
     except QuestionError as exc:  # a question the engine refuses counts against it
         elapsed = (time.perf_counter() - started) * 1000.0
         return ItemResult(item, None, False, (), (), None, False if item.answerable else None, elapsed, error=str(exc))
     elapsed = (time.perf_counter() - started) * 1000.0
     citations = tuple(answer.citations)
+    short = getattr(answer, "short_answer", None)
     rank: int | None = None
     if item.evidence is not None:
         rank = next(
@@ -415,6 +489,8 @@ def _run_one(engine: Engine, item: EvalItem, k: int | None, docs: DocumentCache)
         latency_ms=elapsed,
         signals=dict(answer.signals),
         confidence=float(answer.confidence),
+        short_answer=short.text if short is not None else None,
+        short_correct=answer_contains(short.text if short else None, item.answers) if item.answerable else None,
     )
 
 
@@ -465,12 +541,34 @@ def render_text(report: EvalReport) -> str:
             _pct(m["false_abstention_rate"]),
             f"{c['abstained_answerable']}/{c['answerable']}",
         ),
+        ("short-answer accuracy", _pct(m["short_answer_accuracy"]), f"{c['short_correct']}/{c['answerable']}"),
         ("latency p50", _ms(m["latency_p50_ms"]), ""),
         ("latency p95", _ms(m["latency_p95_ms"]), ""),
     ]
+    if c["on_topic"] or c["off_topic"]:
+        at = len(rows) - 2
+        rows[at:at] = [
+            ("abstention on-topic", _pct(m["abstention_recall_on_topic"]),
+             f"{c['abstained_on_topic']}/{c['on_topic']}"),
+            ("abstention off-topic", _pct(m["abstention_recall_off_topic"]),
+             f"{c['abstained_off_topic']}/{c['off_topic']}"),
+        ]  # fmt: skip
+    if c["dependent"] or c["independent"]:
+        at = len(rows) - 2
+        rows[at:at] = [
+            ("follow-ups dependent", _pct(m["followup_accuracy_dependent"]),
+             f"{c['dependent_right']}/{c['dependent']}"),
+            ("follow-ups independent", _pct(m["followup_accuracy_independent"]),
+             f"{c['independent_right']}/{c['independent']}"),
+        ]  # fmt: skip
+    rows.insert(len(rows) - 2, ("wrong-entity answers", str(c["wrong_entity"]), ""))
     lines += [f"  {name:<24}{value:>10}   {count:<10}".rstrip() for name, value, count in rows]
     if c["errors"]:
         lines.append(f"  {c['errors']} question(s) raised an error")
+    wrong = report.wrong_entity()
+    if wrong:
+        lines += ["", f"Wrong-entity answers: {len(wrong)}"]
+        lines += [f"  line {r.item.line}: {r.item.question} -> {_clip(r.answer or '', 100)}" for r in wrong]
     failures = report.failures()
     lines += ["", f"Failures: {len(failures)}" if failures else "Failures: none"]
     for r, why in failures:
@@ -481,6 +579,8 @@ def render_text(report: EvalReport) -> str:
         lines.append(f"    expected: {expected}")
         if item.evidence is not None:
             lines.append(f"    evidence: {_clip(item.evidence)}")
+        if item.history:
+            lines.append(f"    after: {' / '.join(item.history)}")
         lines.append(f"    answered: {'(abstained)' if r.abstained else _clip(r.answer or '')}")
         if r.citations:
             first = r.citations[0]

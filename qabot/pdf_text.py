@@ -2,7 +2,7 @@
 
 pypdf reports each run of text with its position on the page; from those runs this module
 rebuilds lines, puts two-column pages in reading order (left column, then right), turns
-table rows into "Header: cell; Header: cell" lines, joins words hyphenated at a line end
+table rows into "Header: cell, Header: cell" lines, joins words hyphenated at a line end
 ("exam-" + "ple" = "example"), and folds ligatures ("ﬁ" -> "fi") with NFKC. Lines of one
 paragraph are joined with a space; paragraphs, headings and table rows are separated by a
 blank line, pages too. The result is extracted once, at build time, and stored in the
@@ -287,7 +287,7 @@ def _join_lines(lines: list[str]) -> str:
 
 
 def table_rows(rows: list[list[str]]) -> list[str]:
-    """Table rows as text: with a header row, each later row reads "Header: cell; Header: cell"."""
+    """Table rows as text: with a header row, each later row reads "Header: cell, Header: cell"."""
     rows = [[" ".join(c.split()) for c in row] for row in rows]
     rows = [row for row in rows if any(row)]
     if not rows:
@@ -300,5 +300,6 @@ def table_rows(rows: list[list[str]]) -> list[str]:
     for row in rows[1:]:
         pairs = [f"{h}: {c}" for h, c in zip(header, row, strict=False) if c]
         pairs += [c for c in row[len(header) :] if c]
-        out.append("; ".join(pairs) + ("" if pairs[-1].endswith((".", "!", "?")) else "."))
+        # Commas, not semicolons: the sentence splitter cuts "Year: 2022; Visitors: 5,870" in two.
+        out.append(", ".join(pairs) + ("" if pairs[-1].endswith((".", "!", "?")) else "."))
     return out

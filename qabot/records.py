@@ -84,6 +84,19 @@ class Citation:
         return self.source if self.page is None else f"{self.source} p. {self.page}"
 
 
+@dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The exact words that answer the question, inside a cited sentence: text[start:end] == text."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "source": self.source, "start": self.start, "end": self.end}
+
+
 ABSTAIN_TEXT = "The documents don't say."
 
 
@@ -96,17 +109,27 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     confidence: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None
     warnings: tuple[str, ...] = ()  # one line each, e.g. the language model could not be used
 
     @property
     def abstained(self) -> bool:
         return self.text is None
 
+    def short_answer_span(self) -> tuple[int, int] | None:
+        """Where the short answer shows inside `text` (white space collapsed as the text is), or None."""
+        if self.text is None or self.short_answer is None:
+            return None
+        shown = " ".join(self.short_answer.text.replace("\ufeff", "").split())
+        at = self.text.find(shown) if shown else -1
+        return (at, at + len(shown)) if at >= 0 else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "citations": [c.to_json() for c in self.citations],
         } | ({"warnings": list(self.warnings)} if self.warnings else {})
 

@@ -6,12 +6,16 @@ Needs scikit-learn: `pip install -e '.[tune]'`.
     python scripts/collect_signals.py eval/wiki.jsonl --seeds data/wiki-seeds --index /tmp/wiki-index > /tmp/wiki.sig
     python scripts/collect_signals.py eval/wiki-train.jsonl --seeds data/wiki-seeds \
         --index /tmp/wiki-index > /tmp/train.sig
-    python scripts/fit_abstention.py /tmp/seed.sig /tmp/wiki.sig /tmp/train.sig
+    # eval/honesty-train.jsonl asks about both corpora: index the Wikipedia summaries plus the
+    # seed article (cp -r data/wiki-seeds data/both && cp seeds/*.txt data/both/)
+    python scripts/collect_signals.py eval/honesty-train.jsonl --seeds data/both --index /tmp/both > /tmp/honesty.sig
+    python scripts/fit_abstention.py /tmp/seed.sig /tmp/wiki.sig /tmp/train.sig /tmp/honesty.sig
 
 Label: 1 when the question is answerable and the best sentence holds a gold answer, 0 when it
 is unanswerable (answerable questions answered wrongly are left out: they say nothing about
-whether to answer). Prints the weights to paste into qabot/answer.py and, per threshold, the
-abstention recall and false-abstention rate on each file.
+whether to answer). Only questions that pass the support check (signal "supported") are
+fitted: the others are refused whatever the model says. Prints the weights to paste into
+qabot/answer.py and, per threshold, the abstentions on each file.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ def load(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.array([[r["signals"].get(f, 0.0) for f in FEATURES] for r in rows])
     answerable = np.array([r["answerable"] for r in rows])
     correct = np.array([bool(r["correct"]) for r in rows])
-    return x, answerable, correct
+    gated = np.array([r["signals"].get("supported", 1.0) > 0 for r in rows])
+    return x[gated], answerable[gated], correct[gated]
 
 
 def main() -> int:
@@ -56,8 +61,8 @@ def main() -> int:
             p = model.predict_proba(x)[:, 1]
             abstain = p < t
             parts.append(
-                f"{path}: abstention recall {abstain[~answerable].mean():.2f}, "
-                f"false abstention {abstain[answerable].mean():.2f}"
+                f"{path}: of the supported, abstained {abstain[~answerable].sum()}/{(~answerable).sum()} "
+                f"unanswerable, {abstain[answerable].sum()}/{answerable.sum()} answerable"
             )
         print(f"threshold {t}: " + " | ".join(parts))
     return 0

@@ -70,7 +70,7 @@ def test_slash_ask_defers_and_answers_with_numbered_sources(seed_engine, setting
         assert_pings_nobody(answer)
         embed = answer.embeds[0]
         assert embed.title == MISSILES
-        assert embed.description == expected.text  # the answer with its [n] markers
+        assert (embed.description or "").replace("**", "") == expected.text  # the answer with its [n] markers
         assert "[1]" in (embed.description or "")
         shown = citations_shown(answer)
         assert shown == marked_citations(expected)
@@ -97,7 +97,9 @@ def test_mention_and_direct_message_work_without_message_content_intent(seed_eng
         reply = w.channel.last_message
         assert reply.author.id == w.bot.user.id
         assert reply.reference is not None and reply.reference.message_id == question.id
-        assert reply.embeds[0].title == MISSILES and reply.embeds[0].description == expected.text
+        assert (
+            reply.embeds[0].title == MISSILES and (reply.embeds[0].description or "").replace("**", "") == expected.text
+        )
         assert citations_shown(reply) == marked_citations(expected)
         assert_within_limits(reply)
         assert_pings_nobody(reply)  # the reply does not even ping the asker
@@ -113,7 +115,7 @@ def test_mention_and_direct_message_work_without_message_content_intent(seed_eng
 
         await w.alice.send_dm(MISSILES)
         dm = w.alice.user.dm_channel.last_message
-        assert dm.author.id == w.bot.user.id and dm.embeds[0].description == expected.text
+        assert dm.author.id == w.bot.user.id and (dm.embeds[0].description or "").replace("**", "") == expected.text
 
     run_scenario(seed_engine, settings, scenario)
 
@@ -125,7 +127,7 @@ def test_follow_up_by_reply_takes_the_earlier_question_into_account(seed_engine,
         await w.alice.send(w.channel, FAILED, reply_to=first)  # no mention: the reply itself addresses the bot
         second = w.channel.last_message
         assert second.author.id == w.bot.user.id and second.reference.message_id != first.id
-        assert "four failed" in (second.embeds[0].description or "")
+        assert "four failed" in (second.embeds[0].description or "").replace("**", "")
         assert (SEED_SOURCE, *FAILED_SPAN) in citations_shown(second)
         # and a reply to the follow-up carries the whole conversation
         await w.alice.send(w.channel, "where did the others hit?", reply_to=second)
@@ -142,7 +144,7 @@ def test_follow_up_in_the_thread_the_bot_opened(seed_engine, settings, asked) ->
         await w.alice.send(thread, f"{w.mention} {FAILED}")
         answer = thread.last_message
         assert answer.author.id == w.bot.user.id
-        assert "four failed" in (answer.embeds[0].description or "")
+        assert "four failed" in (answer.embeds[0].description or "").replace("**", "")
         assert_pings_nobody(answer)
         # an answer in the thread can be replied to as well
         await w.alice.send(thread, "and where did one hit?", reply_to=answer)

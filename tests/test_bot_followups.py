@@ -58,7 +58,7 @@ def test_follow_up_button_opens_a_modal_whose_question_continues_the_conversatio
         result = await w.alice.submit_modal(shown, {"question": FAILED})
         follow = result.response
         assert follow is not None and not follow.ephemeral
-        assert "four failed" in (follow.embeds[0].description or "")
+        assert "four failed" in (follow.embeds[0].description or "").replace("**", "")
         assert follow.embeds[0].title == FAILED
         # the follow-up's own Follow up button carries the whole conversation
         again = await w.alice.click(follow, label="Follow up")
@@ -115,13 +115,15 @@ def test_markup_in_questions_no_longer_causes_abstentions(seed_engine, asked) ->
 
 
 def test_markup_used_to_cause_abstentions(seed_engine) -> None:
-    """The defect itself: the raw markup, passed straight to the engine, abstains."""
+    """The defect itself: raw markup passed straight to the engine used to make it abstain; since
+    the support check (issue 9) it abstains or names the minister, never anything else."""
     for raw in (
         f"{MINISTER} <@&123456789012345678>",
         f"<@234567890123456789> {MINISTER}",
         f"{MINISTER} <:pepe:123456789012345678>",
     ):
-        assert seed_engine.ask(raw).abstained, raw
+        answer = seed_engine.ask(raw)
+        assert answer.abstained or "Zarif" in (answer.text or ""), raw
 
 
 def test_with_message_content_chatter_in_threads_is_not_answered(seed_engine, asked) -> None:
@@ -137,7 +139,9 @@ def test_with_message_content_chatter_in_threads_is_not_answered(seed_engine, as
         assert len(bot_messages(thread, w.bot)) == count  # no abstention embeds for chatter
         await w.alice.send(thread, FAILED)
         answer = thread.last_message
-        assert answer.author.id == w.bot.user.id and "four failed" in (answer.embeds[0].description or "")
+        assert answer.author.id == w.bot.user.id and "four failed" in (answer.embeds[0].description or "").replace(
+            "**", ""
+        )
         assert first.response is not None
 
     run_scenario(seed_engine, settings, scenario, approved_intents=discord.Intents.all())

@@ -33,7 +33,7 @@ def test_bot_sends_the_checked_written_answer(seed_settings, embedder, seed_engi
 
     async def scenario(w: World) -> None:
         result = await w.alice.slash(w.channel, "ask", question=QUESTION)
-        seen.append(result.response.embeds[0].description or "")
+        seen.append((result.response.embeds[0].description or "").replace("**", ""))
 
     run_scenario(engine, bot_settings(discord_generate=True), scenario)
     server.status = 500  # the model fails: the quoted answer, as without a model

@@ -52,7 +52,13 @@ def test_answers_with_exact_citations(seed_engine, question: str, expected: str)
 def test_abstains_when_the_article_does_not_say(seed_engine, question: str) -> None:  # type: ignore[no-untyped-def]
     answer = seed_engine.ask(question)
     assert answer.abstained and answer.text is None
-    assert answer.to_json() == {"question": question, "answer": None, "abstained": True, "citations": []}
+    assert answer.to_json() == {
+        "question": question,
+        "answer": None,
+        "abstained": True,
+        "short_answer": None,
+        "citations": [],
+    }
 
 
 def test_follow_up_uses_the_earlier_question(seed_engine) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +75,7 @@ def test_bad_questions_are_refused_in_one_line(seed_engine, question: str) -> No
 
 def test_json_shape(seed_engine) -> None:  # type: ignore[no-untyped-def]
     data = seed_engine.ask("How many ballistic missiles were launched?", k=3).to_json()
-    assert set(data) == {"question", "answer", "abstained", "citations"}
+    assert set(data) == {"question", "answer", "abstained", "short_answer", "citations"}
     assert len(data["citations"]) == 3
     assert set(data["citations"][0]) == {"source", "start", "end", "text", "score", "page"}
     assert data["citations"][0]["page"] is None  # a .txt source; PDF citations carry their page

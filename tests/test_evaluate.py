@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from qabot.evaluate import (
     render_text,
     run_eval,
 )
-from qabot.records import Answer, Citation
+from qabot.records import Answer, Citation, ShortAnswer
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_SET = ROOT / "eval" / "seed.jsonl"
@@ -48,9 +49,11 @@ class FakeEngine:
     def __post_init__(self) -> None:
         self.settings = SimpleNamespace(seeds_dir=self.seeds_dir, top_k=self.top_k)
         self.asked: list[tuple[str, int | None]] = []
+        self.histories: list[tuple[str, ...]] = []
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
         self.asked.append((question, k))
+        self.histories.append(tuple(history))
         if question == "boom":
             raise QuestionError("The question is too long.")
         return self.answers[question]
@@ -317,3 +320,63 @@ def test_real_engine_on_a_seed_subset(seed_engine) -> None:  # type: ignore[no-u
     assert all(len(item["citations"]) <= 3 for item in data["items"])
     assert data["metrics"]["latency_p95_ms"] > 0
     assert "recall@3" in render_text(report)
+
+
+def test_on_and_off_topic_short_answers_follow_ups_and_wrong_entities(seeds: Path, tmp_path: Path) -> None:
+    four = cite("Four failed mid-flight.")
+    fifteen = cite("Fifteen missiles were launched.")
+    short_four = ShortAnswer("Four", "a.txt", four.start, four.start + 4)
+    lines = [
+        {"question": "how many failed", "answers": ["four"], "evidence": "a.txt"},
+        {"question": "how many launched", "answers": ["fifteen"], "evidence": "a.txt"},
+        {"question": "when did the cat sit", "answers": [], "evidence": None, "kind": "on-topic"},
+        {"question": "what is the capital of peru", "answers": [], "evidence": None, "kind": "off-topic"},
+        {"question": "and the dogs?", "answers": ["four"], "evidence": "a.txt", "history": ["x"], "depends": True},
+        {"question": "who ran", "answers": [], "evidence": None, "history": ["y", "z"], "depends": False},
+    ]
+    path = write_lines(tmp_path / "h.jsonl", [json.dumps(line) for line in lines])
+    answers = {
+        "how many failed": Answer("how many failed", "Four failed mid-flight. [1]", (four,), 0.9, {}, short_four),
+        "how many launched": Answer("how many launched", "Fifteen missiles were launched. [1]", (fifteen,), 0.9),
+        "when did the cat sit": Answer("when did the cat sit", "The cat sat on the mat. [1]", (cite("The cat sat"),)),
+        "what is the capital of peru": Answer("what is the capital of peru", None),
+        "and the dogs?": Answer("and the dogs?", "Four failed mid-flight. [1]", (four,), 0.9, {}, short_four),
+        "who ran": Answer("who ran", "The cat ran. [1]", (cite("The cat ran."),)),
+    }
+    engine = FakeEngine(seeds, answers)
+    report = run_eval(engine, load_dataset(path))
+    m, c = report.metrics(), report.counts()
+    assert m["abstention_recall_on_topic"] == 0.0 and m["abstention_recall_off_topic"] == 1.0
+    assert m["short_answer_accuracy"] == pytest.approx(2 / 3)  # the second answer has no short answer
+    assert m["followup_accuracy_dependent"] == 1.0 and m["followup_accuracy_independent"] == 0.0
+    assert c["wrong_entity"] == 2  # "when did the cat sit" (on-topic) and "who ran" (no kind: counted)
+    assert engine.histories[4] == ("x",) and engine.histories[0] == ()
+    text = render_text(report)
+    for label in ("abstention on-topic", "abstention off-topic", "short-answer accuracy", "follow-ups dependent",
+                  "wrong-entity answers", "Wrong-entity answers: 2"):  # fmt: skip
+        assert label in text
+    data = report.to_json()
+    assert [w["question"] for w in data["wrong_entity"]] == ["when did the cat sit", "who ran"]
+    assert data["items"][0]["short_answer"] == "Four" and data["items"][0]["short_correct"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"kind": "sideways"}, "'kind' must be one of"),
+        ({"history": "not a list"}, "'history' must be a list"),
+        ({"depends": "yes"}, "'depends' must be true, false"),
+    ],
+)
+def test_bad_optional_fields_name_the_line(tmp_path: Path, extra: dict[str, object], fragment: str) -> None:
+    line = {"question": "q", "answers": [], "evidence": None, **extra}
+    path = write_lines(tmp_path / "bad.jsonl", [json.dumps(line)])
+    with pytest.raises(DatasetError, match=fragment):
+        load_dataset(path)
+
+
+def test_lines_without_kind_keep_the_old_report(seeds: Path, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "plain.jsonl", [json.dumps({"question": "q", "answers": [], "evidence": None})])
+    report = run_eval(FakeEngine(seeds, {"q": Answer("q", None)}), load_dataset(path))
+    assert report.metrics()["abstention_recall_on_topic"] is None
+    assert "abstention on-topic" not in render_text(report)

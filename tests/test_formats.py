@@ -56,7 +56,7 @@ def test_pdf_columns_that_flow_are_read_in_order() -> None:
     starts = [text.index(f"Paragraph {i}: ") for i in range(12)]
     assert starts == sorted(starts) and text.startswith("Glaciers of Norway\n\n")
     assert text.count(files.FLOWING) >= 10  # whole paragraphs, lines joined in order
-    assert text.endswith("Glacier: Jostedalsbreen; Area (km2): 487.\n\nGlacier: Svartisen; Area (km2): 369.")
+    assert text.endswith("Glacier: Jostedalsbreen, Area (km2): 487.\n\nGlacier: Svartisen, Area (km2): 369.")
 
 
 def test_pdf_paragraph_running_on_to_the_next_page_is_one_paragraph() -> None:
@@ -77,8 +77,16 @@ def test_pdf_hyphenated_line_ends_are_joined_and_ligatures_folded(report: Docume
 
 
 def test_pdf_table_rows_read_with_their_headers(report: Document) -> None:
-    assert "Year: 2022; Visitors: 5,870; Revenue: 24,150 euros." in report.text
-    assert "Year: 2021; Visitors: 4,210; Revenue: 18,300 euros." in report.text
+    assert "Year: 2022, Visitors: 5,870, Revenue: 24,150 euros." in report.text
+    assert "Year: 2021, Visitors: 4,210, Revenue: 18,300 euros." in report.text
+
+
+def test_a_table_row_is_one_sentence(report: Document) -> None:
+    from qabot.chunker import paragraph_spans, sentence_spans
+
+    row = "Year: 2022, Visitors: 5,870, Revenue: 24,150 euros."
+    paragraph = next(p for p in paragraph_spans(report.text) if report.text[p.start : p.end] == row)
+    assert len(sentence_spans(report.text, paragraph)) == 1
 
 
 def test_docx_headings_paragraphs_and_table_in_order(tmp_path: Path) -> None:
@@ -87,8 +95,8 @@ def test_docx_headings_paragraphs_and_table_in_order(tmp_path: Path) -> None:
     paragraphs = doc.text.split("\n\n")
     assert paragraphs[0] == "Korvik Harbour Guide" and doc.title == "Korvik Harbour Guide"
     assert "The harbour master is Ingrid Solberg. Her office is open from 8 to 16 on weekdays." in paragraphs
-    assert "Berth: B; Length: 80 metres; Depth: 6 metres." in paragraphs
-    assert paragraphs.index("Berths") < paragraphs.index("Berth: A; Length: 120 metres; Depth: 9 metres.")
+    assert "Berth: B, Length: 80 metres, Depth: 6 metres." in paragraphs
+    assert paragraphs.index("Berths") < paragraphs.index("Berth: A, Length: 120 metres, Depth: 9 metres.")
     assert paragraphs[-1] == "Diesel is sold at the fuel pier until 20:00 in summer."
 
 
@@ -133,7 +141,7 @@ def test_upper_case_suffixes_are_read(tmp_path: Path) -> None:
 
 def test_normalize_and_table_rows() -> None:
     assert normalize("ﬁve ﬂat\u00adtened\x07  words") == "five flattened words"
-    assert table_rows([["Name", "Age"], ["Ada", "36"]]) == ["Name: Ada; Age: 36."]
+    assert table_rows([["Name", "Age"], ["Ada", "36"]]) == ["Name: Ada, Age: 36."]
     assert table_rows([["a", ""], ["a", "b"]]) == ["a", "a | b"]  # no usable header: cells with bars
     assert page_of((0, 10, 10, 30), 12) == 3 and page_of((0, 10, 10, 30), 0) == 1
 
@@ -142,7 +150,8 @@ def test_normalize_and_table_rows() -> None:
 QUESTIONS = [
     ("When was the lighthouse at Korvik built?", "1871", "report.pdf", 1),
     ("How many members does the society have?", "340 members", "report.pdf", 1),
-    ("How many visitors came in 2022?", "5,870", "report.pdf", 1),
+    ("How many visitors came in 2022?", "Year: 2022, Visitors: 5,870", "report.pdf", 1),  # the whole row
+    ("How deep is berth A?", "Berth: A, Length: 120 metres, Depth: 9 metres.", "guide.docx", None),
     ("How tall is the tower?", "32 metres", "report.pdf", 2),
     ("Who paid for the restoration of the keeper's cottage?", "Nordic Heritage Fund", "report.pdf", 3),
     ("Who is the harbour master?", "Ingrid Solberg", "guide.docx", None),
@@ -210,3 +219,19 @@ def test_discord_source_lines_name_the_page() -> None:
     assert span_label(Citation("report.pdf", 10, 20, "x" * 10, 1.0, page=3)) == "p. 3 · chars 10–20"
     assert span_label(Citation("notes.txt", 10, 20, "x" * 10, 1.0)) == "chars 10–20"
     assert Citation("report.pdf", 0, 1, "x", 1.0, page=3).where == "report.pdf p. 3"
+
+
+def test_a_new_extraction_version_rebuilds_unchanged_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qabot import builder
+    from qabot.settings import Settings
+
+    from .fakes import FakeEmbedder
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "guide.docx").write_bytes(files.guide_docx())
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", _env_file=None).resolved()  # type: ignore[call-arg]
+    assert not builder.build(settings, FakeEmbedder()).unchanged
+    assert builder.build(settings, FakeEmbedder()).unchanged
+    monkeypatch.setattr(builder, "EXTRACTION_VERSION", builder.EXTRACTION_VERSION + 1)
+    assert not builder.build(settings, FakeEmbedder()).unchanged  # the same bytes, read again

@@ -100,7 +100,7 @@ def test_show_whole_document_without_span(fake_index: tuple[Path, Path], capsys:
     code, out, _ = _show(["guide.docx", "--index", str(index)], capsys)
     assert code == 0
     assert "Korvik Harbour Guide" in out and "Diesel is sold at the fuel pier" in out
-    assert "Berth: B; Length: 80 metres; Depth: 6 metres." in out
+    assert "Berth: B, Length: 80 metres, Depth: 6 metres." in out
 
 
 def test_show_never_reads_markup_or_escapes_from_documents(

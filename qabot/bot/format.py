@@ -241,6 +241,19 @@ def marked_numbers(answer: Answer) -> list[int]:
     return numbers or list(range(1, len(answer.citations) + 1))
 
 
+def _with_short_answer(parts: list[str], answer: Answer) -> list[str]:
+    """The short answer wrapped in ** (bold) where it shows in the escaped answer text."""
+    span = answer.short_answer_span()
+    if span is None or answer.text is None:
+        return parts
+    shown = escape(answer.text[span[0] : span[1]])
+    for i, part in enumerate(parts):
+        if shown and shown in part and len(part) + 4 <= DESCRIPTION_LIMIT:
+            parts[i] = part.replace(shown, f"**{shown}**", 1)
+            break
+    return parts
+
+
 def _source_fields(
     citations: Sequence[Citation], quote_chars: int, describe: Describe | None = None, numbers: Sequence[int] = ()
 ) -> list[tuple[str, str]]:
@@ -264,7 +277,7 @@ def answer_replies(
             embed.set_footer(text=footer_text)
         return [Reply(embeds=[embed])]
 
-    parts = split_escaped(answer.text, DESCRIPTION_LIMIT)
+    parts = _with_short_answer(split_escaped(answer.text, DESCRIPTION_LIMIT), answer)
     embeds = [
         discord.Embed(title=title if i == 0 else None, description=part, colour=ANSWER_COLOUR)
         for i, part in enumerate(parts)

@@ -37,6 +37,18 @@ def _quote(text: str, limit: int = QUOTE_CHARS) -> str:
     return flat[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + " …"
 
 
+def highlighted(answer: Answer) -> str:
+    """The answer as rich markup: the short answer in bold, the rest as plain text."""
+    from rich.markup import escape
+
+    text = answer.text or ""
+    span = answer.short_answer_span()
+    if span is None:
+        return escape(safe(text))
+    start, end = span
+    return f"{escape(safe(text[:start]))}[bold]{escape(safe(text[start:end]))}[/bold]{escape(safe(text[end:]))}"
+
+
 def source_line(cite: Citation) -> str:
     """`file.txt:852-973`, or for a PDF `report.pdf p. 3 (852-973)`."""
     if cite.page is None:
@@ -60,7 +72,7 @@ def print_answer(console: Console, answer: Answer) -> None:
     if answer.abstained:
         console.print(f"[yellow]{ABSTAIN_TEXT}[/yellow]")
         return
-    console.print(f"[bold]{escape(safe(answer.text or ''))}[/bold]")
+    console.print(highlighted(answer))
     console.print()
     for n, cite in enumerate(answer.citations, start=1):
         where = safe(source_line(cite))

@@ -1,7 +1,8 @@
 """Interactive questions: line editing and history (prompt_toolkit), coloured answers.
 
 :help, :sources, :status, :show N, :quit. Ctrl-C cancels the line, Ctrl-D exits.
-Earlier questions of the session feed follow-ups ("and how many failed?").
+Earlier questions of the session feed follow-ups that need them ("and how many failed?",
+"when was he born?"); a question that names its own subject is answered as if asked alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..engine import QAEngine
     from ..records import Answer
 
-HELP = """Type a question and press Enter. Follow-up questions use the previous one as context.
+HELP = """Type a question and press Enter. A follow-up ("and how many failed?") uses the earlier questions.
   :sources   list the indexed documents
   :status    index facts (model, counts, build time, staleness)
   :show N    citation N of the last answer in its document, the span highlighted
