@@ -360,7 +360,9 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
         log_path = discord_settings(None).discord_log
         if log_path is None:
-            raise QabotError("The question log is off (QABOT_DISCORD_LOG is empty): give --log FILE.")
+            from ..errors import QuestionLogMissing
+
+            raise QuestionLogMissing("The question log is off (QABOT_DISCORD_LOG is empty): give --log FILE.")
     if args.out is None:
         lines, commented = export_dataset(log_path, sys.stdout)
     else:
