@@ -9,7 +9,7 @@ import time
 import pytest
 
 from qabot.bot.conversation import Conversations
-from qabot.bot.limits import Cooldown, Gate
+from qabot.bot.limits import Cooldown, EditPacer, Gate
 
 
 class Clock:
@@ -173,3 +173,21 @@ def test_conversations_remember_recent_questions_and_forget_old_ones() -> None:
     assert memory.history(13) == ["and how many failed?", "where?"]  # the last two only
     assert memory.history(11) is None and len(memory) == 3  # the least recently used is forgotten
     assert memory.history(None) is None and 99 not in memory
+
+
+def test_edit_pacer_allows_one_edit_per_interval() -> None:
+    clock = Clock()
+    pacer = EditPacer(1.0, clock=clock)
+    assert pacer.due()  # the first edit at once
+    clock.now += 0.4
+    assert not pacer.due()
+    clock.now += 0.5
+    assert not pacer.due()  # 0.9 s after the edit: still too soon
+    clock.now += 0.1
+    assert pacer.due()
+    assert not pacer.due()  # a refusal does not move the window; an edit does
+    edits = 0
+    for _ in range(40):  # 10 s of pieces every 0.25 s: one edit per second
+        clock.now += 0.25
+        edits += pacer.due()
+    assert edits == 10

@@ -17,12 +17,14 @@ text from documents or users is escaped (see format.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import re
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -51,7 +53,7 @@ from .format import (
 )
 from .health import Health
 from .knowledge import SHARED, Knowledge, upload_name
-from .limits import Cooldown, Gate
+from .limits import Cooldown, EditPacer, Gate
 from .markup import clean_question, looks_like_question
 from .question_log import QuestionLog
 from .settings import DiscordSettings
@@ -67,6 +69,9 @@ SHOWN_ANSWERS = 2000  # answers whose buttons work from memory (older ones: from
 DRAIN_SECONDS = 20.0  # how long a stopping bot lets answers in flight finish
 MAX_FETCHED_NAMES = 5  # user mentions in one question looked up over HTTP when not cached
 USER_MENTION = re.compile(r"<@!?(\d{15,25})>")
+EDIT_SECONDS = 1.0  # a written answer streams into its message at most one edit per second (Discord's edit rate)
+STREAM_ACK_SECONDS = 10.0  # how long the model's reader waits for the event loop to show a piece
+STREAMING_MARK = " …"
 
 GENERIC_ERROR = "Sorry, something went wrong while answering. Please try again in a moment."
 INDEX_ERROR = "The document index isn't available right now. An admin can run /reindex (or `qabot index build`)."
@@ -290,6 +295,7 @@ class QACog(commands.Cog, name="qabot"):
         self._next_key = 0
         self.rebuilding: set[str] = set()
         self.stopping = False
+        self.edit_seconds = EDIT_SECONDS
 
     # ---- lifecycle ----------------------------------------------------------------------
     def _open_log(self) -> QuestionLog | None:
@@ -331,14 +337,21 @@ class QACog(commands.Cog, name="qabot"):
         except Exception:
             log.warning("Could not open the newest index; answering from the current one.", exc_info=True)
 
-    def _ask_blocking(self, guild_id: int | None, question: str, history: Sequence[str]) -> Answered:
+    def _ask_blocking(
+        self,
+        guild_id: int | None,
+        question: str,
+        history: Sequence[str],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answered:
         engine, name = self.knowledge.engine_for(guild_id)
         if name == SHARED:
             self._refresh(engine)
         started = time.perf_counter()
         answer = engine.ask(question, history=list(history))
         if self.settings.discord_generate and engine.llm is not None:
-            answer = engine.write(answer)  # a written answer, checked; the quoted one if the model fails
+            # a written answer, checked; the quoted one if the model fails. on_text: its text as it streams
+            answer = engine.write(answer, on_text)
         latency_ms = (time.perf_counter() - started) * 1000
         seeds = engine.settings.seeds_dir
         sources = {c.source: self.links.describe(seeds, c.source) for c in answer.citations}
@@ -578,10 +591,22 @@ class QACog(commands.Cog, name="qabot"):
         guild_id = interaction.guild.id if interaction.guild else None
         try:
             await interaction.response.defer(thinking=True)
+            streamed = False
+
+            async def show(written: str) -> None:
+                await interaction.edit_original_response(content=written, allowed_mentions=NO_MENTIONS)
+
             async with ticket:
-                done = await asyncio.to_thread(self._ask_blocking, guild_id, text, history)
+                if self.settings.discord_generate:
+                    done, streamed = await self._ask_streaming(show, guild_id, text, history)
+                else:
+                    done = await asyncio.to_thread(self._ask_blocking, guild_id, text, history)
             key = self._remember(done, text, history, interaction.user, guild_id, interaction.channel_id, via)
             for reply in self._replies(done, text, key, interaction.guild):
+                if streamed and not sent:  # the streamed message becomes the checked answer
+                    kwargs = {"content": None, **_message_kwargs(reply)}
+                    sent.append(await interaction.edit_original_response(**kwargs, allowed_mentions=NO_MENTIONS))
+                    continue
                 sent.append(
                     await interaction.followup.send(**_message_kwargs(reply), allowed_mentions=NO_MENTIONS, wait=True)
                 )
@@ -596,6 +621,42 @@ class QACog(commands.Cog, name="qabot"):
             await self._fail_interaction(interaction, self._error_text(err), placeholder=not sent)
         finally:
             ticket.close()
+
+    async def _ask_streaming(
+        self, show: Callable[[str], Awaitable[None]], guild_id: int | None, question: str, history: list[str]
+    ) -> tuple[Answered, bool]:
+        """Ask with the writer, showing the model's text with `show` (a message edit) as it arrives.
+
+        The model is read in a worker thread, which hands each piece to the event loop and waits
+        until it has been handled (the gateway never waits on the model). The message is edited at
+        most once per `edit_seconds`. Returns the answer and whether the message was edited.
+        """
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        handled = threading.Event()
+
+        def on_text(piece: str) -> None:  # in the worker thread
+            handled.clear()
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+            handled.wait(STREAM_ACK_SECONDS)
+
+        work = asyncio.ensure_future(asyncio.to_thread(self._ask_blocking, guild_id, question, history, on_text))
+        work.add_done_callback(lambda _: pieces.put_nowait(None))
+        pacer = EditPacer(self.edit_seconds)
+        written, edited = "", False
+        try:
+            while (piece := await pieces.get()) is not None:
+                written += piece
+                if written.strip() and pacer.due():
+                    try:
+                        await show(notice(escape(" ".join(written.split())) + STREAMING_MARK))
+                        edited = True
+                    except discord.HTTPException as err:
+                        log.info("Could not show the answer being written: %s", err)
+                handled.set()
+        finally:
+            handled.set()
+        return await work, edited
 
     # ---- buttons and the follow-up modal ----------------------------------------------
     @commands.Cog.listener()
@@ -861,25 +922,51 @@ class QACog(commands.Cog, name="qabot"):
             return
         guild_id = message.guild.id if message.guild else None
         try:
+            streaming: list[discord.Message] = []  # the reply the written answer streams into
+
+            async def show(written: str) -> None:
+                if streaming:
+                    await streaming[0].edit(content=written, allowed_mentions=NO_MENTIONS)
+                else:
+                    reference = message.to_reference(fail_if_not_exists=False)
+                    streaming.append(
+                        await message.channel.send(
+                            written, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS
+                        )
+                    )
+
             async with ticket:
-                done = await asyncio.to_thread(self._ask_blocking, guild_id, text, history)
+                if self.settings.discord_generate:
+                    done, _ = await self._ask_streaming(show, guild_id, text, history)
+                else:
+                    done = await asyncio.to_thread(self._ask_blocking, guild_id, text, history)
             via = "dm" if guild_id is None else ("reply" if history else "mention")
             key = self._remember(done, text, history, message.author, guild_id, message.channel.id, via)
-            sent = await self._send_replies(message, self._replies(done, text, key, message.guild))
+            replies = self._replies(done, text, key, message.guild)
+            sent = await self._send_replies(message, replies, streaming[0] if streaming else None)
             keys = [m.id for m in sent]
             if isinstance(message.channel, discord.Thread):
                 keys.append(message.channel.id)
             self.conversations.record(keys, history, text)
         except Exception as err:  # noqa: BLE001
             self._log_failure("a mention", err)
+            if streaming:  # never leave a half-written answer behind
+                with contextlib.suppress(discord.HTTPException):
+                    await streaming[0].delete()
             await self._reply_text(message, self._error_text(err))
         finally:
             ticket.close()
 
-    async def _send_replies(self, message: discord.Message, replies: list[Reply]) -> list[discord.Message]:
+    async def _send_replies(
+        self, message: discord.Message, replies: list[Reply], streamed: discord.Message | None = None
+    ) -> list[discord.Message]:
+        """Send the answer as replies to `message`; the first one into `streamed` (an edit) when given."""
         sent: list[discord.Message] = []
         for i, reply in enumerate(replies):
             kwargs = _message_kwargs(reply)
+            if i == 0 and streamed is not None:
+                sent.append(await streamed.edit(content=None, **kwargs, allowed_mentions=NO_MENTIONS))
+                continue
             if i == 0:
                 kwargs["reference"] = message.to_reference(fail_if_not_exists=False)
                 kwargs["mention_author"] = False

@@ -191,3 +191,23 @@ class Ticket:
             self._gate.running -= 1
             self._gate._sem().release()
         self._gate.admitted -= 1
+
+
+class EditPacer:
+    """At most one message edit per `interval` seconds (Discord's edit rate for a streamed answer).
+
+    pacer = EditPacer(1.0)
+    if pacer.due(): await message.edit(...)   # due() also counts the edit as made
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = _monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self.interval:
+            return False
+        self._last = now
+        return True

@@ -121,7 +121,8 @@ class DiscordSettings(BaseSettings):
     discord_generate: bool = Field(
         False,
         description="Let the language model (QABOT_LLM_URL, QABOT_LLM_MODEL) write answers from the passages, "
-        "every sentence checked against them; the quoted answer when it fails. The message is sent once written.",
+        "every sentence checked against them; the quoted answer when it fails. The answer message is edited as the "
+        "text arrives (at most once a second), then replaced by the checked answer.",
     )
 
     # --- documents
