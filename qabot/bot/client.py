@@ -633,9 +633,11 @@ class QACog(commands.Cog, name="qabot"):
         """
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
-        handled = threading.Event()
+        handled, stopped = threading.Event(), threading.Event()
 
         def on_text(piece: str) -> None:  # in the worker thread
+            if stopped.is_set():  # nobody is showing the text any more (the answer was cancelled)
+                return
             handled.clear()
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
             handled.wait(STREAM_ACK_SECONDS)
@@ -655,6 +657,7 @@ class QACog(commands.Cog, name="qabot"):
                         log.info("Could not show the answer being written: %s", err)
                 handled.set()
         finally:
+            stopped.set()
             handled.set()
         return await work, edited
 
