@@ -268,16 +268,22 @@ class Supported:
     end: int
 
 
+def support_failure(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> int:
+    """Which part of the support check the candidate fails: 0 none, 1 subject, 2 focus, 3 no span."""
+    if not subject_found(analysis, cand.text, cand.title, cand.before, idf):
+        return 1
+    if not focus_found(analysis, cand.text, cand.before):
+        return 2
+    is_title = cand.title != "" and cand.text.strip() == cand.title
+    return 0 if find_spans(analysis, cand.text, is_title=is_title) else 3
+
+
 def supported(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> Supported | None:
     """The candidate with its short answer when it passes the support check, else None."""
-    if not subject_found(analysis, cand.text, cand.title, cand.before, idf):
-        return None
-    if not focus_found(analysis, cand.text, cand.before):
+    if support_failure(analysis, cand, idf) != 0:
         return None
     is_title = cand.title != "" and cand.text.strip() == cand.title
     spans = find_spans(analysis, cand.text, is_title=is_title)
-    if not spans:
-        return None
     best = min(spans, key=lambda f: (-_span_preference(analysis, cand.text, f.start, f.end), f.start))
     start, end = _widen(analysis, cand.text, best.start, best.end, best.kind)
     return Supported(cand, start, end)
@@ -387,6 +393,7 @@ def compose(
         "number_missing": number_missing(question, hits[best.passage_rank].text),
         "supported": 1.0 if found is not None else 0.0,
         "support_rank": float(ranked.index(best)),
+        "support_failure": float(support_failure(analysis, ranked[0], idf or {})),
         **(question_signals or {}),
     }
     if embed is not None and question_vec is not None:

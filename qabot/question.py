@@ -1109,6 +1109,18 @@ def is_fragment(sentence: str) -> bool:
 SUBJECT_RAREST = 2  # with no named entity, one of the question's 2 rarest words stands for the subject
 
 
+# Words that point at the document itself ("according to the headline", "in the picture"), never its subject.
+_META_STEMS = frozenset(tokenize("headline article picture photo photograph image caption story report text document"))
+
+
+def _in_wh_phrase(question: QuestionAnalysis, index: int) -> bool:
+    """Is the index-th name part of the thing asked for ("Which TV network ...")? Only with another name."""
+    if len(question.subjects) < 2:
+        return False
+    name = re.escape(question.subjects[index])
+    return bool(re.match(rf"\s*(?:which|what)\s+(?:\w+\s+)?{name}\b", question.text, re.IGNORECASE))
+
+
 def subject_found(question: QuestionAnalysis, sentence: str, title: str, before: str, idf: dict[str, float]) -> bool:
     """Is the sentence about the question's subject?
 
@@ -1120,9 +1132,9 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
     present = set(_entity_stems(sentence)) | set(_entity_stems(title))
     if before and (is_fragment(sentence) or _ANAPHORA.search(sentence)):
         present |= set(_entity_stems(before))
-    groups = [g for g in question.subject_stems if g]
+    groups = [g for i, g in enumerate(question.subject_stems) if g and not _in_wh_phrase(question, i)]
     if not groups:
-        known = [s for s in question.stems if idf.get(s, 0.0) > 0]
+        known = [s for s in question.stems - _META_STEMS if idf.get(s, 0.0) > 0]
         rare = sorted(known, key=lambda s: -idf.get(s, 0.0))[:SUBJECT_RAREST]
         return any(_close(s, present) for s in rare) if rare else True
     main = groups[0]  # the first name the question gives is what it is about
