@@ -28,6 +28,7 @@ from .question import (
     find_spans,
     focus_found,
     is_fragment,
+    names_subject,
     subject_found,
 )
 from .records import Answer, Citation, Hit, ShortAnswer
@@ -63,6 +64,10 @@ BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer
 SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
 FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
 SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
+import os  # noqa: E402  (tuning only)
+PARAPHRASE_COSINE = float(os.environ.get("H2_COS", "9"))  # a sentence this close may paraphrase the question
+PARAPHRASE_COVERAGE = float(os.environ.get("H2_COV", "0"))
+SOFT_PARTS = int(os.environ.get("H2_PARTS", "10"))  # FOCUS | SUBJECT_RARE (| SPAN): what a close sentence may lack
 # Abstention model: logistic regression over the answer's signals, fitted by
 # scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl, eval/wiki-train.jsonl and
 # eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
@@ -268,25 +273,46 @@ class Supported:
     end: int
 
 
+SUBJECT_NAMED, FOCUS, SPAN, SUBJECT_RARE = 1, 2, 4, 8  # the parts of the support check
+
+
 def support_failure(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> int:
-    """Which part of the support check the candidate fails: 0 none, 1 subject, 2 focus, 3 no span."""
+    """The parts of the support check the candidate fails, as a bit mask (0 when it passes)."""
+    failed = 0
     if not subject_found(analysis, cand.text, cand.title, cand.before, idf):
-        return 1
+        failed |= SUBJECT_NAMED if names_subject(analysis) else SUBJECT_RARE
     if not focus_found(analysis, cand.text, cand.before):
-        return 2
+        failed |= FOCUS
     is_title = cand.title != "" and cand.text.strip() == cand.title
-    return 0 if find_spans(analysis, cand.text, is_title=is_title) else 3
+    if not find_spans(analysis, cand.text, is_title=is_title):
+        failed |= SPAN
+    return failed
 
 
-def supported(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> Supported | None:
-    """The candidate with its short answer when it passes the support check, else None."""
-    if support_failure(analysis, cand, idf) != 0:
+def supported(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float], soft: bool = False) -> Supported | None:
+    """The candidate with its short answer when it passes the support check, else None.
+
+    With `soft`, a sentence very close to the question in meaning (cosine at least
+    PARAPHRASE_COSINE) may paraphrase the asked event or stand-in subject words, and may hold
+    its answer in a shape the span patterns do not know (then it has no short answer); a
+    named subject must still be there.
+    """
+    failed = support_failure(analysis, cand, idf)
+    if failed and not (soft and _softly_supported(cand, failed)):
         return None
     is_title = cand.title != "" and cand.text.strip() == cand.title
     spans = find_spans(analysis, cand.text, is_title=is_title)
+    if not spans:
+        return Supported(cand, -1, -1)
     best = min(spans, key=lambda f: (-_span_preference(analysis, cand.text, f.start, f.end), f.start))
     start, end = _widen(analysis, cand.text, best.start, best.end, best.kind)
     return Supported(cand, start, end)
+
+
+def _softly_supported(cand: Candidate, failed: int) -> bool:
+    if failed & SUBJECT_NAMED or failed & ~SOFT_PARTS:
+        return False
+    return cand.cosine >= PARAPHRASE_COSINE and cand.coverage >= PARAPHRASE_COVERAGE
 
 
 _PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
@@ -369,12 +395,17 @@ def compose(
         return Answer(question, None, (), 0.0, {})
     analysis = analysis or analyze(question)
     found: Supported | None = None
+    softly: Supported | None = None
     for cand in ranked[:SUPPORT_DEPTH]:
         if cand.score < SUPPORT_RATIO * ranked[0].score:
             break
         found = supported(analysis, cand, idf or {})
         if found is not None:
             break
+        if softly is None:
+            softly = supported(analysis, cand, idf or {}, soft=True)
+    soft = found is None and softly is not None
+    found = found or softly
     best = found.candidate if found is not None else ranked[0]
     cover = best.coverage
     if found is not None and idf and is_fragment(best.text):
@@ -394,6 +425,7 @@ def compose(
         "supported": 1.0 if found is not None else 0.0,
         "support_rank": float(ranked.index(best)),
         "support_failure": float(support_failure(analysis, ranked[0], idf or {})),
+        "soft": 1.0 if soft else 0.0,
         **(question_signals or {}),
     }
     if embed is not None and question_vec is not None:
@@ -431,6 +463,8 @@ def compose(
 def _short_answer(found: Supported, shown: Candidate) -> ShortAnswer | None:
     """The span as offsets into the source; None when trimming the sentence cut it off."""
     cand = found.candidate
+    if found.start < 0:
+        return None  # supported by its closeness to the question, with no span of the asked type
     start, end = cand.start + found.start, cand.start + found.end
     if end > shown.end:
         return None

@@ -1121,6 +1121,11 @@ def _in_wh_phrase(question: QuestionAnalysis, index: int) -> bool:
     return bool(re.match(rf"\s*(?:which|what)\s+(?:\w+\s+)?{name}\b", question.text, re.IGNORECASE))
 
 
+def names_subject(question: QuestionAnalysis) -> bool:
+    """Does the question name its subject (rather than leave it to its rarest words)?"""
+    return any(g and not _in_wh_phrase(question, i) for i, g in enumerate(question.subject_stems))
+
+
 def subject_found(question: QuestionAnalysis, sentence: str, title: str, before: str, idf: dict[str, float]) -> bool:
     """Is the sentence about the question's subject?
 
