@@ -61,6 +61,7 @@ W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.30
 SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer to
+TITLE_SPARE = 2  # passages beyond answer_passages that may stand in for title-only chunks
 SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
 FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
 SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
@@ -212,16 +213,24 @@ def candidates(
             weights.setdefault(stem, CONTEXT_WEIGHT * weight)
     kind = question_kind(question)
     asked = set(weights)
-    rows = reader.chunks([h.chunk_id for h in hits[:passages]])
+    rows = reader.chunks([h.chunk_id for h in hits[: passages + TITLE_SPARE]])
     out: list[Candidate] = []
     seen: set[tuple[str, int]] = set()
-    for rank, hit in enumerate(hits[:passages]):
+    used = 0
+    for rank, hit in enumerate(hits[: passages + TITLE_SPARE]):
+        if used >= passages:
+            break
         row = rows[hit.chunk_id]
         _, text = reader.document(row.doc_id)
         sents = reader.sentences(row.sent_lo, row.sent_hi)
         if not sents:
             continue
         first_start = len(text) - len(text.lstrip())  # where the document's first line begins
+        if kind != "title" and all(
+            x.start == first_start and not _ends_like_a_sentence(text[x.start : x.end]) for x in sents
+        ):
+            continue  # a chunk that is only a title: the next passage takes its place
+        used += 1
         title = text[first_start : first_start + 200].split("\n", 1)[0].strip()
         vecs = np.asarray(reader.sentence_vectors[sents[0].sentence_id : sents[-1].sentence_id + 1], dtype=np.float32)
         cosines = vecs @ query_vec
