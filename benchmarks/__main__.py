@@ -210,17 +210,22 @@ class Bench:
             )
         if not self._has_export(target):
             began = time.perf_counter()
-            embedder.export_query_encoder(target)
+            from qabot.onnx_encoder import onnx_cache_dir
+
+            embedder.export_query_encoder(onnx_cache_dir())
             self.result.setdefault("onnx_export_s", {})[str(target)] = round(time.perf_counter() - began, 1)
         return target
 
     @staticmethod
     def _has_export(index: Path) -> bool:
         from qabot.embedder import resolve_model_path
-        from qabot.onnx_encoder import encoder_folder, is_exported
+        from qabot.onnx_encoder import encoder_folder, is_exported, onnx_cache_dir
         from qabot.settings import PACKAGED_MODEL
 
-        return is_exported(encoder_folder(index, PACKAGED_MODEL, resolve_model_path(PACKAGED_MODEL)))
+        model_dir = resolve_model_path(PACKAGED_MODEL)
+        return is_exported(encoder_folder(onnx_cache_dir(), PACKAGED_MODEL, model_dir)) or is_exported(
+            encoder_folder(index / "onnx", PACKAGED_MODEL, model_dir)
+        )
 
     def ready_large(self) -> Path:
         self.ensure_large_index()

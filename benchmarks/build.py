@@ -230,13 +230,11 @@ def measure_incremental(large_index: Path, full_seeds: Path, work: Path, measure
     index.mkdir(parents=True)
     shutil.copytree(gen.path, index / gen.name)
     (index / store.CURRENT).write_text(gen.name + "\n", encoding="utf-8")
-    onnx = large_index / "onnx"
-    if onnx.is_dir():
-        shutil.copytree(onnx, index / "onnx")
-    else:  # made once per index folder by the first build, not by rebuilds: not part of the timing
-        from qabot.embedder import SentenceTransformerEmbedder
+    # The query encoder is made once per model in the shared cache, not by rebuilds: not part of the timing.
+    from qabot.embedder import SentenceTransformerEmbedder
+    from qabot.onnx_encoder import onnx_cache_dir
 
-        SentenceTransformerEmbedder().export_query_encoder(index)
+    SentenceTransformerEmbedder().export_query_encoder(onnx_cache_dir())
     qabot = bench_proc.qabot_command()
     full_seconds, source = full_build_seconds(large_index)
     if measure_full:

@@ -311,11 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         built = True
     if built:
         result["build"] = build_scaled(args.wiki_index, args.seeds, args.out, args.chunks)
-        # The ONNX export `qabot index build` makes once per index folder, in a process of its own:
-        # it loads torch and the model (~1.2 GB), a fixed cost this process's peak RSS leaves out.
+        # The ONNX export `qabot index build` makes once per model in the shared cache, in a process of
+        # its own: it loads torch and the model (~1.2 GB), a fixed cost this process's peak RSS leaves out.
         export = "import sys, pathlib; from qabot.embedder import SentenceTransformerEmbedder as E; "
-        export += "E().export_query_encoder(pathlib.Path(sys.argv[1]))"
-        subprocess.run([sys.executable, "-c", export, str(args.out)], check=True)
+        export += "from qabot.onnx_encoder import onnx_cache_dir; E().export_query_encoder(onnx_cache_dir())"
+        subprocess.run([sys.executable, "-c", export], check=True)
     if not args.build_only:
         items = questions_for(load(args.questions), {p.name for p in args.seeds.iterdir()})
         result["ask"] = measure(args.seeds, args.out, [it.question for it in items], args.samples)

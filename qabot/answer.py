@@ -256,7 +256,19 @@ def candidates(
             fields = (hit.source, sent.start, sent.end, sentence, rank, float(cos), own_cover, match, score, vec)
             out.append(Candidate(*fields, title, before))
     out.sort(key=lambda c: (-c.score, c.passage_rank, c.start))
-    return out
+    return with_identifiers_only(reader, question, out)
+
+
+def with_identifiers_only(reader: IndexView, question: str, ranked: list[Candidate]) -> list[Candidate]:
+    """When the question names identifiers the documents hold ("WOMBAT22"), only sentences holding
+    one can answer it: the line about WOMBAT6 is no answer to a question about WOMBAT22."""
+    from .lexical import identifiers
+
+    wanted = {s for s in identifiers(question) if reader.lexical.idf(s) > 0}
+    if not wanted:
+        return ranked
+    holding = [c for c in ranked if wanted & set(tokenize(c.text))]
+    return holding or ranked
 
 
 def ablation_gain(

@@ -13,6 +13,7 @@ length per chunk. What grows with the corpus are the FAISS index itself (IVF-SQ8
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from . import store
 from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder, QueryEncoderExport
-from .errors import BuildInterrupted, IndexUnusable, SourceError
+from .errors import BuildInterrupted, DiskFull, IndexUnusable, InterruptedAfterSwitch, SourceError
 from .lexical import LexicalWriter
 from .loader import EXTRACTION_VERSION, MAX_FILE_BYTES, SourceFile, list_sources, read_document
+from .onnx_encoder import legacy_cache_dir, onnx_cache_dir
 from .records import BuildReport, Document, SkippedFile
 from .reuse import EmbeddingCache, PlanReuser, cache_key, span_key
 from .settings import Settings
@@ -94,15 +96,30 @@ def build(
     settings: Settings, embedder: Embedder, full: bool = False, progress: BuildProgress | None = None
 ) -> BuildReport:
     """Build and publish a new generation; the previous one stays in use until the switch."""
+    try:
+        return _build(settings, embedder, full, progress)
+    except OSError as exc:  # out of space before a generation was begun (the lock file, a folder)
+        if not store.out_of_space(exc, store.free_bytes(settings.index_dir)):
+            raise
+        raise DiskFull(
+            f"No space left on {settings.index_dir} (the previous index is unchanged): free 1 MB and rerun "
+            "`qabot index build`."
+        ) from exc
+
+
+def _build(settings: Settings, embedder: Embedder, full: bool, progress: BuildProgress | None) -> BuildReport:
     began = time.perf_counter()
     index_dir = settings.index_dir
     with store.build_lock(index_dir):
-        files = list_sources(settings.seeds_dir)
+        store.clean_leftovers(index_dir)  # of builds that were killed (we hold the lock: none is live)
+        unlisted: list[SkippedFile] = []  # paths left out while listing (named, not in the sources table)
+        files = list_sources(settings.seeds_dir, unlisted)
         if not files:
-            raise SourceError(
-                f"Seeds folder {settings.seeds_dir} has no .txt, .md, .html, .pdf or .docx files: "
-                "add documents and build again."
-            )
+            what = "no .txt, .md, .html, .pdf or .docx files"
+            if unlisted:
+                shown = "; ".join(f"{s.source}: {s.reason}" for s in unlisted[:5])
+                what += f" (skipped {len(unlisted)}: {shown}{' …' if len(unlisted) > 5 else ''})"
+            raise SourceError(f"Seeds folder {settings.seeds_dir} has {what}: add documents and build again.")
         chunking = chunker_settings(settings, embedder)
         # The generation in use: the source of reusable plans.
         previous = None if full else _previous_generation(settings, embedder.model_id)
@@ -115,17 +132,21 @@ def build(
                 sentences=int(counts.get("sentences", 0)),
                 embedded=0,
                 reused=0,
-                skipped=tuple(_skipped_of(previous)),
+                skipped=(*unlisted, *_skipped_of(previous)),
                 seconds=time.perf_counter() - began,
                 unchanged=True,
             )
         if previous is not None and isinstance(embedder, QueryEncoderExport) and settings.onnx_queries:
-            embedder.attach_query_encoder(index_dir)  # a few changed chunks are embedded without importing torch
+            # a few changed chunks are embedded without importing torch
+            embedder.attach_query_encoder(onnx_cache_dir(settings.onnx_cache_dir)) or embedder.attach_query_encoder(
+                legacy_cache_dir(index_dir)
+            )
         reuser = PlanReuser(previous, chunking) if previous is not None else None
         try:
             sources = _planned_sources(files, reuser, embedder, chunking, progress)
             job = GenerationJob(settings, embedder, sources, full, progress, began, len(files))
-            return publish_job(job)
+            report = publish_job(job)
+            return dataclasses.replace(report, skipped=(*unlisted, *report.skipped))
         finally:
             if reuser is not None:
                 reuser.close()
@@ -154,14 +175,31 @@ def publish_job(job: GenerationJob) -> BuildReport:
     tmp, name = store.new_generation_dir(index_dir)
     try:
         return _write_generation(job, tmp, name)
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
+        if store.names_current(index_dir, name):  # the switch happened: the new index is live
+            if isinstance(exc, KeyboardInterrupt):
+                raise InterruptedAfterSwitch(
+                    f"Build interrupted after the switch: the new index {name} in {index_dir} is live; nothing to redo."
+                ) from exc
+            raise
+        free_before = store.free_bytes(index_dir)  # measured with the partial generation still there
+        written = store.tree_bytes(tmp)
         store.discard(tmp)
-        raise BuildInterrupted(
-            f"Build interrupted; the previous index in {index_dir} is unchanged and the vectors embedded so "
-            f"far are kept. Run `qabot index build` again."
-        ) from exc
-    except BaseException:
-        store.discard(tmp)
+        store.discard(index_dir / name)  # renamed into place but never switched to
+        if isinstance(exc, KeyboardInterrupt):
+            raise BuildInterrupted(
+                f"Build interrupted; the previous index in {index_dir} is unchanged and the vectors embedded so "
+                f"far are kept. Run `qabot index build` again."
+            ) from exc
+        if isinstance(exc, Exception) and store.out_of_space(exc, free_before):
+            in_use = store.current_generation(index_dir)
+            before = store.tree_bytes(in_use) if in_use is not None else 0
+            need = int(1.2 * max(before, written)) + 1_000_000
+            short = max(1, -(-(need - store.free_bytes(index_dir)) // 1_000_000))
+            raise DiskFull(
+                f"No space left on {index_dir} (the previous index is unchanged): free {short} MB and rerun "
+                "`qabot index build`."
+            ) from exc
         raise
 
 

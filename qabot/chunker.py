@@ -22,6 +22,9 @@ _PARAGRAPH_BREAK = re.compile(r"(?:[ \t\f\v]*\r?\n){2,}|(?:[ \t\f\v]*\r){2,}")
 TokenCounter = Callable[[Sequence[str]], list[int]]
 TokenCutter = Callable[[str, int], list[int]]  # text, max tokens -> cut points (char offsets)
 TITLE_MAX_CHARS = 120
+LONG_PARAGRAPH = 20_000  # characters; shorter paragraphs always go through syntok
+# Characters after which syntok may end a sentence (terminal punctuation, Latin and CJK).
+_SENTENCE_END = re.compile(r"[.!?;:…。！？\u0964\u06d4]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +63,20 @@ def sentence_spans(text: str, paragraph: Span) -> list[Span]:
     from syntok import segmenter, tokenizer
 
     body = text[paragraph.start : paragraph.end]
+    if len(body) > LONG_PARAGRAPH and not _SENTENCE_END.search(body):
+        # Nothing that could end a sentence (a megabyte of unpunctuated text, a list of words):
+        # one sentence, cut later at token boundaries. syntok's pure-Python tokenizer would spend
+        # ~15 ms per chunk to find no boundary at all.
+        spans: list[Span] = []
+        _append_stripped(text, paragraph.start, paragraph.end, spans)
+        return spans
     starts: list[int] = []
     for sentence in segmenter.split(iter(tokenizer.Tokenizer().tokenize(body))):
         if sentence:
             starts.append(paragraph.start + sentence[0].offset)
     if not starts or starts[0] != paragraph.start:
         starts.insert(0, paragraph.start)
-    spans: list[Span] = []
+    spans = []
     bounds = [*starts, paragraph.end]
     for a, b in pairwise(bounds):
         _append_stripped(text, a, b, spans)

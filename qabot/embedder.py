@@ -413,17 +413,17 @@ class SentenceTransformerEmbedder:
         return text_vecs, span_vecs
 
     # ---- fast questions through an ONNX export of the same model -----------------------
-    def export_query_encoder(self, index_dir: Path) -> Path:
-        """Export the model to ONNX under index_dir (once; shared by all generations)."""
+    def export_query_encoder(self, cache_dir: Path) -> Path:
+        """Export the model to ONNX in cache_dir (once per model; shared by every index)."""
         from .onnx_encoder import encoder_folder, ensure_exported
 
-        return ensure_exported(self._path, encoder_folder(index_dir, self._name, self._path))
+        return ensure_exported(self._path, encoder_folder(cache_dir, self._name, self._path))
 
-    def attach_query_encoder(self, index_dir: Path) -> bool:
-        """Embed questions with the ONNX export in index_dir, if there is one: no torch needed."""
+    def attach_query_encoder(self, cache_dir: Path) -> bool:
+        """Embed questions with the ONNX export in cache_dir, if there is one: no torch needed."""
         from .onnx_encoder import OnnxQueryEncoder, encoder_folder, is_exported
 
-        folder = encoder_folder(index_dir, self._name, self._path)
+        folder = encoder_folder(cache_dir, self._name, self._path)
         if not is_exported(folder):
             self._onnx = None
             return False
@@ -432,12 +432,31 @@ class SentenceTransformerEmbedder:
             self._onnx = OnnxQueryEncoder(folder, threads=self._query_threads)
         return True
 
+    def _drop_damaged_export(self, onnx: Any, exc: Exception) -> None:
+        """Stop using an export that cannot be run and remove it, so the next build makes it again."""
+        import shutil
+
+        folder = getattr(onnx, "folder", None)
+        with self._lock:
+            if self._onnx is not onnx:
+                return  # another thread got here first
+            self._onnx = None
+        log.warning(
+            "The ONNX export in %s is damaged (%s: %s); questions use torch, and the next "
+            "`qabot index build` makes it again.", folder, type(exc).__name__, (str(exc).splitlines() or [""])[0][:200]
+        )  # fmt: skip
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector, computed with `query_threads` CPU threads."""
         onnx = self._onnx  # read once: a build in another thread may swap it
         if onnx is not None:
-            vec: np.ndarray = onnx.embed_query(text)
-            return vec
+            try:
+                vec: np.ndarray = onnx.embed_query(text)
+                return vec
+            except Exception as exc:  # noqa: BLE001 - a damaged export: say so once, use torch
+                self._drop_damaged_export(onnx, exc)
         import torch
 
         model = self.load_model()

@@ -10,19 +10,23 @@ snapshot in a single assignment, so questions in flight finish on the index they
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import backends
+from . import backends, store
 from .answer import TITLE_SPARE, candidates, compose, question_weights, unknown_share
 from .backends import IndexView
 from .builder import BuildProgress, build
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
-from .errors import ConfigError, IndexMissing, QuestionError
+from .errors import ConfigError, IndexMissing, InterruptedAfterSwitch, QuestionError
+from .onnx_encoder import export_bytes, legacy_cache_dir, onnx_cache_dir
 from .pdf_text import page_of
 from .question import analyze, depends_on_history, with_history
 from .records import Answer, BuildReport, IndexInfo
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from .llm.client import ChatClient
 
 log = logging.getLogger(__name__)
+
+EXPORT_FAILED = ".onnx-export-failed"  # in the index folder: {"generation", "reason"} of a failed export
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,43 +97,86 @@ class QAEngine:
         served = backends.publish(self.settings, self.embedder.model_id, progress)  # Milvus: copy, switch
         if served is not None:
             report = replace(report, generation=served)
-        if progress:
-            progress("exporting", 0, 1)
-        self._export_query_encoder()
-        if progress:
-            progress("exporting", 1, 1)
-        self.reload(force=True)
+        try:
+            if progress:
+                progress("exporting", 0, 1)
+            self._export_query_encoder(report.generation)
+            if progress:
+                progress("exporting", 1, 1)
+            self.reload(force=True)
+        except KeyboardInterrupt as exc:
+            raise InterruptedAfterSwitch(
+                f"Interrupted after the build: the new index {report.generation} in {self.settings.index_dir} is "
+                f"live ({report.documents} documents); the next question finishes setting it up."
+            ) from exc
         return report
 
-    def _export_query_encoder(self) -> None:
-        """Make the ONNX export questions are embedded with (once per index folder and model)."""
-        embedder = self.embedder
-        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
-            return
-        try:
-            embedder.export_query_encoder(self.settings.index_dir)
-        except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
-            log.warning("ONNX export failed (%s); questions will use torch (slower start).", exc)
+    @property
+    def _onnx_cache(self) -> Path:
+        return onnx_cache_dir(self.settings.onnx_cache_dir)
 
-    def _attach_query_encoder(self) -> None:
-        """Embed questions through the ONNX export; make it first if an older build lacks it."""
+    def _export_query_encoder(self, generation: str | None) -> None:
+        """Make the ONNX export questions are embedded with (once per model, in the shared cache).
+
+        A failure is said once and remembered for `generation`: later questions on that
+        generation use torch without trying again (the next build tries again)."""
         embedder = self.embedder
         if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
             return
-        if not embedder.attach_query_encoder(self.settings.index_dir):
-            self._export_query_encoder()
-            embedder.attach_query_encoder(self.settings.index_dir)
+        cache = self._onnx_cache
+        marker = self.settings.index_dir / EXPORT_FAILED
+        try:
+            embedder.export_query_encoder(cache)
+        except Exception as exc:  # noqa: BLE001 - questions fall back to torch; say so once
+            model_dir = getattr(self.embedder, "path", None)
+            if store.out_of_space(exc, store.free_bytes(cache)):
+                short = export_bytes(model_dir) - store.free_bytes(cache) if model_dir is not None else 0
+                reason = f"No space left on {cache}: free {max(1, -(-short // 1_000_000))} MB and rerun"
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
+            log.warning("ONNX export failed (%s); questions will use torch (slower start).", reason)
+            with contextlib.suppress(OSError):
+                marker.write_text(json.dumps({"generation": generation, "reason": reason}) + "\n", encoding="utf-8")
+            return
+        with contextlib.suppress(OSError):
+            marker.unlink(missing_ok=True)
+        legacy = legacy_cache_dir(self.settings.index_dir)
+        if legacy.is_dir() and legacy.resolve() != cache.resolve():
+            shutil.rmtree(legacy, ignore_errors=True)  # the per-index export of older builds: shared now
+
+    def _export_failed_for(self, generation: str | None) -> bool:
+        try:
+            noted = json.loads((self.settings.index_dir / EXPORT_FAILED).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(noted, dict) and noted.get("generation") == generation
+
+    def _attach_query_encoder(self, generation: str | None) -> None:
+        """Embed questions through the ONNX export; make it first if there is none yet (once per
+        generation: a failed export is not retried on every question)."""
+        embedder = self.embedder
+        if not self.settings.onnx_queries or not isinstance(embedder, QueryEncoderExport):
+            return
+        attach = embedder.attach_query_encoder
+        if attach(self._onnx_cache) or attach(legacy_cache_dir(self.settings.index_dir)):
+            return
+        if self._export_failed_for(generation):
+            return
+        self._export_query_encoder(generation)
+        attach(self._onnx_cache)
 
     def reload(self, force: bool = False) -> bool:
         """Switch to the generation CURRENT names, if it changed. True when switched."""
         with self._reload_lock:
+            if force:
+                store.clean_leftovers_if_idle(self.settings.index_dir)
             in_use = self._snapshot.reader if self._snapshot is not None else None
             current = backends.current_name(self.settings, in_use)
             unchanged = self._snapshot is not None and current is not None and current == self._snapshot.generation
             if unchanged and not force:
                 return False
             reader = backends.open_index(self.settings, self.embedder.model_id)
-            self._attach_query_encoder()
+            self._attach_query_encoder(reader.generation.name)
             self._snapshot = _Snapshot(reader, reader.generation.name)
             return True
 

@@ -8,6 +8,9 @@
     ├── DatasetError            an evaluation dataset cannot be read (names the line)
     ├── BuildLocked             another build is writing the same index folder
     ├── BuildInterrupted        a build was stopped; the previous index is untouched
+    │   └── InterruptedAfterSwitch  stopped after the switch: the new index is live
+    ├── DiskFull                no space left to write the index (nothing left behind)
+    ├── QuestionLogMissing      there is no Discord question log to export
     ├── LLMUnavailable          the optional language model failed (down, slow, garbage); answers go on without it
     └── IndexUnusable           the index cannot be used
         ├── IndexMissing        there is no index yet
@@ -51,6 +54,18 @@ class BuildLocked(QabotError):
 
 class BuildInterrupted(QabotError):
     """A build was interrupted before it switched the index."""
+
+
+class InterruptedAfterSwitch(BuildInterrupted):
+    """A build was interrupted after it switched the index: the new generation is live."""
+
+
+class DiskFull(QabotError):
+    """The disk filled up while writing; the previous index is untouched and nothing is left behind."""
+
+
+class QuestionLogMissing(QabotError):
+    """The bot's question log is off or has not been written yet."""
 
 
 class LLMUnavailable(QabotError):

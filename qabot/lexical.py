@@ -241,6 +241,20 @@ def tokenize(text: str) -> list[str]:
     return [s for s in stems if s]
 
 
+# Identifiers (codes, versions, part and error numbers: "wombat22", "e1234", "a320") hold letters
+# and digits; a number with a unit or an ordinal ("1990s", "3rd", "5km") is not one.
+_IDENTIFIER = re.compile(r"(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]{2,}")
+_NOT_IDENTIFIER = re.compile(r"[0-9]+(?:s|st|nd|rd|th|[kmgt]?[bgmw]|km|kg|cm|mm|ft|in|lb|mph|kph|bn|mn|am|pm|k|m)")
+
+
+def identifiers(text: str) -> list[str]:
+    """The identifier stems of `text` (letters and digits together), in order, each once.
+
+    Stems as `tokenize` gives them, so they can be looked up in the BM25 vocabulary."""
+    found = [s for s in tokenize(text) if _IDENTIFIER.fullmatch(s) and not _NOT_IDENTIFIER.fullmatch(s)]
+    return list(dict.fromkeys(found))
+
+
 def tokenize_many(texts: Sequence[str]) -> list[list[str]]:
     return [tokenize(t) for t in texts]
 
@@ -341,6 +355,16 @@ class LexicalIndex:
             fixed = self.correction(stem)
             tid = None if fixed is None else self._vocab[fixed]
         return tid
+
+    def chunks_with(self, stem: str) -> np.ndarray:
+        """Ids of the chunks that contain `stem` exactly (no typo correction), ascending."""
+        import numpy as np
+
+        tid = self._vocab.get(stem)
+        if tid is None:
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = int(self._indptr[tid]), int(self._indptr[tid + 1])
+        return np.sort(np.asarray(self._indices[lo:hi], dtype=np.int64))
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (chunk ids, scores), best first (ties by id); only chunks sharing a word with the query.

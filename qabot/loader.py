@@ -10,8 +10,10 @@ starts, so any span maps to its page.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from .errors import DocumentUnreadable, SourceError
 from .records import Document, SkippedFile
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
@@ -41,8 +44,14 @@ class SourceFile:
     mtime_ns: int
 
 
-def list_sources(seeds_dir: Path) -> list[SourceFile]:
-    """Every file with a supported suffix under seeds_dir, recursively, in a stable order."""
+def list_sources(seeds_dir: Path, skipped: list[SkippedFile] | None = None) -> list[SourceFile]:
+    """Every file with a supported suffix under seeds_dir, recursively, in a stable order.
+
+    Paths left out on the way (a folder that cannot be read, a link that loops or leads outside
+    the folder, a link to a folder, a pipe) are appended to `skipped` with the reason, when given.
+    Hidden files and folders (a leading dot) and other suffixes are left out without a word.
+    """
+    skipped = [] if skipped is None else skipped
     if not seeds_dir.exists():
         raise SourceError(
             f"Seeds folder {seeds_dir} does not exist: create it and put .txt, .md, .html, .pdf or .docx files in it."
@@ -54,10 +63,25 @@ def list_sources(seeds_dir: Path) -> list[SourceFile]:
     top = os.fspath(seeds_dir)
     # os.walk and os.path, not pathlib: 10,000 files are listed on every build and every
     # staleness check, and pathlib's objects cost a quarter of a second there.
-    for root, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        prefix = os.path.relpath(root, top).replace(os.sep, "/")
+    def relative(path: str) -> str:
+        return os.path.relpath(path, top).replace(os.sep, "/")
+
+    def unreadable(exc: OSError) -> None:
+        where = relative(exc.filename) if exc.filename else "."
+        skipped.append(SkippedFile(where + "/", f"folder cannot be read ({exc.strerror or exc})"))
+
+    for root, dirs, files in os.walk(top, onerror=unreadable):
+        visible = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = []
+        prefix = relative(root)
         prefix = "" if prefix == "." else prefix + "/"
+        for name in visible:
+            full = os.path.join(root, name)
+            if os.path.islink(full):  # os.walk does not follow links to folders: say so
+                reason = _link_problem(full, root_real) or "link to a folder, not followed (move the folder in)"
+                skipped.append(SkippedFile(prefix + name + "/", reason))
+            else:
+                dirs.append(name)
         for name in sorted(files):
             if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
                 continue
@@ -67,16 +91,35 @@ def list_sources(seeds_dir: Path) -> list[SourceFile]:
                 if stat.S_ISLNK(st.st_mode):
                     # A link that leads outside the seeds folder is not a document of this folder
                     # (and could expose any file the bot can read): leave it out.
-                    if not Path(full).resolve().is_relative_to(root_real):
+                    problem = _link_problem(full, root_real)
+                    if problem:
+                        skipped.append(SkippedFile(prefix + name, problem))
                         continue
                     st = os.stat(full)
-            except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11's resolve)
+            except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11's resolve)
+                skipped.append(SkippedFile(prefix + name, f"cannot be read ({getattr(exc, 'strerror', None) or exc})"))
                 continue
             if not stat.S_ISREG(st.st_mode):
+                skipped.append(SkippedFile(prefix + name, "not a regular file (a pipe, socket or device)"))
                 continue
             found.append(SourceFile(prefix + name, Path(full), st.st_size, st.st_mtime_ns))
     found.sort(key=lambda f: f.source)
     return found
+
+
+def _link_problem(path: str, root_real: Path) -> str | None:
+    """Why a symbolic link cannot be used as a document, or None when it can."""
+    try:
+        target = Path(path).resolve(strict=True)
+    except RuntimeError:
+        return "symbolic link loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"broken symbolic link ({exc.strerror or exc})"
+    if not target.is_relative_to(root_real):
+        return "link leads outside the seeds folder (not followed)"
+    return None
 
 
 def read_document(file: SourceFile) -> Document | SkippedFile:
@@ -103,6 +146,8 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
         )
     # .txt/.md: the same characters as open(path, encoding="utf-8", newline="").read().
     text = html_to_text(decoded) if suffix in HTML_SUFFIXES else decoded
+    if suffix in MARKDOWN_SUFFIXES:
+        text = markdown_prose(text)
     if not text.strip():
         return SkippedFile(file.source, "is empty")
     return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())
@@ -147,6 +192,40 @@ def read_documents(
 def load_documents(seeds_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
     """All readable documents under seeds_dir and the skipped files, each in source order."""
     return read_documents(list_sources(seeds_dir))
+
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*$")
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """`text` with [start, end) turned into spaces, line breaks kept: every offset stays the same."""
+    return text[:start] + re.sub(r"[^\r\n]", " ", text[start:end]) + text[end:]
+
+
+def markdown_prose(text: str) -> str:
+    """A markdown file's text with its front matter (--- YAML ---) and fenced code blocks blanked
+    out, so they are neither indexed nor quoted as prose; offsets still index the file."""
+    match = _FRONT_MATTER.match(text)
+    if match:
+        text = _blank(text, 0, match.end())
+    if "```" not in text and "~~~" not in text:
+        return text
+    opened: tuple[int, str] | None = None  # (offset, fence) of the open code block
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        fence = _FENCE.match(line.rstrip("\r\n"))
+        if opened is None and fence:
+            opened = (offset, fence.group(1))
+        elif opened is not None and fence and fence.group(1)[0] == opened[1][0] and len(fence.group(1)) >= len(
+            opened[1]
+        ) and not line.strip().lstrip("`~"):
+            text = _blank(text, opened[0], offset + len(line))
+            opened = None
+        offset += len(line)
+    if opened is not None:  # an unclosed fence runs to the end of the file
+        text = _blank(text, opened[0], len(text))
+    return text
 
 
 def html_to_text(markup: str) -> str:

@@ -10,9 +10,12 @@ to cosine >= 0.999 (checked in tests/test_onnx_encoder.py).
 Importing this module is cheap: torch is imported only by `export_onnx`, onnxruntime and tokenizers
 only when the first text is embedded. Nothing on the query path imports torch.
 
-An export folder holds:
-    model.onnx        the transformer (input_ids, attention_mask[, token_type_ids]) -> last_hidden_state
-    model.fused.onnx  the same graph after onnxruntime's BERT fusions (when they apply)
+One export per model is kept in a cache shared by every index (`onnx_cache_dir`:
+QABOT_ONNX_CACHE_DIR, else $XDG_CACHE_HOME/qabot/onnx, else ~/.cache/qabot/onnx), in a folder
+named by a hash of the model and its weight files. It holds:
+    model.fused.onnx  the transformer (input_ids, attention_mask[, token_type_ids]) -> last_hidden_state,
+                      after onnxruntime's BERT fusions; or model.onnx, the plain graph, where they don't
+                      apply (only the graph that is run is kept)
     tokenizer.json    copied from the model folder
     encoder.json      max_seq_length, pooling, normalize, dim, input names, which graph to run;
                       written last, so its presence means the export is complete
@@ -107,6 +110,12 @@ def _atomic_write(target: Path, write: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def export_bytes(model_dir: Path) -> int:
+    """About the disk space an export of this model needs while it is made (two graphs at once)."""
+    weights = sum((Path(model_dir) / n).stat().st_size for n in _WEIGHT_FILES if (Path(model_dir) / n).is_file())
+    return 2 * weights + 2_000_000
+
+
 def export_onnx(model_dir: Path, out_dir: Path, optimize: bool = True) -> Path:
     """Export the model's transformer to `out_dir` (see the module docstring); returns out_dir.
 
@@ -187,6 +196,7 @@ def export_onnx(model_dir: Path, out_dir: Path, optimize: bool = True) -> Path:
         )
         if fused:
             graph = FUSED_ONNX
+            (out_dir / MODEL_ONNX).unlink()  # one graph kept: the one that is run
 
     meta = {
         "format": EXPORT_FORMAT,
@@ -225,8 +235,27 @@ def _fuse(src: Path, dst: Path, model_type: str, num_heads: int, hidden_size: in
         return False
 
 
-def encoder_folder(index_dir: Path, model_id: str, model_dir: Path | None = None) -> Path:
-    """Where the export for `model_id` lives under `index_dir`, shared by all index generations.
+def onnx_cache_dir(setting: Path | None = None) -> Path:
+    """The folder of ONNX exports shared by every index: `setting` (QABOT_ONNX_CACHE_DIR) if
+    given, else $XDG_CACHE_HOME/qabot/onnx, else ~/.cache/qabot/onnx."""
+    if setting is not None and str(setting).strip():
+        return Path(setting).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no HOME and no password entry (a bare container)
+            base = os.path.join(tempfile.gettempdir(), f"qabot-cache-{os.getuid()}")
+    return Path(base) / "qabot" / "onnx"
+
+
+def legacy_cache_dir(index_dir: Path) -> Path:
+    """Where builds before the shared cache kept their export: inside the index folder."""
+    return Path(index_dir) / "onnx"
+
+
+def encoder_folder(cache_dir: Path, model_id: str, model_dir: Path | None = None) -> Path:
+    """Where the export for `model_id` lives in `cache_dir`, shared by every index.
 
     With `model_dir`, the name also depends on the size and mtime of the weight files, so a
     replaced model gets a fresh export. Cheap: no model is loaded.
@@ -239,7 +268,7 @@ def encoder_folder(index_dir: Path, model_id: str, model_dir: Path | None = None
                 st = file.stat()
                 key.append([name, st.st_size, st.st_mtime_ns])
     digest = hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:16]
-    return Path(index_dir) / "onnx" / digest
+    return Path(cache_dir) / digest
 
 
 def is_exported(folder: Path) -> bool:
@@ -286,6 +315,8 @@ def ensure_exported(model_dir: Path, folder: Path, optimize: bool = True) -> Pat
     with _file_lock(folder.parent / f".{folder.name}.lock"):
         if is_exported(folder):
             return folder
+        for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # of an exporter that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
         try:
             export_onnx(model_dir, tmp, optimize=optimize)

@@ -53,7 +53,8 @@ class IndexReader:
             )
             self._conn = store.connect(path / store.META)
             self._conn.execute("SELECT count(*) FROM chunks").fetchone()
-        except (RuntimeError, OSError, ValueError, sqlite3.Error) as exc:
+        except Exception as exc:  # damaged files fail in each library's own way
+            # (numpy parses a garbled .npy header as Python: SyntaxError; FAISS: RuntimeError)
             raise IndexCorrupt(
                 f"Index generation {path.name} is damaged ({type(exc).__name__}); {store.REBUILD_HINT}."
             ) from exc
@@ -74,7 +75,14 @@ class IndexReader:
 
     def _query(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:  # a page damaged after the index was opened
+                raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: Exception) -> IndexCorrupt:
+        name = type(exc).__name__
+        return IndexCorrupt(f"Index generation {self.path.name} is damaged ({name}); {store.REBUILD_HINT}.")
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
@@ -100,7 +108,10 @@ class IndexReader:
             if hit is not None:
                 self._texts.move_to_end(doc_id)
                 return hit
-            row = self._conn.execute("SELECT source, text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            try:
+                row = self._conn.execute("SELECT source, text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self._damaged(exc) from exc
             if row is None:
                 raise IndexCorrupt(f"Index generation {self.path.name} lost document {doc_id}; {store.REBUILD_HINT}.")
             self._texts[doc_id] = (row[0], row[1])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .backends.base import IndexView
+from .lexical import identifiers
 from .records import Hit
 from .vectors import search as vector_search
 
@@ -56,6 +57,26 @@ def with_tops_kept(order: list[int], tops: Sequence[int], n: int) -> list[int]:
     return order
 
 
+def exact_identifiers_first(reader: IndexView, query: str, order: list[int], fused: dict[int, float]) -> list[int]:
+    """`order` with the chunks holding the query's identifiers ("WOMBAT22", "E1234") first: those
+    holding more of them first, then in fused order. The dense model reads "WOMBAT22" and
+    "WOMBAT6" as nearly the same; an exact code is the strongest evidence there is.
+
+    Needs the BM25 postings (`chunks_with`): a backend without them keeps the fused order."""
+    chunks_with = getattr(reader.lexical, "chunks_with", None)
+    wanted = [ids for stem in identifiers(query) if chunks_with is not None and len(ids := chunks_with(stem))]
+    if not wanted:
+        return order
+    held: dict[int, int] = {}
+    for ids in wanted:
+        for cid in ids.tolist():
+            held[cid] = held.get(cid, 0) + 1
+    for cid in held:
+        fused.setdefault(cid, 0.0)  # a chunk neither search ranked high enough: still first
+    first = sorted(held, key=lambda cid: (-held[cid], -fused[cid], cid))
+    return first + [cid for cid in order if cid not in held]
+
+
 def retrieve(reader: IndexView, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
     """The n best distinct chunks for a query, best first."""
     dense_ids, dense_scores = vector_search(reader.vectors, query_vec, params.candidates)
@@ -69,6 +90,7 @@ def retrieve(reader: IndexView, query: str, query_vec: np.ndarray, n: int, param
     order = sorted(fused, key=lambda cid: (-fused[cid], cid))
     if params.keep_tops:
         order = with_tops_kept(order, [int(ids[0]) for ids in (dense_ids, lex_ids) if len(ids)], n)
+    order = exact_identifiers_first(reader, query, order, fused)
     rows = reader.chunks(order[: max(n * 3, n + 10)])
     hits: list[Hit] = []
     kept_vectors: list[np.ndarray] = []

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        allow_inf_nan=False,  # "nan" passes no bound check silently; say it is not a number
     )
 
     @classmethod
@@ -91,8 +92,13 @@ class Settings(BaseSettings):
     query_threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding a question.")
     onnx_queries: bool = Field(
         True,
-        description="Embed questions with an ONNX export of the model (made once at build time, in the index "
-        "folder) instead of torch: the same vectors, and a cold `qabot ask` that never imports torch.",
+        description="Embed questions with an ONNX export of the model (made once per model at build time, in "
+        "onnx_cache_dir) instead of torch: the same vectors, and a cold `qabot ask` that never imports torch.",
+    )
+    onnx_cache_dir: Path | None = Field(
+        None,
+        description="Where the ONNX export is kept, one per model, shared by every index (empty: "
+        "$XDG_CACHE_HOME/qabot/onnx, else ~/.cache/qabot/onnx).",
     )
 
     # --- chunking

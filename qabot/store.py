@@ -20,6 +20,7 @@ stays small (schema, model, settings, counts); the per-source records live in SQ
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BuildLocked, IndexCorrupt, IndexMismatch, IndexMissing, SourceError
+from .errors import BuildLocked, ConfigError, IndexCorrupt, IndexMismatch, IndexMissing, QabotError, SourceError
 from .loader import SourceFile, list_sources
 from .records import IndexInfo
 
@@ -107,6 +108,13 @@ def list_generations(index_dir: Path) -> list[Path]:
 
 def current_generation(index_dir: Path) -> Path | None:
     """The folder CURRENT names, or None when nothing has been built."""
+    blocker = next((p for p in (index_dir, *index_dir.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "is a file" if blocker == index_dir else f"is inside {blocker}, which is a file"
+        raise ConfigError(
+            f"Index path {index_dir} {what}, not a folder: point --index (QABOT_INDEX_DIR) at a folder, "
+            "or move the file away."
+        )
     pointer = index_dir / CURRENT
     try:
         name = pointer.read_text(encoding="utf-8").strip()
@@ -127,6 +135,11 @@ def open_generation(index_dir: Path, model: str | None = None) -> Generation:
     path = current_generation(index_dir)
     if path is None:
         raise IndexMissing(f"No index in {index_dir}: run `qabot index build`.")
+    if not path.is_dir():
+        raise IndexCorrupt(
+            f"{index_dir / CURRENT} names generation {path.name}, which is not in {index_dir} (deleted?); "
+            "run `qabot index build`."
+        )
     manifest_file = path / MANIFEST
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
@@ -257,6 +270,7 @@ def connect(path: Path, readonly: bool = True) -> sqlite3.Connection:
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index folder's build lock, or fail at once if another build has it."""
+    current_generation(index_dir)  # an index path that is a file: a clear message, not mkdir's
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "a+") as handle:
         try:
@@ -267,6 +281,115 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def lock_if_idle(index_dir: Path) -> Iterator[bool]:
+    """Hold the build lock for the block if no build holds it (True), else yield False at once.
+
+    Never creates anything: an index folder that is read-only or absent yields False."""
+    try:
+        handle = open(index_dir / ".lock", "r+")  # noqa: SIM115 - closed below
+    except OSError:
+        yield False
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def leftovers(index_dir: Path) -> list[Path]:
+    """What killed builds left behind: temporary folders and pointers, and generations that were
+    never switched to (no manifest, or newer than the one CURRENT names)."""
+    if not index_dir.is_dir():
+        return []
+    try:
+        in_use = current_generation(index_dir)
+    except QabotError:
+        return []  # an unreadable CURRENT: leave every folder alone
+    number = generation_number(in_use.name) if in_use is not None else -1
+    found = []
+    for path in sorted(index_dir.iterdir()):
+        if path.name.startswith(TMP_PREFIX) or (
+            path.name.startswith(GEN_PREFIX)
+            and path.is_dir()
+            and (in_use is None or path.name != in_use.name)
+            and (not (path / MANIFEST).exists() or generation_number(path.name) > number)
+        ):
+            found.append(path)
+    return found
+
+
+def clean_leftovers(index_dir: Path) -> list[str]:
+    """Remove `leftovers`; the caller holds the build lock (so no live build is writing them)."""
+    removed = []
+    for path in leftovers(index_dir):
+        _remove(path)
+        removed.append(path.name)
+    return removed
+
+
+def clean_leftovers_if_idle(index_dir: Path) -> list[str] | None:
+    """`clean_leftovers` when no build is running (the names removed), else None (nothing touched)."""
+    with lock_if_idle(index_dir) as idle:
+        return clean_leftovers(index_dir) if idle else None
+
+
+def names_current(index_dir: Path, name: str) -> bool:
+    """True when CURRENT names generation `name`."""
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip() == name
+    except OSError:
+        return False
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes free for this user on the file system holding `path` (or its nearest existing parent)."""
+    for folder in (path, *path.parents):
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize
+    return 0
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes in the files under `path` (0 when it is gone)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+_FULL_WORDS = ("no space left", "disk is full", "database or disk is full", "requested and", "enospc", "quota")
+
+
+def out_of_space(exc: BaseException, free_after: int) -> bool:
+    """Whether `exc` (or what caused it) means the disk filled up.
+
+    Libraries say it in their own words (SQLite "database or disk is full", FAISS's write
+    check, numpy's "N requested and M written"); with less than 1 MB left on the disk when it
+    failed, any write error is taken to be that too."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(seen).lower() for word in _FULL_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return free_after < 1_000_000 and isinstance(exc, (OSError, RuntimeError, sqlite3.Error, ValueError))
 
 
 def new_generation_dir(index_dir: Path) -> tuple[Path, str]:
@@ -290,8 +413,12 @@ def publish(index_dir: Path, tmp: Path, name: str, manifest: dict[str, Any], kee
     os.replace(tmp, final)
     _fsync_dir(index_dir)
     pointer_tmp = index_dir / f"{TMP_PREFIX}{CURRENT}-{os.getpid()}"
-    _write_durably(pointer_tmp, name + "\n")
-    os.replace(pointer_tmp, index_dir / CURRENT)
+    try:
+        _write_durably(pointer_tmp, name + "\n")
+        os.replace(pointer_tmp, index_dir / CURRENT)
+    except BaseException:
+        _remove(pointer_tmp)
+        raise
     _fsync_dir(index_dir)
     prune(index_dir, keep)
     return final

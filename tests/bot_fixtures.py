@@ -24,6 +24,20 @@ from qabot.bot.format import check_embed, marked_numbers
 from qabot.bot.settings import DiscordSettings
 
 SEED_SOURCE = "000_1e0f96428eb82f3b.txt"
+SETTLE_SECONDS = 600.0
+
+# simcord waits a fixed 5 s for the bot to settle after connecting (not the settle_timeout
+# option): on a loaded machine, starting the bot can take longer. Give it the same patience.
+_settle_internal = simcord.Env._settle_internal
+
+
+async def _patient_settle(self: simcord.Env, *, timeout: float | None = None, **kw: Any) -> Any:
+    if timeout == 5.0:
+        timeout = self.settle_timeout
+    return await _settle_internal(self, timeout=timeout, **kw)
+
+
+simcord.Env._settle_internal = _patient_settle  # type: ignore[method-assign]
 
 
 def bot_settings(base: Any = None, **overrides: Any) -> DiscordSettings:
@@ -62,7 +76,10 @@ def run_scenario(engine: Any, settings: Any, scenario: Scenario, **env_options: 
 
     async def main() -> None:
         bot = create_bot(engine, settings)
-        options = {"approved_intents": discord.Intents.default(), "settle_timeout": 120.0, **env_options}
+        # simcord waits 5 s of wall-clock time for the bot to settle after each event; on a loaded
+        # machine a real retrieval (or a reindex) can take longer. Settling is waited on, not
+        # timed: the limit only stops a hung test.
+        options = {"approved_intents": discord.Intents.default(), "settle_timeout": SETTLE_SECONDS, **env_options}
         async with simcord.run(bot, **options) as env:
             guild = env.create_guild("Test Guild")
             channel = guild.create_text_channel("general")

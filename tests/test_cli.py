@@ -74,7 +74,7 @@ def test_ask_stdin_survives_bytes_that_are_not_utf8(built: tuple[Path, Path]) ->
     env = {**os.environ, "QABOT_SEEDS_DIR": str(seeds), "QABOT_INDEX_DIR": str(index)}
     proc = subprocess.run(
         [str(exe), "ask", "--json", "-"], input=b"how many missiles \xe9t\xe9 failed\nWhat did Trump tweet?\n",
-        capture_output=True, env=env, timeout=300, check=False,
+        capture_output=True, env=env, timeout=1800, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -149,7 +149,11 @@ def test_an_unwritable_index_folder_is_one_line(
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
     code, _, err = _run(["index", "build", "--seeds", str(seeds), "--index", str(blocker / "index")], capsys)
-    assert code == 1 and err.startswith("qabot: cannot use") and err.count("\n") == 1
+    assert code == 1 and err.count("\n") == 1
+    assert "which is a file, not a folder: point --index" in err and "--full" not in err
+    code, _, err = _run(["ask", "hi", "--seeds", str(seeds), "--index", str(blocker)], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert f"Index path {blocker} is a file, not a folder" in err and "--full" not in err
 
 
 @pytest.mark.slow
@@ -225,9 +229,9 @@ def test_console_script_runs_in_a_fresh_process(built: tuple[Path, Path]) -> Non
     env = {**os.environ, "QABOT_SEEDS_DIR": str(seeds), "QABOT_INDEX_DIR": str(index)}
     proc = subprocess.run(
         [*cmd, "ask", "--json", "How many ballistic missiles were launched?"],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        capture_output=True, text=True, env=env, timeout=1800, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "15 ballistic missiles" in json.loads(proc.stdout)["answer"]
-    proc = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0 and "index" in proc.stdout

@@ -78,7 +78,7 @@ def test_the_cli_prints_the_misspelt_variable_warning_as_one_line(tmp_path: Path
     env["QABOT_INDEX_DRI"] = str(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "qabot", "index", "status", "--index", str(tmp_path / "none")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=1200, check=False,
     )  # fmt: skip
     assert done.returncode == 1
     warning, error = done.stderr.splitlines()

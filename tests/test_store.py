@@ -223,7 +223,9 @@ def test_an_index_without_the_fast_query_encoder_gets_it_on_open(tmp_path: Path,
     QAEngine.from_settings(_settings(tmp_path, onnx_queries=False), embedder=_ExportingFake())
     fake = _ExportingFake()
     QAEngine.from_settings(_settings(tmp_path), embedder=fake)
-    assert fake.exported == [tmp_path / "index"] and fake.attached
+    from qabot.onnx_encoder import onnx_cache_dir
+
+    assert fake.exported == [onnx_cache_dir()] and fake.attached  # the shared cache, not the index folder
     off = _ExportingFake()
     QAEngine.from_settings(_settings(tmp_path, onnx_queries=False), embedder=off)
     assert off.exported == [] and not off.attached

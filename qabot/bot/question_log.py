@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import ConfigError, QabotError
+from ..errors import ConfigError, QuestionLogMissing
 from ..records import Answer
 
 SCHEMA = """
@@ -174,11 +174,11 @@ def dataset_line(row: dict[str, Any]) -> str:
 def export_dataset(log_path: Path, out: IO[str]) -> tuple[int, int]:
     """Write the rated questions of the log at `log_path` as a `qabot eval` dataset.
 
-    Returns (dataset lines, commented lines). Raises QabotError when there is no log.
+    Returns (dataset lines, commented lines). Raises QuestionLogMissing when there is no log.
     """
     path = Path(log_path).expanduser()
     if not path.is_file():
-        raise QabotError(
+        raise QuestionLogMissing(
             f"No question log at {path}: the bot writes it while it runs (QABOT_DISCORD_LOG); give --log PATH."
         )
     log = QuestionLog(path)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import BuildInterrupted, QabotError
+from ..errors import BuildInterrupted, ConfigError, QabotError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -120,11 +120,15 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
-    from ..errors import ConfigError
     from ..settings import Settings
 
     try:
         settings = Settings()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"The .env file in {Path.cwd()} is not UTF-8 (bad byte at offset {exc.start}): "
+            "save it as UTF-8 or remove it."
+        ) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
@@ -143,12 +147,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=update).resolved()
 
 
-def _consoles() -> tuple[Console, Console]:
-    from rich.console import Console
+def _consoles(word_wrap: bool = False) -> tuple[Console, Console]:
+    from .render import quiet_console
 
-    # soft_wrap: never insert line breaks of our own (pipes and files get whole lines);
+    # soft_wrap: never insert line breaks of our own (pipes and files get whole lines), unless
+    # `word_wrap` (the interactive REPL: rich breaks long answers between words, not mid-word);
     # highlight off: document text is shown as written, not re-coloured.
-    return Console(soft_wrap=True, highlight=False), Console(stderr=True, soft_wrap=True, highlight=False)
+    return quiet_console(soft_wrap=not word_wrap), quiet_console(stderr=True, soft_wrap=True)
 
 
 def _path_flags(settings: Settings) -> str:
@@ -168,7 +173,7 @@ def _open_engine(settings: Settings, err: Console) -> QAEngine:
     try:
         engine.reload(force=True)
     except IndexMissing:
-        err.print(f"No index in {settings.index_dir} yet: building it from {settings.seeds_dir} …")
+        err.print(f"No index in {settings.index_dir} yet: building it from {settings.seeds_dir} …", markup=False)
         with build_progress(err) as progress:
             report = engine.build(progress=progress)
         print_build(err, report)
@@ -176,8 +181,10 @@ def _open_engine(settings: Settings, err: Console) -> QAEngine:
     stale = engine.stale_sources()
     if stale:
         err.print(
-            f"[yellow]note: the index is stale ({len(stale)} source(s) changed since it was built); "
-            f"run `qabot index build{_path_flags(settings)}`.[/yellow]"
+            f"note: the index is stale ({len(stale)} source(s) changed since it was built); "
+            f"run `qabot index build{_path_flags(settings)}`.",
+            style="yellow",
+            markup=False,
         )
     return engine
 
@@ -208,7 +215,15 @@ def cmd_index_status(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     out, _ = _consoles()
+    from .. import store
+
+    pending = [p.name for p in store.leftovers(settings.index_dir)]
+    removed = store.clean_leftovers_if_idle(settings.index_dir) if pending else []
     print_info(out, status(settings, settings.model))
+    if removed:
+        out.print(f"removed {len(removed)} leftover(s) of killed builds: {', '.join(removed)}", markup=False)
+    elif removed is None:
+        out.print(f"a build is running; it is writing: {', '.join(pending)}", markup=False)
     return 0
 
 
@@ -229,6 +244,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             question = line.strip()
             if not question and not args.json:
                 continue
+            _pick_up_rebuilt_index(engine, err)
             try:
                 answer = engine.ask(question)
                 if args.generate:
@@ -251,7 +267,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if args.json:
                 print(answer_json(answer), flush=True)
             else:
-                out.print(f"[bold]Q:[/bold] {question}", markup=True, highlight=False)
+                from rich.text import Text
+
+                from .render import safe
+
+                out.print(Text.assemble(("Q:", "bold"), " ", safe(question)))
                 print_answer(out, answer)
                 out.print()
         return 0
@@ -274,6 +294,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pick_up_rebuilt_index(engine: QAEngine, err: Console) -> None:
+    """Switch a running stream to a newer index generation, as the REPL and the bot do.
+
+    A newer generation that cannot be opened is reported, and questions stay on the one in use."""
+    try:
+        engine.reload()
+    except QabotError as exc:
+        err.print(f"note: keeping {engine.generation}: {exc}", markup=False, style="yellow")
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from ..excerpt import make_excerpt, parse_target, stored_document
     from .render import print_excerpt
@@ -291,7 +321,7 @@ def cmd_repl(args: argparse.Namespace) -> int:
     from .repl import run_repl
 
     settings = _settings(args)
-    out, err = _consoles()
+    out, err = _consoles(word_wrap=sys.stdout.isatty())
     engine = _open_engine(settings, err)
     return run_repl(engine, out)
 
@@ -330,7 +360,9 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
         log_path = discord_settings(None).discord_log
         if log_path is None:
-            raise QabotError("The question log is off (QABOT_DISCORD_LOG is empty): give --log FILE.")
+            from ..errors import QuestionLogMissing
+
+            raise QuestionLogMissing("The question log is off (QABOT_DISCORD_LOG is empty): give --log FILE.")
     if args.out is None:
         lines, commented = export_dataset(log_path, sys.stdout)
     else:
@@ -370,11 +402,30 @@ def _with_paths(message: str, args: argparse.Namespace) -> str:
     return message.replace("`qabot index build", f"`qabot index build{flags}") if flags else message
 
 
+def _stdout_to_devnull() -> None:
+    """After the reader of standard output went away: send what is left nowhere (Python's
+    documented recipe), so the interpreter's last flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = COMMANDS[(args.command, getattr(args, "index_command", None) or getattr(args, "feedback_command", None))]
     try:
-        return handler(args)
+        code = _run(handler, args)
+        sys.stdout.flush()  # inside the guard: a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`qabot ask ... | head -1`): stop quietly, as other tools do.
+        _stdout_to_devnull()
+        return 0
+
+
+def _run(handler: Any, args: argparse.Namespace) -> int:
+    try:
+        return int(handler(args))
     except BuildInterrupted as exc:
         print(f"qabot: {_with_paths(str(exc), args)}", file=sys.stderr)
         return 130
@@ -385,10 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("qabot: interrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (`qabot ask ... | head -1`): stop quietly, as other tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        raise
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"qabot: cannot use{where}: {exc.strerror or exc}; check the path and its permissions.", file=sys.stderr)

@@ -29,6 +29,23 @@ def safe(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def safe_name(name: str) -> str:
+    """A file name on one line: line breaks and tabs shown as \\n, \\r, \\t (a name may hold them)."""
+    return safe(name.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
+
+
+def quiet_console(stderr: bool = False, soft_wrap: bool = True) -> Console:
+    """A rich console that never reads markup in what it is given as plain text, and whose
+    closed pipe raises BrokenPipeError (rich's own default exits with status 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(stderr=stderr, soft_wrap=soft_wrap, highlight=False)
+
+
 def _quote(text: str, limit: int = QUOTE_CHARS) -> str:
     flat = " ".join(safe(text).split())
     if len(flat) <= limit:
@@ -75,7 +92,7 @@ def print_answer(console: Console, answer: Answer) -> None:
     console.print(highlighted(answer))
     console.print()
     for n, cite in enumerate(answer.citations, start=1):
-        where = safe(source_line(cite))
+        where = safe_name(source_line(cite))  # a line break in a file name stays on one line
         console.print(f"[cyan]\\[{n}][/cyan] [green]{escape(where)}[/green]  [dim]“{escape(_quote(cite.text))}”[/dim]")
 
 
@@ -114,11 +131,11 @@ def print_excerpt(console: Console, excerpt: Excerpt) -> None:
 def print_info(console: Console, info: IndexInfo) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold]Index[/bold] {escape(info.index_dir)} ({info.generation}, built {info.built_at})")
+    console.print(f"[bold]Index[/bold] {escape(info.index_dir)} ({info.generation}, built {escape(info.built_at)})")
     console.print(f"model {escape(info.model)} ({info.dim} dimensions)")
     console.print(f"{info.documents} documents, {info.chunks} chunks, {info.sentences} sentences")
     if info.stale:
-        shown = ", ".join(info.stale[:5]) + (" …" if len(info.stale) > 5 else "")
+        shown = ", ".join(safe_name(s) for s in info.stale[:5]) + (" …" if len(info.stale) > 5 else "")
         console.print(
             f"[yellow]stale: {len(info.stale)} source(s) changed since the build ({escape(shown)}); "
             "run `qabot index build`[/yellow]"
@@ -131,7 +148,7 @@ def print_sources(console: Console, info: IndexInfo, limit: int = 50) -> None:
     from rich.markup import escape
 
     for source in info.sources[:limit]:
-        console.print(f"  {escape(source)}")
+        console.print(f"  {escape(safe_name(source))}")
     if len(info.sources) > limit:
         console.print(f"  … and {len(info.sources) - limit} more")
 
@@ -140,7 +157,7 @@ def print_build(console: Console, report: BuildReport) -> None:
     from rich.markup import escape
 
     for skipped in report.skipped:
-        console.print(f"[yellow]skipped {escape(skipped.source)}: {escape(skipped.reason)}[/yellow]")
+        console.print(f"[yellow]skipped {escape(safe_name(skipped.source))}: {escape(skipped.reason)}[/yellow]")
     if report.unchanged:
         console.print(
             f"Index is up to date ({report.generation}, {report.documents} documents): nothing changed since "

@@ -110,7 +110,7 @@ def run_repl(engine: QAEngine, console: Console) -> int:
             console.print("[dim]cancelled[/dim]")
             continue
         except QabotError as exc:
-            console.print(f"[red]{exc}[/red]", highlight=False)
+            console.print(str(exc), style="red", markup=False, highlight=False)
             continue
         print_answer(console, answer)
         console.print()
