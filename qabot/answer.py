@@ -28,6 +28,7 @@ from .question import (
     find_spans,
     focus_found,
     is_fragment,
+    names_subject,
     subject_found,
 )
 from .records import Answer, Citation, Hit, ShortAnswer
@@ -60,9 +61,15 @@ W_COS, W_COVER, W_RANK, W_TYPE = 0.45, 0.40, 0.10, 0.30
 SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer to
+TITLE_SPARE = 1  # passages beyond answer_passages that may stand in for title-only chunks
 SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
 FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
 SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
+# A sentence very close to the question (cosine and coverage at least these) passes the support
+# check even when its words miss the question's rarest words, which stand in for a subject the
+# question does not name (a paraphrase: "rockets" for "missiles"); docs/quality.md #54.
+PARAPHRASE_COSINE = 0.45
+PARAPHRASE_COVERAGE = 0.30
 # Abstention model: logistic regression over the answer's signals, fitted by
 # scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl, eval/wiki-train.jsonl and
 # eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
@@ -207,16 +214,24 @@ def candidates(
             weights.setdefault(stem, CONTEXT_WEIGHT * weight)
     kind = question_kind(question)
     asked = set(weights)
-    rows = reader.chunks([h.chunk_id for h in hits[:passages]])
+    rows = reader.chunks([h.chunk_id for h in hits[: passages + TITLE_SPARE]])
     out: list[Candidate] = []
     seen: set[tuple[str, int]] = set()
-    for rank, hit in enumerate(hits[:passages]):
+    used = 0
+    for rank, hit in enumerate(hits[: passages + TITLE_SPARE]):
+        if used >= passages:
+            break
         row = rows[hit.chunk_id]
         _, text = reader.document(row.doc_id)
         sents = reader.sentences(row.sent_lo, row.sent_hi)
         if not sents:
             continue
         first_start = len(text) - len(text.lstrip())  # where the document's first line begins
+        if kind != "title" and all(
+            x.start == first_start and not _ends_like_a_sentence(text[x.start : x.end]) for x in sents
+        ):
+            continue  # a chunk that is only a title: the next passage takes its place
+        used += 1
         title = text[first_start : first_start + 200].split("\n", 1)[0].strip()
         vecs = np.asarray(reader.sentence_vectors[sents[0].sentence_id : sents[-1].sentence_id + 1], dtype=np.float32)
         cosines = vecs @ query_vec
@@ -280,19 +295,45 @@ class Supported:
     end: int
 
 
-def supported(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> Supported | None:
-    """The candidate with its short answer when it passes the support check, else None."""
+SUBJECT_NAMED, FOCUS, SPAN, SUBJECT_RARE = 1, 2, 4, 8  # the parts of the support check
+
+
+def support_failure(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float]) -> int:
+    """The parts of the support check the candidate fails, as a bit mask (0 when it passes)."""
+    failed = 0
     if not subject_found(analysis, cand.text, cand.title, cand.before, idf):
-        return None
+        failed |= SUBJECT_NAMED if names_subject(analysis) else SUBJECT_RARE
     if not focus_found(analysis, cand.text, cand.before):
+        failed |= FOCUS
+    is_title = cand.title != "" and cand.text.strip() == cand.title
+    if not find_spans(analysis, cand.text, is_title=is_title):
+        failed |= SPAN
+    return failed
+
+
+def supported(
+    analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float], soft: bool = False
+) -> Supported | None:
+    """The candidate with its short answer when it passes the support check, else None.
+
+    With `soft`, a sentence very close to the question (PARAPHRASE_COSINE, PARAPHRASE_COVERAGE)
+    may lack the rarest words that stand in for a subject the question does not name; a named
+    subject, the asked event and a span of the asked type must still be there.
+    """
+    failed = support_failure(analysis, cand, idf)
+    if failed and not (soft and _softly_supported(cand, failed)):
         return None
     is_title = cand.title != "" and cand.text.strip() == cand.title
     spans = find_spans(analysis, cand.text, is_title=is_title)
-    if not spans:
-        return None
     best = min(spans, key=lambda f: (-_span_preference(analysis, cand.text, f.start, f.end), f.start))
     start, end = _widen(analysis, cand.text, best.start, best.end, best.kind)
     return Supported(cand, start, end)
+
+
+def _softly_supported(cand: Candidate, failed: int) -> bool:
+    if failed != SUBJECT_RARE:
+        return False  # a missing name, event or span of the asked type stays a refusal (#54)
+    return cand.cosine >= PARAPHRASE_COSINE and cand.coverage >= PARAPHRASE_COVERAGE
 
 
 _PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
@@ -375,12 +416,17 @@ def compose(
         return Answer(question, None, (), 0.0, {})
     analysis = analysis or analyze(question)
     found: Supported | None = None
+    softly: Supported | None = None
     for cand in ranked[:SUPPORT_DEPTH]:
         if cand.score < SUPPORT_RATIO * ranked[0].score:
             break
         found = supported(analysis, cand, idf or {})
         if found is not None:
             break
+        if softly is None:
+            softly = supported(analysis, cand, idf or {}, soft=True)
+    soft = found is None and softly is not None
+    found = found or softly
     best = found.candidate if found is not None else ranked[0]
     cover = best.coverage
     if found is not None and idf and is_fragment(best.text):
@@ -399,6 +445,8 @@ def compose(
         "number_missing": number_missing(question, hits[best.passage_rank].text),
         "supported": 1.0 if found is not None else 0.0,
         "support_rank": float(ranked.index(best)),
+        "support_failure": float(support_failure(analysis, ranked[0], idf or {})),
+        "soft": 1.0 if soft else 0.0,
         **(question_signals or {}),
     }
     if embed is not None and question_vec is not None:

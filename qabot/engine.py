@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import backends, store
-from .answer import candidates, compose, question_weights, unknown_share
+from .answer import TITLE_SPARE, candidates, compose, question_weights, unknown_share
 from .backends import IndexView
 from .builder import BuildProgress, build
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
@@ -262,7 +262,7 @@ class QAEngine:
         query = f"{earlier} {text}" if earlier else text
         qvec = self.embedder.embed_query(query)
         params = FusionParams.from_settings(s)
-        hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages), params)
+        hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages + TITLE_SPARE), params)
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
         own = self.embedder.embed_query(text) if earlier else qvec
         idf = question_weights(snap.reader, f"{earlier} {text}" if earlier else text)

@@ -17,6 +17,7 @@ descriptions whose focus is "role").
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -1088,9 +1089,10 @@ def _close(stem: str, present: set[str]) -> bool:
         return True
     if len(stem) < 5:
         return False
-    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.distance import OSA
 
-    return any(abs(len(p) - len(stem)) <= 1 and Levenshtein.distance(p, stem, score_cutoff=1) <= 1 for p in present)
+    # one edit, a swap of two neighbouring letters counting as one ("andriod")
+    return any(abs(len(p) - len(stem)) <= 1 and OSA.distance(p, stem, score_cutoff=1) <= 1 for p in present)
 
 
 _US = re.compile(r"\b(?:U\.S\.A?\.?|USA|US|U\.S|America)(?![\w.])")
@@ -1098,7 +1100,8 @@ _US = re.compile(r"\b(?:U\.S\.A?\.?|USA|US|U\.S|America)(?![\w.])")
 
 def _entity_stems(text: str) -> list[str]:
     """Stems, with the many spellings of the United States as one."""
-    return tokenize(_US.sub("Usacountry", text))
+    folded = unicodedata.normalize("NFKD", _US.sub("Usacountry", text))
+    return tokenize("".join(c for c in folded if not unicodedata.combining(c)))  # "Çatalhöyük" is "Catalhoyuk"
 
 
 def is_fragment(sentence: str) -> bool:
@@ -1109,6 +1112,23 @@ def is_fragment(sentence: str) -> bool:
 SUBJECT_RAREST = 2  # with no named entity, one of the question's 2 rarest words stands for the subject
 
 
+# Words that point at the document itself ("according to the headline", "in the picture"), never its subject.
+_META_STEMS = frozenset(tokenize("headline article picture photo photograph image caption story report text document"))
+
+
+def _in_wh_phrase(question: QuestionAnalysis, index: int) -> bool:
+    """Is the index-th name part of the thing asked for ("Which TV network ...")? Only with another name."""
+    if len(question.subjects) < 2:
+        return False
+    name = re.escape(question.subjects[index])
+    return bool(re.match(rf"\s*(?:which|what)\s+(?:\w+\s+)?{name}\b", question.text, re.IGNORECASE))
+
+
+def names_subject(question: QuestionAnalysis) -> bool:
+    """Does the question name its subject (rather than leave it to its rarest words)?"""
+    return any(g and not _in_wh_phrase(question, i) for i, g in enumerate(question.subject_stems))
+
+
 def subject_found(question: QuestionAnalysis, sentence: str, title: str, before: str, idf: dict[str, float]) -> bool:
     """Is the sentence about the question's subject?
 
@@ -1117,13 +1137,13 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
     fragment ("(Corporal Jered T. Stone/USMC)") is about what the sentence before it says. With no named entity in the
     question, its rarest content word stands for the subject.
     """
-    present = set(_entity_stems(sentence)) | set(_entity_stems(title))
+    present = set(_entity_stems(sentence)) | set(_entity_stems(title)) | set(tokenize(f"{title} {sentence}"))
     if before and (is_fragment(sentence) or _ANAPHORA.search(sentence)):
         present |= set(_entity_stems(before))
-    groups = [g for g in question.subject_stems if g]
+    groups = [g for i, g in enumerate(question.subject_stems) if g and not _in_wh_phrase(question, i)]
     if not groups:
-        known = [s for s in question.stems if idf.get(s, 0.0) > 0]
-        rare = sorted(known, key=lambda s: -idf.get(s, 0.0))[:SUBJECT_RAREST]
+        known = [s for s in question.stems - _META_STEMS if idf.get(s, 0.0) > 0]
+        rare = sorted(known, key=lambda s: (-idf.get(s, 0.0), s))[:SUBJECT_RAREST]
         return any(_close(s, present) for s in rare) if rare else True
     main = groups[0]  # the first name the question gives is what it is about
     return all(_close(s, present) for s in main)
