@@ -6,6 +6,7 @@ passed to the client and never logged or shown: messages name the URI and the da
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -37,6 +38,9 @@ def connect(settings: Settings) -> Any:
         raise ConfigError(
             "QABOT_BACKEND=milvus needs the Milvus client: pip install 'qabot[milvus]' (or set QABOT_BACKEND=faiss)."
         ) from exc
+    # pymilvus logs its own connection-recovery failures with tracebacks on stderr; qabot turns
+    # every failure into one line itself, so only pymilvus's critical messages are let through.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     kwargs: dict[str, Any] = {"uri": settings.milvus_uri, "timeout": CONNECT_TIMEOUT}
     if not settings.milvus_uri.endswith(".db"):
         kwargs["grpc_options"] = dict(GRPC_OPTIONS)
