@@ -304,6 +304,12 @@ def test_an_interrupted_copy_leaves_the_alias_on_the_previous_generation(
     assert engine.ask("How many of the missiles failed?").text == before.text
     engine.build()  # the next build copies again and switches
     assert engine.generation == "cut_gen_000002"
+    # A copy whose build died with the server (nothing could drop it): the next build drops it,
+    # even when it has nothing to copy.
+    client.create_collection("cut_gen_000003", dimension=4)
+    engine.build()
+    assert engine.generation == "cut_gen_000002"
+    assert not [n for n in client.list_collections() if n.startswith("cut_gen_000003")]
 
 
 @pytest.mark.slow

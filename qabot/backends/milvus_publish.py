@@ -37,7 +37,8 @@ INSERT_BATCH = 256
 def publish(settings: Settings, model: str, progress: BuildProgress | None = None) -> str:
     """Make the folder's current generation the one Milvus serves; its collection name.
 
-    Nothing is copied when the alias already names a copy of that same generation.
+    Nothing is copied when the alias already names a copy of that same generation (leftovers of
+    an interrupted copy are still dropped).
     """
     local = store.open_generation(settings.index_dir, model=model)
     client = connect(settings)
@@ -59,6 +60,7 @@ def _publish(
     if in_use is not None:
         manifest = read_manifest(settings, client, in_use)
         if manifest is not None and manifest.get("milvus", {}).get("origin") == origin:
+            prune(settings, client, settings.keep_generations)  # leftovers of a build that died mid-copy
             return in_use
     names = call(settings, client.list_collections)
     numbers = [n for name in names if (n := layout.generation_number(prefix, name)) is not None]
