@@ -316,6 +316,7 @@ def test_an_interrupted_copy_leaves_the_alias_on_the_previous_generation(
 def test_collections_made_by_another_model_or_not_by_qabot_are_refused(
     lite: LiteServer, milvus_engine: Any, embedder: Any
 ) -> None:
+    from qabot.backends.milvus_publish import publish
     from qabot.backends.milvus_reader import MilvusIndex
 
     settings = milvus_engine.settings
@@ -324,8 +325,20 @@ def test_collections_made_by_another_model_or_not_by_qabot_are_refused(
     client = _client(lite)
     client.create_collection("strangers", dimension=4)
     client.create_alias(collection_name="strangers", alias="stranger")
-    with pytest.raises(IndexMismatch, match="not made by qabot"):
+    with pytest.raises(IndexMismatch, match="names collection 'strangers', which qabot did not make"):
         MilvusIndex(settings.model_copy(update={"milvus_collection": "stranger"}), embedder.model_id)
+    with pytest.raises(IndexMismatch, match="names collection 'strangers', which qabot did not make"):
+        publish(settings.model_copy(update={"milvus_collection": "stranger"}), embedder.model_id)
+    assert client.describe_alias(alias="stranger")["collection_name"] == "strangers"  # never moved
+    with pytest.raises(IndexMismatch, match="already has a collection named 'strangers'"):
+        MilvusIndex(settings.model_copy(update={"milvus_collection": "strangers"}), embedder.model_id)
+    with pytest.raises(IndexMismatch, match="already has a collection named 'strangers'"):
+        publish(settings.model_copy(update={"milvus_collection": "strangers"}), embedder.model_id)
+    assert not [n for n in client.list_collections() if n.startswith("strangers_gen")]
+    client.create_collection("halfway_gen_000001", dimension=4)  # qabot's name, no manifest
+    client.create_alias(collection_name="halfway_gen_000001", alias="halfway")
+    with pytest.raises(IndexMismatch, match="no qabot manifest.*index build --full"):
+        MilvusIndex(settings.model_copy(update={"milvus_collection": "halfway"}), embedder.model_id)
     with pytest.raises(IndexMissing, match="run `qabot index build`"):
         MilvusIndex(settings.model_copy(update={"milvus_collection": "nothing_here"}), embedder.model_id)
 

@@ -27,7 +27,7 @@ from ..reader import ChunkRow, SentenceRow
 from ..settings import Settings
 from . import milvus_layout as layout
 from .milvus_client import call, connect, where
-from .milvus_publish import current_collection, read_manifest
+from .milvus_publish import current_collection, read_manifest, refuse_foreign
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,6 +46,7 @@ class MilvusIndex:
         self._settings = settings
         self._client = connect(settings)
         collection = current_collection(settings, self._client)
+        refuse_foreign(settings, self._client, collection)
         if collection is None:
             raise IndexMissing(
                 f"No index in {where(settings)} (alias {settings.milvus_collection!r}): run `qabot index build`."
@@ -53,8 +54,8 @@ class MilvusIndex:
         manifest = read_manifest(settings, self._client, collection)
         if manifest is None or manifest.get("milvus", {}).get("layout") is None:
             raise IndexMismatch(
-                f"Collection {collection!r} in {where(settings)} was not made by qabot (or is incomplete): "
-                f"choose another QABOT_MILVUS_COLLECTION, or {REBUILD}."
+                f"Collection {collection!r} in {where(settings)} has no qabot manifest (incomplete): {REBUILD}, "
+                "or choose another QABOT_MILVUS_COLLECTION."
             )
         if manifest.get("schema") != store.SCHEMA_VERSION or manifest["milvus"]["layout"] != layout.LAYOUT_VERSION:
             raise IndexMismatch(
