@@ -337,7 +337,7 @@ def test_collections_made_by_another_model_or_not_by_qabot_are_refused(
     assert not [n for n in client.list_collections() if n.startswith("strangers_gen")]
     client.create_collection("halfway_gen_000001", dimension=4)  # qabot's name, no manifest
     client.create_alias(collection_name="halfway_gen_000001", alias="halfway")
-    with pytest.raises(IndexMismatch, match="no qabot manifest.*index build --full"):
+    with pytest.raises(IndexMismatch, match=r"no qabot manifest.*index build --full"):
         MilvusIndex(settings.model_copy(update={"milvus_collection": "halfway"}), embedder.model_id)
     with pytest.raises(IndexMissing, match="run `qabot index build`"):
         MilvusIndex(settings.model_copy(update={"milvus_collection": "nothing_here"}), embedder.model_id)
