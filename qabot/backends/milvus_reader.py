@@ -403,8 +403,11 @@ class _Lexical:
         if not words:
             return empty
         hits = self._index.search("sparse", [" ".join(words)], k, "BM25")
-        # Milvus Lite reports BM25 as a negated distance; servers as a positive score.
-        hits = sorted(((cid, abs(score)) for cid, score in hits if score != 0), key=lambda h: (-h[1], h[0]))
+        # Milvus Lite reports BM25 as a negated distance; servers as a positive score. Milvus's BM25
+        # has Lucene's constant factor (k1 + 1), bm25s's does not: divided out, the scores are the
+        # folder's own (the ranking never depended on it; the `top_lexical` signal does).
+        scale = layout.BM25_K1 + 1
+        hits = sorted(((cid, abs(score) / scale) for cid, score in hits if score != 0), key=lambda h: (-h[1], h[0]))
         return np.asarray([h[0] for h in hits], dtype=np.int64), np.asarray([h[1] for h in hits], dtype=np.float32)
 
 
