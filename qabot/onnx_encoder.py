@@ -377,6 +377,23 @@ class OnnxQueryEncoder:
         """The `tokenizers` tokenizer questions are cut with (truncated and padded as the model expects)."""
         return self.load()[0]
 
+    def start_loading(self) -> None:
+        """Create the session in a background thread, so it overlaps with opening the index.
+
+        onnxruntime releases the GIL while it reads and prepares the graph (~0.3 s, a third of a
+        cold `qabot ask`). The first question waits for it on the lock; a load that fails here
+        is tried again, and reported, by that question. Not a daemon: the process waits for it
+        at exit rather than tearing onnxruntime down in the middle of building a session.
+        """
+        if self._session is not None:
+            return
+
+        def load_quietly() -> None:
+            with contextlib.suppress(Exception):
+                self.load()
+
+        threading.Thread(target=load_quietly, name="qabot-onnx-load").start()
+
     def load(self) -> tuple[Any, Any]:
         """The tokenizer and the onnxruntime session, created on first use."""
         with self._lock:
