@@ -112,6 +112,11 @@ def test_export_folder_contents(export_dir: Path) -> None:
     assert meta["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
     assert (export_dir / meta["graph"]).is_file()
     assert [p.name for p in export_dir.glob("*.onnx")] == [meta["graph"]]  # only the graph that is run
+    # Its weights apart (ONNX external data), so a question's session does not parse 90 MB of protobuf.
+    assert meta["weights"] == meta["graph"] + ".data"
+    assert (export_dir / meta["weights"]).stat().st_size > 50_000_000
+    assert (export_dir / meta["graph"]).stat().st_size < 1_000_000
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in export_dir.iterdir())
     assert (export_dir / "tokenizer.json").is_file()
     leftovers = [p.name for p in export_dir.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
