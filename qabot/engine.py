@@ -219,11 +219,19 @@ class QAEngine:
         Without a seeds folder given (flag, QABOT_SEEDS_DIR or code), the folder the index was
         built from is the one compared.
         """
+        return backends.stale_sources(self.settings, self._state.reader, self._seeds_compared())
+
+    def stale_count(self) -> int:
+        """len(stale_sources()), with removed sources counted rather than read and listed (a large index)."""
+        if self.settings.backend == "milvus":
+            return len(self.stale_sources())
+        return store.stale_count(self._seeds_compared(), self._state.reader.generation)
+
+    def _seeds_compared(self) -> Path:
         manifest = self._state.reader.manifest
-        seeds = self.settings.seeds_dir
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
-            seeds = Path(manifest["seeds_dir"])
-        return backends.stale_sources(self.settings, self._state.reader, seeds)
+            return Path(manifest["seeds_dir"])
+        return self.settings.seeds_dir
 
     def document_text(self, source: str) -> str | None:
         """The text a source's citation offsets index (as stored in the index); None when not indexed."""

@@ -199,21 +199,21 @@ def _open_engine(
         print_build(err, report)
         return engine
     if check_stale:
-        _note_stale(err, settings, engine.stale_sources())
+        _note_stale(err, settings, engine.stale_count())
     return engine
 
 
-def _note_stale(err: Console, settings: Settings, stale: list[str]) -> None:
+def _note_stale(err: Console, settings: Settings, stale: int) -> None:
     if stale:
         err.print(
-            f"note: the index is stale ({len(stale)} source(s) changed since it was built); "
+            f"note: the index is stale ({stale} source(s) changed since it was built); "
             f"run `qabot index build{_path_flags(settings)}`.",
             style="yellow",
             markup=False,
         )
 
 
-def _stale_in_background(engine: QAEngine) -> Callable[[], list[str]]:
+def _stale_in_background(engine: QAEngine) -> Callable[[], int]:
     """Compare the seeds folder with the index (a stat of every file) while a question is answered.
 
     Most of a cold `qabot ask` waits on onnxruntime, which lets other threads run meanwhile;
@@ -225,18 +225,18 @@ def _stale_in_background(engine: QAEngine) -> Callable[[], list[str]]:
 
     def check() -> None:
         try:
-            out["stale"] = engine.stale_sources()
+            out["stale"] = engine.stale_count()
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             out["error"] = exc
 
     worker = threading.Thread(target=check, name="qabot-stale-check")
     worker.start()
 
-    def result() -> list[str]:
+    def result() -> int:
         worker.join()
         if "error" in out:
             raise out["error"]
-        stale: list[str] = out["stale"]
+        stale: int = out["stale"]
         return stale
 
     return result
