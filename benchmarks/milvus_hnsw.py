@@ -67,7 +67,9 @@ def run(index: Path, total: int, uri: str | None, token: str | None) -> dict[str
     import numpy as np
     from pymilvus import DataType, MilvusClient
 
+    from qabot import Settings
     from qabot.backends import milvus_layout as layout
+    from qabot.backends.milvus_publish import wait_for_index
     from qabot.embedder import SentenceTransformerEmbedder
 
     data, n_real = _vectors(index, total)
@@ -76,7 +78,7 @@ def run(index: Path, total: int, uri: str | None, token: str | None) -> dict[str
     queries = np.stack([embedder.embed_query(q) for q in questions]).astype(np.float32)
     exact = faiss.IndexFlatIP(data.shape[1])
     exact.add(data)
-    _, truth = exact.search(queries, 40)
+    truth_scores, truth = exact.search(queries, 40)
     out: dict[str, Any] = {"vectors": len(data), "real_vectors": n_real, "questions": len(questions)}
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qabot-bench-hnsw-")))
@@ -88,16 +90,19 @@ def run(index: Path, total: int, uri: str | None, token: str | None) -> dict[str
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=data.shape[1])
         params = layout.chunk_index_params(client, len(data), False)  # what qabot creates at this size
-        out["index"] = [dict(p) for p in params]
+        out["index"] = [{"type": p.index_type, **p.get_index_configs()} for p in params]
         client.create_collection(COLLECTION, schema=schema, index_params=params)
         began = time.perf_counter()
         for lo in range(0, len(data), 2000):
             rows = [{"id": j, "vector": data[j].tolist()} for j in range(lo, min(lo + 2000, len(data)))]
             client.insert(COLLECTION, rows)
         client.flush(COLLECTION)
+        wait_for_index(Settings(milvus_uri=server), client, COLLECTION, len(data))  # as a qabot build does
         client.load_collection(COLLECTION)
         out["insert_flush_load_s"] = round(time.perf_counter() - began, 1)
         out["server_version"] = str(client.get_server_version())
+        time.sleep(5)  # past the default (bounded) consistency window
+        out["rows_searchable"] = int(client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"])
         results = []
         try:
             for ef in (64, layout.HNSW_EF, 256):
@@ -111,7 +116,13 @@ def run(index: Path, total: int, uri: str | None, token: str | None) -> dict[str
                         found.append([int(h["id"]) for h in hits[0]])
                     ms = (time.perf_counter() - t) * 1000 / len(queries)
                     recall = float(np.mean([len(set(f) & set(truth[i][:k])) / k for i, f in enumerate(found)]))
-                    row = {"ef": max(ef, k), "k": k, "recall": round(recall, 4), "ms_per_search": round(ms, 2)}
+                    # a hit whose exact score ties the k-th best counts too (near-identical vectors)
+                    tied = float(np.mean([
+                        sum(float(data[j] @ queries[i]) >= truth_scores[i][k - 1] - 1e-5 for j in f[:k]) / k
+                        for i, f in enumerate(found)
+                    ]))  # fmt: skip
+                    row = {"ef": max(ef, k), "k": k, "recall": round(recall, 4), "recall_ties": round(tied, 4),
+                           "ms_per_search": round(ms, 2)}  # fmt: skip
                     results.append(row)
         finally:
             client.drop_collection(COLLECTION)
@@ -123,13 +134,17 @@ def run(index: Path, total: int, uri: str | None, token: str | None) -> dict[str
 
 def render(r: dict[str, Any]) -> str:
     lines = [
-        f"Milvus {r['server_version']} HNSW {r['index'][0].get('params', {})}: {r['vectors']:,} vectors "
+        f"Milvus {r['server_version']} {r['index'][0]}: {r['vectors']:,} vectors "
         f"({r['real_vectors']:,} real), {r['questions']} questions, exact search as truth",
-        f"{'ef':>5} {'k':>4} {'recall@k':>9} {'ms/search':>10}",
+        f"rows searchable: {r['rows_searchable']:,}",
+        f"{'ef':>5} {'k':>4} {'recall@k':>9} {'with ties':>10} {'ms/search':>10}",
     ]
     for row in r["results"]:
         mark = "  <- qabot" if row["ef"] == max(r["qabot_ef"], row["k"]) else ""
-        lines.append(f"{row['ef']:>5} {row['k']:>4} {row['recall']:>9.4f} {row['ms_per_search']:>10}{mark}")
+        lines.append(
+            f"{row['ef']:>5} {row['k']:>4} {row['recall']:>9.4f} {row['recall_ties']:>10.4f} "
+            f"{row['ms_per_search']:>10}{mark}"
+        )
     return "\n".join(lines)
 
 

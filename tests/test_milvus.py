@@ -344,6 +344,21 @@ def test_collections_made_by_another_model_or_not_by_qabot_are_refused(
 
 
 @pytest.mark.slow
+def test_a_database_that_does_not_exist_is_one_line(
+    lite: LiteServer, milvus_engine: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qabot.cli import main
+
+    for key, value in {"QABOT_BACKEND": "milvus", "QABOT_MILVUS_URI": lite.uri, "QABOT_MILVUS_DB": "nosuchdb",
+                       "QABOT_MILVUS_COLLECTION": "seed"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    assert main(["index", "status"]) == 1
+    err = capsys.readouterr().err
+    want = f"qabot: Milvus at {lite.uri}, database 'nosuchdb': no such database; create it or fix QABOT_MILVUS_DB.\n"
+    assert err == want
+
+
+@pytest.mark.slow
 def test_milvus_lite_file_in_process(tmp_path: Path, embedder: Any, seed_engine: Any) -> None:
     """QABOT_MILVUS_URI=./x.db: Milvus Lite inside the qabot process (one process per file)."""
     from qabot import QAEngine

@@ -6,6 +6,7 @@ passed to the client and never logged or shown: messages name the URI and the da
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -49,7 +50,7 @@ def connect(settings: Settings) -> Any:
     if settings.milvus_db:
         kwargs["db_name"] = settings.milvus_db
     try:
-        return MilvusClient(**kwargs)
+        client = MilvusClient(**kwargs)
     except Exception as exc:  # a server that answers but refuses says little more than "cannot connect"
         error = translate(settings, exc)
         if str(error).startswith("Cannot reach") and _listening(settings.milvus_uri):
@@ -58,6 +59,16 @@ def connect(settings: Settings) -> Any:
                 "('user:password' or an API key) and QABOT_MILVUS_DB."
             )
         raise error from exc
+    if settings.milvus_db:  # some servers (2.3) accept a database that does not exist and find nothing in it
+        try:
+            databases = client.list_databases()
+        except Exception:  # noqa: BLE001 - a user allowed into one database may not list them
+            databases = None
+        if databases is not None and settings.milvus_db not in databases:
+            with contextlib.suppress(Exception):
+                client.close()
+            raise IndexUnreachable(f"{where(settings)}: no such database; create it or fix QABOT_MILVUS_DB.")
+    return client
 
 
 def _listening(uri: str) -> bool:

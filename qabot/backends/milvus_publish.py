@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..builder import BuildProgress
 
 INSERT_BATCH = 256
+INDEX_WAIT = 3600.0  # seconds the server may take to build the HNSW index of a large generation
 
 
 def publish(settings: Settings, model: str, progress: BuildProgress | None = None) -> str:
@@ -204,6 +205,8 @@ def _copy(
         reader.close()
     call(settings, lambda: client.flush(name))
     call(settings, lambda: client.flush(meta))
+    if n_chunks > layout.FLAT_UP_TO:
+        wait_for_index(settings, client, name, n_chunks)
     call(settings, lambda: client.load_collection(name))
     call(settings, lambda: client.load_collection(meta))
     held = _count(settings, client, name)
@@ -226,6 +229,23 @@ def _copy(
             return
         time.sleep(0.2)
     raise IndexMissing(f"{where(settings)} did not keep the manifest of {name}: build again.")
+
+
+def wait_for_index(settings: Settings, client: Any, name: str, rows: int, field: str = "vector") -> None:
+    """Until the server has built the HNSW index of every flushed row (it does so in the
+    background): before that, Milvus searches the segments without it through an interim index,
+    with a lower recall. Not needed for FLAT, which is exact either way."""
+    deadline = time.monotonic() + INDEX_WAIT
+    while True:
+        info = call(settings, lambda: client.describe_index(name, index_name=field)) or {}
+        state = str(info.get("state", "Finished"))
+        if state == "Failed":
+            raise IndexMissing(f"{where(settings)} could not index {name}: {info.get('index_state_fail_reason', '?')}.")
+        if state == "Finished" and int(info.get("indexed_rows", rows)) >= rows:
+            return
+        if time.monotonic() > deadline:
+            raise IndexMissing(f"{where(settings)} had not indexed {name} after {INDEX_WAIT:.0f} s: build again.")
+        time.sleep(1.0)
 
 
 def _count(settings: Settings, client: Any, name: str) -> int:
