@@ -1149,6 +1149,26 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
     return all(_close(s, present) for s in main)
 
 
+def subject_groups(question: QuestionAnalysis) -> list[frozenset[str]]:
+    """The stems of each subject the question names (names inside the asked-for phrase left out)."""
+    return [g for i, g in enumerate(question.subject_stems) if g and not _in_wh_phrase(question, i)]
+
+
+def predicate_stems(question: QuestionAnalysis) -> list[str]:
+    """What the question asks about its subject: its content stems that are not the subject's."""
+    return sorted(s for s in question.predicate if s not in _GENERIC and s not in _META_STEMS)
+
+
+def near_stem(stem: str, present: set[str]) -> bool:
+    """The stem, or one within a typo of it, is among `present`."""
+    return _close(stem, present)
+
+
+def entity_stems(text: str) -> list[str]:
+    """Stems of a name, accents folded and the spellings of the United States made one."""
+    return _entity_stems(text)
+
+
 def focus_found(question: QuestionAnalysis, sentence: str, before: str = "") -> bool:
     """The event or noun asked about ("born", "founded", "how many children") is in the sentence."""
     focus = (question.focus or "").lower()
