@@ -5,14 +5,14 @@ Every candidate sentence comes from the top retrieved passages and is scored on
   - how much of the question's rare words it contains (IDF-weighted coverage),
   - the rank of its passage, and
   - whether it holds the kind of thing asked for (a number for "how many", ...).
-Whether to answer at all is decided from the same signals by a logistic model fitted
-on the labelled development set (see docs/quality.md); below the threshold qabot says
-"The documents don't say." rather than quote something loosely related.
+The best few are then judged by the learned support check (`support_model.py`): the most
+probable statement of the asked-for fact is the answer; when even that is below the threshold,
+qabot says "The documents don't say." rather than quote something loosely related
+(docs/quality.md #55).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,13 +24,12 @@ from .question import (
     analyze,
     find_spans,
     focus_found,
-    is_fragment,
     names_subject,
     subject_found,
 )
 from .records import Answer, Citation, Hit, ShortAnswer
 from .span_model import best_span
-from .support_model import COPULA, FEATURES, SupportContext, feature_matrix, probabilities
+from .support_model import COPULA, FEATURES, REQUEST, SupportContext, feature_matrix, probabilities
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,25 +60,7 @@ SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer to
 TITLE_SPARE = 1  # passages beyond answer_passages that may stand in for title-only chunks
-SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
 LEARNED_DEPTH = 8  # how many of the best sentences the learned support check scores
-FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
-SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
-# A sentence very close to the question (cosine and coverage at least these) passes the support
-# check even when its words miss the question's rarest words, which stand in for a subject the
-# question does not name (a paraphrase: "rockets" for "missiles"); docs/quality.md #54.
-PARAPHRASE_COSINE = 0.45
-PARAPHRASE_COVERAGE = 0.30
-# Abstention model: logistic regression over the answer's signals, fitted by
-# scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl, eval/wiki-train.jsonl and
-# eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
-# a question that fails it is refused whatever the model says. support = sigmoid(z). The
-# "unknown" signal (share of the question's words no passage holds) is reported but left out.
-SUPPORT_BIAS = -1.108
-SUPPORT_WEIGHTS = {
-    "cosine": 1.978, "coverage": 2.811, "top_cosine": -1.119, "max_cosine": 1.058,
-    "type_mismatch": -0.917, "gain": -2.298, "number_missing": 0.0,
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +134,6 @@ def question_weights(reader: IndexView, question: str) -> dict[str, float]:
     return {s: (v if v > 0 else rarest) for s, v in idfs.items()}
 
 
-def missing_words_removed(question: str, sentence: str) -> str:
-    """The question without the content words the sentence lacks (for the ablation signal)."""
-    present = set(tokenize(sentence))
-    kept = [
-        w for w in re.findall(r"\w+|\W+", question) if not (stems := tokenize(w)) or any(s in present for s in stems)
-    ]
-    return "".join(kept)
-
-
 def _ends_like_a_sentence(text: str) -> bool:
     return text.rstrip("\"'”’)]»").endswith((".", "!", "?", "…", ":", ";"))
 
@@ -184,12 +156,6 @@ def unknown_share(reader: IndexView, question: str) -> float:
     if not stems:
         return 0.0
     return sum(1 for s in stems if reader.lexical.idf(s) <= 0) / len(stems)
-
-
-def support(signals: dict[str, float]) -> float:
-    """Probability that the best sentence answers the question (logistic over the signals)."""
-    z = SUPPORT_BIAS + sum(w * signals.get(name, 0.0) for name, w in SUPPORT_WEIGHTS.items())
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def candidates(
@@ -271,21 +237,6 @@ def with_identifiers_only(reader: IndexView, question: str, ranked: list[Candida
     return holding or ranked
 
 
-def ablation_gain(
-    question: str, best: Candidate, question_vec: np.ndarray, embed: Callable[[str], np.ndarray]
-) -> float:
-    """Does the sentence match better once the question's words it lacks are removed?
-
-    Then those words named something the documents don't hold (a positive gain is a bad sign).
-    """
-    if best.vector is None:
-        return 0.0
-    reduced = missing_words_removed(question, best.text)
-    if not reduced.strip() or reduced == question:
-        return 0.0
-    return float(embed(reduced) @ best.vector) - float(question_vec @ best.vector)
-
-
 def predicate_text(analysis: QuestionAnalysis) -> str:
     """The question with the subject's names taken out: what it asks about the subject."""
     text = analysis.text
@@ -344,30 +295,6 @@ def support_failure(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, 
     return failed
 
 
-def supported(
-    analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float], soft: bool = False
-) -> Supported | None:
-    """The candidate with its short answer when it passes the support check, else None.
-
-    With `soft`, a sentence very close to the question (PARAPHRASE_COSINE, PARAPHRASE_COVERAGE)
-    may lack the rarest words that stand in for a subject the question does not name; a named
-    subject, the asked event and a span of the asked type must still be there.
-    """
-    failed = support_failure(analysis, cand, idf)
-    if failed and not (soft and _softly_supported(cand, failed)):
-        return None
-    is_title = cand.title != "" and cand.text.strip() == cand.title
-    spans = find_spans(analysis, cand.text, is_title=is_title)
-    start, end = best_span(analysis, cand.text, spans)
-    return Supported(cand, start, end)
-
-
-def _softly_supported(cand: Candidate, failed: int) -> bool:
-    if failed != SUBJECT_RARE:
-        return False  # a missing name, event or span of the asked type stays a refusal (#54)
-    return cand.cosine >= PARAPHRASE_COSINE and cand.coverage >= PARAPHRASE_COVERAGE
-
-
 def compose(
     question: str,
     hits: list[Hit],
@@ -413,6 +340,9 @@ def compose(
         **(question_signals or {}),
         "support": confidence,
     }
+    if REQUEST.search(question):
+        signals["request"] = 1.0  # "how do I ...?", "can you ...?": nothing a document states answers it
+        return Answer(question, None, (), confidence, signals)
     if confidence < threshold:
         return Answer(question, None, (), confidence, signals)
     found = short_span(analysis, best)

@@ -1040,9 +1040,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
         return sorted(found, key=lambda f: f.start)
     if kind == "description" and question.focus == "role":
         roles = _first(question, ROLE_WORDS, sentence, "role")
-        if roles or not re.match(r"\s*who\b", question.text, re.IGNORECASE):
+        if roles:
             return roles
-        definition = _definition(question, sentence)  # "who is Amaterasu?" - "the goddess of the sun"
+        # "who is Amaterasu?" - "the goddess of the sun"; "what was Nijinsky's profession?" - "a ballet dancer"
+        definition = _definition(question, sentence)
         return [definition] if definition else []
     if kind == "yesno":
         # a yes/no answer confirms or denies: a sentence about the subject (checked by the caller)

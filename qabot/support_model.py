@@ -64,11 +64,19 @@ FEATURES = (
     "fragment", "words", "unknown", "question_words", "negation",
     *(f"type_{f}" for f in FAMILIES),
     "rule", "first_rule", "subject_focus", "span_new", "personal", "copula_new", "predicate_all",
+    "span_subject_distance",
 )  # fmt: skip
 
-# "How do I ...", "can you book me ...", "near me": a request about the asker, which documents never answer.
+# A request to qabot or about the asker ("how do I ...", "can you book me ...", "near me", "my bank"):
+# documents state facts, they neither act nor advise, so such a question is refused outright.
+REQUEST = re.compile(
+    r"^\s*(?:how (?:do|can|should|could|would) (?:i|we)|(?:can|could|would|will) you|should (?:i|we)|"
+    r"(?:what|which) (?:should|can) (?:i|we)|is it (?:safe|ok|okay|good|worth))\b|"
+    r"\b(?:near me|for me|recommend|my)\b",
+    re.IGNORECASE,
+)
 _PERSONAL = re.compile(r"\b(i|me|my|mine|you|your|yours|we|us|our)\b", re.IGNORECASE)
-COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")
+COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")  # noqa: E501
 
 _NEGATION = re.compile(r"\b(no|not|never|none|nobody|nothing|neither|nor|unknown|unclear)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
@@ -113,6 +121,20 @@ def _span_new(analysis: QuestionAnalysis, text: str, spans: list) -> float:
         elif _DIGITS.search(text[f.start : f.end]):
             best = max(best, 1.0)
     return best
+
+
+def _span_subject_distance(analysis: QuestionAnalysis, text: str, spans: list) -> float:
+    """How far (hundreds of characters, at most 2) the nearest span is from the subject's name in the
+    sentence: "Iran's foreign minister Javad Zarif" and not "President Trump" for Zarif's job. 2 when
+    the sentence does not name the subject (or holds no span)."""
+    groups = subject_groups(analysis)
+    if not groups or not spans:
+        return 2.0
+    at = [m.start() for m in re.finditer(r"\w+", text) if set(entity_stems(m.group(0))) & groups[0]]
+    if not at:
+        return 2.0
+    near = min(0 if f.start <= a < f.end else min(abs(a - f.start), abs(a - f.end)) for f in spans for a in at)
+    return min(2.0, near / 100.0)
 
 
 def _copula_new(analysis: QuestionAnalysis, text: str) -> float:
@@ -182,6 +204,7 @@ def feature_row(
         1.0 if _PERSONAL.search(analysis.text) else 0.0,
         _copula_new(analysis, text),
         1.0 if predicate_cover >= 1.0 else 0.0,
+        _span_subject_distance(analysis, text, spans),
     ]
     return row
 

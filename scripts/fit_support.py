@@ -26,8 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, ".")
-from qabot.span_model import SPAN_FEATURES  # noqa: E402
-from qabot.support_model import FEATURES  # noqa: E402
+from qabot.span_model import SPAN_FEATURES
+from qabot.support_model import FEATURES
 
 DEPTH = 8  # candidates per question scored at query time (qabot/answer.py LEARNED_DEPTH)
 
@@ -159,7 +159,7 @@ def report(questions, decisions, threshold, span_pick=None) -> dict[str, dict[st
 
 def show(title: str, table: dict[str, dict[str, float]]) -> None:
     cells = "  ".join(
-        f"{n[:10]:>10} {100*r['acc']:5.1f}/{100*r['false']:4.1f}/{100*r['on']:5.1f}/{100*r['off']:5.1f}/{100*r['short']:5.1f}"
+        f"{n[:10]:>10} {100 * r['acc']:5.1f}/{100 * r['false']:4.1f}/{100 * r['on']:5.1f}/{100 * r['off']:5.1f}"
         for n, r in table.items()
     )
     print(f"{title:28s} {cells}")
@@ -266,7 +266,8 @@ def main() -> int:
         print(f"argmax t={t:<5}", summary(report(questions, decisions, t)))
     for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3):
         for rescue in (0.3, 0.4, 0.5, 0.6, 0.7, 2.0):
-            print(f"veto {veto:<4} rescue {rescue:<4}", summary(report(questions, hybrid(questions, probs, owner, veto, rescue), 0.5)))
+            table = report(questions, hybrid(questions, probs, owner, veto, rescue), 0.5)
+            print(f"veto {veto:<4} rescue {rescue:<4}", summary(table))
     hand, learned = span_cv(questions, 1.0)
     print(f"span choice on sentences with 2+ spans: hand rule {100*hand:.1f} %, learned {100*learned:.1f} %")
     if args.write:
@@ -276,7 +277,7 @@ def main() -> int:
         with open(args.write, "w", encoding="utf-8") as handle:
             handle.write('"""The fitted weights of the learned support check and span ranker (docs/quality.md #55).\n\n'
                          "Written by scripts/fit_support.py; do not edit by hand.\n\"\"\"\n\n")  # fmt: skip
-            handle.write("# fmt: off\n")
+            handle.write("# ruff: noqa: E501\n# fmt: off\n")
             handle.write(f"MODEL: dict = {json.dumps(blob)}\n")
             handle.write(f"SPAN_MODEL: dict = {json.dumps(spans)}\n")
         print(f"wrote {args.write}")
