@@ -54,12 +54,14 @@ def test_features_do_not_depend_on_the_hash_seed() -> None:
     code = (
         "import json, sys; sys.path.insert(0, 'tests'); from test_support_model import _cands; "
         "from qabot.question import analyze; from qabot.support_model import feature_matrix; "
-        "c, x = _cands(); print(json.dumps(feature_matrix(analyze('How much did the Burj Khalifa cost?'), c, x).tolist()))"
+        "c, x = _cands(); q = analyze('How much did the Burj Khalifa cost?'); "
+        "print(json.dumps(feature_matrix(q, c, x).tolist()))"
     )
     outputs = set()
     for seed in ("0", "1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
-        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        command = [sys.executable, "-c", code]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
         outputs.add(done.stdout)
     assert len(outputs) == 1
 
