@@ -48,11 +48,39 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
 _RANGE_END = re.compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
 
 
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred"
+)
+_QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
+_RANGE_LEFT = re.compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
+_AND_LEFT = re.compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
+_NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before)\b)"
+_RANGE_RIGHT = re.compile(rf"\s*(?:to|–|—|or)\s*\d[\d,.]*(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_DURATION_RIGHT = re.compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
+
+
+def _with_range(sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
+    """A number that is one end of a range or a compound with the rest of it: "12–15 km", "9 to 11 years",
+    "between 1599 and 1601", "864 or 865", "72 years and 110 days"."""
+    before = sentence[max(0, start - 40) : start]
+    left = _AND_LEFT.search(before) or _RANGE_LEFT.search(before)
+    if left:
+        start -= len(before) - left.start()
+    right = _RANGE_RIGHT.match(sentence, end)
+    if right and not re.match(r"\s*-", sentence[end:]):
+        end = right.end()
+    elif kind == "duration" and (more := _DURATION_RIGHT.match(sentence, end)):
+        end = more.end()
+    return start, end
+
+
 def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
     """A role word with the words that make it a title ("foreign minister", "minister of defence")."""
     if kind == "year":
         more = _RANGE_END.match(sentence, end)
-        return (start, more.end()) if more else (start, end)
+        start, end = (start, more.end()) if more else (start, end)
+    if kind not in {"role", "description", "person", "organisation", "city", "country", "place", "title", "yesno"}:
+        return _with_range(sentence, start, end, kind)
     if kind != "role":
         return start, end
     before = sentence[:start]

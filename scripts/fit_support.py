@@ -184,6 +184,18 @@ def span_data(questions):
     return np.array(rows), np.array(labels), np.array(groups), np.array(owner)
 
 
+def pairwise(x: np.ndarray, y: np.ndarray, owner: np.ndarray, c: float) -> LogisticRegression:
+    """A ranker: logistic regression on the differences between a right and a wrong span of one sentence."""
+    diffs, labels = [], []
+    for o in np.unique(owner):
+        sel = np.where(owner == o)[0]
+        for i in sel[y[sel] == 1]:
+            for j in sel[y[sel] == 0]:
+                diffs += [x[i] - x[j], x[j] - x[i]]
+                labels += [1, 0]
+    return LogisticRegression(C=c, max_iter=5000, fit_intercept=False).fit(np.array(diffs), np.array(labels))
+
+
 def span_cv(questions, c: float) -> tuple[float, float]:
     """Share of multi-span positive sentences whose picked span holds the gold: hand rule vs model."""
     x, y, groups, owner = span_data(questions)
@@ -191,7 +203,7 @@ def span_cv(questions, c: float) -> tuple[float, float]:
     for train, test in GroupKFold(n_splits=5).split(x, y, groups):
         mean, scale = x[train].mean(axis=0), x[train].std(axis=0)
         scale[scale == 0] = 1.0
-        model = LogisticRegression(C=c, max_iter=5000).fit((x[train] - mean) / scale, y[train])
+        model = pairwise((x[train] - mean) / scale, y[train], owner[train], c)
         score = ((x[test] - mean) / scale) @ model.coef_[0]
         for o in np.unique(owner[test]):
             sel = np.where(owner[test] == o)[0]
@@ -205,10 +217,10 @@ def span_cv(questions, c: float) -> tuple[float, float]:
 
 
 def fit_spans(questions, c: float) -> dict:
-    x, y, _, _ = span_data(questions)
+    x, y, _, owner = span_data(questions)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, y)
+    model = pairwise((x - mean) / scale, y, owner, c)
     return {
         "features": list(SPAN_FEATURES), "coef": [round(float(v), 4) for v in model.coef_[0]],
         "mean": [round(float(v), 4) for v in mean], "scale": [round(float(v), 4) for v in scale],
@@ -247,6 +259,7 @@ def main() -> int:
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--drop", default="", help="comma-separated features to leave out")
     ap.add_argument("--write", help="write the fitted weights to this Python file")
+    ap.add_argument("--errors", action="store_true", help="list the out-of-fold mistakes at --threshold")
     args = ap.parse_args()
     questions = load(args.dumps)
     drop = {f for f in args.drop.split(",") if f}
@@ -260,6 +273,13 @@ def main() -> int:
     print(f"{'':28s} " + "  ".join(f"{'set':>10} acc  /false/  on /  off /short" for _ in oracle))
     for t in (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4):
         show(f"{args.kind} C={args.c} t={t}", report(questions, decisions, t))
+    if args.errors:
+        for q, (p, i) in zip(questions, decisions, strict=True):
+            answered = i >= 0 and p >= args.threshold
+            right = (answered and q["candidates"][i]["label"]) if q["answerable"] else not answered
+            if not right:
+                what = q["candidates"][i]["text"][:90] if answered else "(abstained)"
+                print(f"{q['set'][:10]:10s} {p:.2f} {q['type']:11s} {q['question'][:60]:60s} | {what}")
     rule = hybrid(questions, np.ones(len(probs)), owner, 0.0, 2.0)
     print("rule          ", summary(report(questions, rule, 0.5)))
     for t in (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4):
