@@ -64,7 +64,7 @@ FEATURES = (
     "fragment", "words", "unknown", "question_words", "negation",
     *(f"type_{f}" for f in FAMILIES),
     "rule", "first_rule", "subject_focus", "span_new", "personal", "copula_new", "predicate_all",
-    "span_subject_distance", "spans_not_subject",
+    "span_subject_distance",
 )  # fmt: skip
 
 # A request to qabot or about the asker ("how do I ...", "can you book me ...", "near me", "my bank"):
@@ -137,13 +137,6 @@ def _span_subject_distance(analysis: QuestionAnalysis, text: str, spans: list) -
     return min(2.0, near / 100.0)
 
 
-def _spans_not_subject(analysis: QuestionAnalysis, text: str, spans: list) -> float:
-    """How many spans (at most 3) are not the subject itself ("Muhammad Anwar Sadat" for "who
-    assassinated Anwar Sadat?" names the subject, it does not answer)."""
-    subject = frozenset().union(*analysis.subject_stems) if analysis.subject_stems else frozenset()
-    return float(min(3, sum(1 for f in spans if not set(entity_stems(text[f.start : f.end])) & subject)))
-
-
 def _copula_new(analysis: QuestionAnalysis, text: str) -> float:
     """1 when the sentence says what something is ("was a Russian ballet dancer") in words new to the question."""
     m = COPULA.search(text)
@@ -212,7 +205,6 @@ def feature_row(
         _copula_new(analysis, text),
         1.0 if predicate_cover >= 1.0 else 0.0,
         _span_subject_distance(analysis, text, spans),
-        _spans_not_subject(analysis, text, spans),
     ]
     return row
 
