@@ -342,18 +342,25 @@ def test_verifier_benchmark_counts(fake_seeds: Path, server: FakeLLM) -> None:
     items = [
         EvalItem("How many ballistic missiles did Iran launch?", ("15",), None),
         EvalItem("Who is the foreign minister?", ("Javad Zarif",), None),
-        EvalItem("How many missiles did Iran launch at Israel?", (), None),
+        EvalItem("How many missiles did Iran launch at Israel?", (), None, kind="on-topic"),
     ]
     server.reply = "no"
-    report = run(plain, checked, items, "tiny", "fake")
-    data = report.to_json()
+    seen: list[tuple[int, int]] = []
+    report = run(plain, checked, items, "tiny", "fake", progress=lambda done, total: seen.append((done, total)))
+    data = report.to_json(verdicts=True)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
     assert (report.answerable, report.unanswerable, report.verified) == (2, 1, 3)
     assert report.abstained_unanswerable_before == 0 and report.abstained_unanswerable_after == 1
+    assert (report.on_topic, report.on_topic_abstained_after, report.off_topic) == (1, 1, 0)
     assert report.false_abstentions_before == 0 and report.false_abstentions_after == 2
-    assert data["verifier_ms_p50"] is not None and report.model_failures == 0
+    assert report.correct_before >= 1 and report.correct_after == 0  # a refused answer is not a right one
+    assert data["verifier_ms_p50"] is not None and data["ask_ms_p95"] is not None and report.model_failures == 0
+    assert [row["p_yes"] for row in data["verdicts"]] == [0.0, 0.0, 0.0]
+    assert "verdicts" not in report.to_json()
     server.status = 500
     failed = run(plain, checked, items, "tiny", "fake")
     assert failed.model_failures == 3 and failed.false_abstentions_after == 0  # a failing model changes nothing
+    assert failed.correct_after == failed.correct_before
     assert "false abstentions 0/2 -> 0/2" in render(failed)
 
 
