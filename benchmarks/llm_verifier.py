@@ -62,9 +62,30 @@ class VerifierReport:
         data["verifier_ms_p95"] = _ms(times, 0.95)
         data["ask_ms_p50"] = _ms(asks, 0.5)
         data["ask_ms_p95"] = _ms(asks, 0.95)
+        data["by_threshold"] = by_threshold({**data, "verdicts": rows})
         if verdicts:
             data["verdicts"] = rows
         return data
+
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
+
+
+def by_threshold(row: dict[str, Any], thresholds: tuple[float, ...] = THRESHOLDS) -> dict[str, dict[str, int]]:
+    """What the verifier would change if "no" were P(yes) below t, from a report's verdicts (JSON row).
+
+    For each t: unanswerable questions abstained on (on-topic apart), false abstentions, right answers.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for t in thresholds:
+        refused = [v for v in row["verdicts"] if v["p_yes"] is not None and v["p_yes"] < t]
+        out[f"{t:g}"] = {
+            "abstained_unanswerable": row["abstained_unanswerable_before"] + sum(not v["answerable"] for v in refused),
+            "on_topic_abstained": row["on_topic_abstained_before"] + sum(v["kind"] == "on-topic" for v in refused),
+            "false_abstentions": row["false_abstentions_before"] + sum(bool(v["answerable"]) for v in refused),
+            "correct": row["correct_before"] - sum(bool(v["correct_before"]) for v in refused),
+        }
+    return out
 
 
 def _ms(times: list[float], q: float) -> float | None:

@@ -400,11 +400,15 @@ def test_verifier_benchmark_counts(fake_seeds: Path, server: FakeLLM) -> None:
     assert report.correct_before >= 1 and report.correct_after == 0  # a refused answer is not a right one
     assert data["verifier_ms_p50"] is not None and data["ask_ms_p95"] is not None and report.model_failures == 0
     assert [row["p_yes"] for row in data["verdicts"]] == [0.0, 0.0, 0.0]
+    assert data["by_threshold"]["0.5"] == {
+        "abstained_unanswerable": 1, "on_topic_abstained": 1, "false_abstentions": 2, "correct": 0,
+    }  # fmt: skip
     assert "verdicts" not in report.to_json()
     server.status = 500
     failed = run(plain, checked, items, "tiny", "fake")
     assert failed.model_failures == 3 and failed.false_abstentions_after == 0  # a failing model changes nothing
     assert failed.correct_after == failed.correct_before
+    assert failed.to_json()["by_threshold"]["0.8"]["false_abstentions"] == 0  # no verdict, no refusal
     assert "false abstentions 0/2 -> 0/2" in render(failed)
 
 
