@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _load_average() -> float:
+    """The 1-minute load average, stated beside each timing (the machine is shared)."""
+    return round(os.getloadavg()[0], 2)
+
+
 def machine() -> dict[str, Any]:
     cpu = "?"
     try:
@@ -400,16 +405,25 @@ class Bench:
         result: dict[str, Any] = {"index": str(out), "small_index": str(small)}
         for key, folder, target in (("build_small", small, small_chunks), ("build", out, chunks)):
             if scale.usable(folder):
-                continue  # made by an earlier run: its build figures are in that run's JSON
+                # Made by an earlier run, which wrote its build figures beside it.
+                result[key] = scale.recorded_build(folder)
+                continue
             shutil.rmtree(folder, ignore_errors=True)  # a leftover of an older schema or a failed run
             base[2] = str(folder)
+            load = _load_average()
             made = bench_proc.run(
                 bench_proc.python_module("benchmarks.scale", *base, "--chunks", str(target), "--build-only")
             )
             if made.returncode != 0:
                 raise RuntimeError(f"scale index build failed: {made.stderr.strip().splitlines()[-1:]}")
-            result[key] = {**(made.json_tail().get("build") or {}), "process_peak_rss_mb": round(made.peak_rss_mb, 1)}
+            result[key] = {
+                **(made.json_tail().get("build") or {}),
+                "process_peak_rss_mb": round(made.peak_rss_mb, 1),
+                "load_average": [load, _load_average()],
+            }
+            scale.record_build(folder, result[key])
         base[2] = str(out)
+        load = _load_average()
         asked = bench_proc.run(
             bench_proc.python_module("benchmarks.scale", *base, "--samples", "40" if self.quick else "200")
         )
@@ -417,7 +431,10 @@ class Bench:
             raise RuntimeError(f"scale ask failed: {asked.stderr.strip().splitlines()[-1:]}")
         result["ask"] = asked.json_tail()["ask"]
         result["ask"]["process_peak_rss_mb"] = round(asked.peak_rss_mb, 1)
+        result["ask"]["load_average"] = [load, _load_average()]
+        load = _load_average()
         result["cold"] = cold_ask(out, "how tall is mount everest", self.cold_runs)
+        result["cold"]["load_average"] = [load, _load_average()]
         # Not from the quick run: its builds are too small to extrapolate from.
         if not self.quick and isinstance(result.get("build"), dict) and isinstance(result.get("build_small"), dict):
             raw = _get(self.result, "build", "raw_chunks_per_s")

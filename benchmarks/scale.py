@@ -163,7 +163,10 @@ def build_scaled(wiki_index: Path, seeds: Path, out: Path, target_chunks: int) -
     def sources() -> Iterator[Source]:
         for plan in originals:
             made["chunks"] += len(plan.chunks)
-            yield PlannedSource(plan, len(plan.document.text), 0)
+            # The file's real size and mtime, as a build records them: the staleness check of a
+            # cold `qabot ask` then finds the originals unchanged instead of hashing every one.
+            st = (seeds / plan.document.source).stat()
+            yield PlannedSource(plan, st.st_size, st.st_mtime_ns)
         copy = 0
         while made["chunks"] < target_chunks:
             copy += 1
@@ -207,6 +210,24 @@ def _du_mb(folder: Path, prefix: str = "") -> float:
     """Megabytes of the files under `folder` (whose names start with `prefix`, at its top level)."""
     files = folder.glob(f"{prefix}*") if prefix else folder.rglob("*")
     return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+
+
+def _record_file(folder: Path) -> Path:
+    return folder.parent / f"{folder.name}.build.json"
+
+
+def record_build(folder: Path, figures: dict[str, Any]) -> None:
+    """Keep a build's figures beside the index it made, for later runs that reuse the index."""
+    _record_file(folder).write_text(json.dumps(figures) + "\n", encoding="utf-8")
+
+
+def recorded_build(folder: Path) -> dict[str, Any] | str:
+    """The figures of the build that made `folder` (marked as reused), or a note that none were kept."""
+    try:
+        figures = json.loads(_record_file(folder).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{folder} was built earlier and its build figures were not kept: remove it to measure the build"
+    return {**figures, "reused": True} if isinstance(figures, dict) else str(figures)
 
 
 def usable(folder: Path) -> bool:

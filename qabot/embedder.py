@@ -430,6 +430,7 @@ class SentenceTransformerEmbedder:
         current = self._onnx
         if not (isinstance(current, OnnxQueryEncoder) and current.folder == folder):
             self._onnx = OnnxQueryEncoder(folder, threads=self._query_threads)
+            self._onnx.start_loading()
         return True
 
     def _drop_damaged_export(self, onnx: Any, exc: Exception) -> None:

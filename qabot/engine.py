@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from . import backends, store
 from .answer import TITLE_SPARE, candidates, compose, question_weights, unknown_share
 from .backends import IndexView
-from .builder import BuildProgress, build
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
 from .errors import ConfigError, IndexMissing, InterruptedAfterSwitch, QuestionError
 from .onnx_encoder import export_bytes, legacy_cache_dir, onnx_cache_dir
@@ -34,6 +33,7 @@ from .retriever import FusionParams, retrieve
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .builder import BuildProgress
     from .llm.client import ChatClient
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ class QAEngine:
     # ---- index lifecycle ------------------------------------------------------------
     def build(self, full: bool = False, progress: BuildProgress | None = None) -> BuildReport:
         """Build a new generation from the seeds folder and switch to it."""
+        from .builder import build  # not needed to answer: a one-shot `qabot ask` does not import it
+
         report = build(self.settings, self.embedder, full=full, progress=progress)
         served = backends.publish(self.settings, self.embedder.model_id, progress)  # Milvus: copy, switch
         if served is not None:
@@ -175,6 +177,8 @@ class QAEngine:
             unchanged = self._snapshot is not None and current is not None and current == self._snapshot.generation
             if unchanged and not force:
                 return False
+            if self.settings.onnx_queries and isinstance(self.embedder, QueryEncoderExport):
+                self.embedder.attach_query_encoder(self._onnx_cache)  # its session loads while the index opens
             reader = backends.open_index(self.settings, self.embedder.model_id)
             self._attach_query_encoder(reader.generation.name)
             self._snapshot = _Snapshot(reader, reader.generation.name)
@@ -215,11 +219,19 @@ class QAEngine:
         Without a seeds folder given (flag, QABOT_SEEDS_DIR or code), the folder the index was
         built from is the one compared.
         """
+        return backends.stale_sources(self.settings, self._state.reader, self._seeds_compared())
+
+    def stale_count(self) -> int:
+        """len(stale_sources()), with removed sources counted rather than read and listed (a large index)."""
+        if self.settings.backend == "milvus":
+            return len(self.stale_sources())
+        return store.stale_count(self._seeds_compared(), self._state.reader.generation)
+
+    def _seeds_compared(self) -> Path:
         manifest = self._state.reader.manifest
-        seeds = self.settings.seeds_dir
         if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
-            seeds = Path(manifest["seeds_dir"])
-        return backends.stale_sources(self.settings, self._state.reader, seeds)
+            return Path(manifest["seeds_dir"])
+        return self.settings.seeds_dir
 
     def document_text(self, source: str) -> str | None:
         """The text a source's citation offsets index (as stored in the index); None when not indexed."""

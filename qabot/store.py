@@ -169,10 +169,31 @@ def open_generation(index_dir: Path, model: str | None = None) -> Generation:
 
 def stale_sources(seeds_dir: Path, generation: Generation) -> list[str]:
     """Sources added, changed (size or mtime) or removed since the build, by stat alone."""
+    found = _staleness(seeds_dir, generation, name_gone=True)
+    if found is None:
+        return indexed_sources(generation)
+    changed, _, gone = found
+    return sorted(changed + gone)
+
+
+def stale_count(seeds_dir: Path, generation: Generation) -> int:
+    """len(stale_sources(...)), with the sources that are gone counted instead of read and named:
+    what a one-shot `qabot ask` says (how many), at a cost that does not grow with the index."""
+    found = _staleness(seeds_dir, generation, name_gone=False)
+    if found is None:
+        return int(generation.manifest.get("counts", {}).get("documents", 0))
+    changed, gone_count, _ = found
+    return len(changed) + gone_count
+
+
+def _staleness(seeds_dir: Path, generation: Generation, name_gone: bool) -> tuple[list[str], int, list[str]] | None:
+    """(files added or changed, how many recorded sources are gone, their names if `name_gone`),
+    or None when the seeds folder cannot be listed (every indexed document is then stale)."""
     try:
         files = list_sources(seeds_dir)
     except SourceError:
-        return indexed_sources(generation)
+        return None
+    gone: list[str] = []
     try:
         conn = connect(generation.path / META)
         try:
@@ -180,14 +201,14 @@ def stale_sources(seeds_dir: Path, generation: Generation) -> list[str]:
             changed = [f.source for f in files if f.source not in known or content_changed(f, known[f.source])]
             counts = generation.manifest.get("counts", {})
             recorded = int(counts.get("documents", 0)) + int(counts.get("skipped", 0))  # rows of `sources`
-            if recorded > len(known):  # some sources of the build are gone: name them
+            if recorded > len(known) and name_gone:  # some sources of the build are gone: name them
                 present = {f.source for f in files}
-                changed += [s for (s,) in conn.execute("SELECT source FROM sources") if s not in present]
+                gone = [s for (s,) in conn.execute("SELECT source FROM sources") if s not in present]
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise IndexCorrupt(f"Index generation {generation.name} is damaged ({exc}); {REBUILD_HINT}.") from exc
-    return sorted(changed)
+    return changed, max(0, recorded - len(known)), gone
 
 
 def indexed_sources(generation: Generation) -> list[str]:

@@ -117,6 +117,11 @@ def _build(
         del sample
     for block in blocks():
         index.add(np.ascontiguousarray(block, dtype=np.float32))
+    if ivf is not None:
+        # reconstruct(id), which the retriever uses to drop near-duplicates, needs the id -> list
+        # map, which IVF indexes do not keep by themselves. Made here, it is written into the index
+        # file (8 bytes a vector) and read back with it, instead of walking every list at each open.
+        ivf.make_direct_map()
     return index
 
 
@@ -192,9 +197,8 @@ def load_index(path: Path) -> Any:
     ivf = _ivf(index)
     if ivf is not None:
         ivf.nprobe = nprobe_for(ivf.nlist)
-        # reconstruct(id), which the retriever uses to drop near-duplicates, needs the id -> list
-        # map; IVF indexes do not keep one. 8 bytes per vector, made once when the index is opened.
-        ivf.make_direct_map()
+        if not ivf.direct_map.type:  # an index written before the build stored its id -> list map
+            ivf.make_direct_map()
     return index
 
 

@@ -112,6 +112,11 @@ def test_export_folder_contents(export_dir: Path) -> None:
     assert meta["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
     assert (export_dir / meta["graph"]).is_file()
     assert [p.name for p in export_dir.glob("*.onnx")] == [meta["graph"]]  # only the graph that is run
+    # Its weights apart (ONNX external data), so a question's session does not parse 90 MB of protobuf.
+    assert meta["weights"] == meta["graph"] + ".data"
+    assert (export_dir / meta["weights"]).stat().st_size > 50_000_000
+    assert (export_dir / meta["graph"]).stat().st_size < 1_000_000
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in export_dir.iterdir())
     assert (export_dir / "tokenizer.json").is_file()
     leftovers = [p.name for p in export_dir.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
@@ -247,3 +252,48 @@ def test_a_broken_export_falls_back_to_the_model(embedder: Any) -> None:
     got, _ = fallback.embed_with_spans(texts, spans)
     want, _ = reference.embed_with_spans(texts, spans)
     assert np.allclose(got, want, atol=1e-5)
+
+
+def test_the_session_is_made_in_the_background_and_the_first_question_uses_it(export_dir: Path) -> None:
+    """`start_loading` makes the session in another thread (a cold `qabot ask` opens the index
+    meanwhile); the first question waits for that one session instead of making its own."""
+    import threading
+
+    encoder = OnnxQueryEncoder(export_dir)
+    made: list[str] = []
+    inner = encoder.load
+
+    def counted() -> tuple[Any, Any]:
+        if encoder._session is None:
+            made.append(threading.current_thread().name)
+        return inner()
+
+    encoder.load = counted  # type: ignore[method-assign]
+    encoder.start_loading()
+    vec = encoder.embed_query("What is the capital of France?")
+    assert vec.shape == (384,)
+    assert made and made[0] == "qabot-onnx-load"
+    assert encoder._session is not None
+    loader = [t for t in threading.enumerate() if t.name == "qabot-onnx-load"]
+    for t in loader:
+        t.join(timeout=60)
+    ref = OnnxQueryEncoder(export_dir).embed_query("What is the capital of France?")
+    assert np.array_equal(vec, ref)  # the same session options, the same numbers
+
+
+def test_a_background_load_that_fails_is_reported_by_the_question(tmp_path: Path, export_dir: Path) -> None:
+    """A damaged graph fails quietly in the loading thread; the question that needs it raises."""
+    import shutil
+    import threading
+
+    broken = tmp_path / "broken"
+    shutil.copytree(export_dir, broken)
+    graph = next(broken.glob("*.onnx"))
+    graph.write_bytes(graph.read_bytes()[:1000])
+    encoder = OnnxQueryEncoder(broken)
+    encoder.start_loading()
+    for t in [t for t in threading.enumerate() if t.name == "qabot-onnx-load"]:
+        t.join(timeout=60)
+    assert encoder._session is None
+    with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own error type
+        encoder.embed_query("What is the capital of France?")

@@ -76,6 +76,22 @@ def test_incremental_rebuild_reuses_vectors_and_drops_removed_documents(tmp_path
     assert engine.ask("What do dogs bark at?").citations[0].source == "dogs.txt"
 
 
+def test_the_stale_count_a_one_shot_ask_prints_is_the_number_of_stale_sources(tmp_path: Path, seeds: Path) -> None:
+    """`stale_count` counts removed sources without reading them: the same number in every case."""
+    engine = QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    assert engine.stale_count() == len(engine.stale_sources()) == 0
+    (seeds / "cats.md").unlink()  # removed
+    assert engine.stale_count() == len(engine.stale_sources()) == 1
+    (seeds / "dogs.txt").write_text("Dogs bark at the mail carrier.", encoding="utf-8")  # added
+    (seeds / "bird.txt").write_text("Birds sing.", encoding="utf-8")
+    assert engine.stale_count() == len(engine.stale_sources()) == 3
+    (seeds / SEED_FILE.name).write_text("Changed.", encoding="utf-8")  # changed
+    assert engine.stale_count() == len(engine.stale_sources()) == 4
+    gone = tmp_path / "elsewhere"
+    seeds.rename(gone)  # no seeds folder at all: every indexed document
+    assert engine.stale_count() == len(engine.stale_sources()) == 2
+
+
 def test_same_sources_give_the_same_index(tmp_path: Path, seeds: Path) -> None:
     engine = QAEngine.from_settings(_settings(tmp_path, keep_generations=10), embedder=FakeEmbedder())
     engine.build(full=True)  # gen 2: everything embedded again

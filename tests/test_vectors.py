@@ -33,7 +33,41 @@ def test_a_loaded_ivf_index_searches_and_gives_back_vectors(tmp_path: Path) -> N
     index = vectors.load_index(path)
     ids, scores = vectors.search(index, data[42], 5)
     assert ids[0] == 42 and scores[0] > 0.99
-    assert float(index.reconstruct(42) @ data[42]) > 0.99  # needs the direct map load_index makes
+    assert float(index.reconstruct(42) @ data[42]) > 0.99  # needs the id -> list map
+
+
+def test_the_ivf_id_map_is_written_by_the_build_and_read_back_not_remade(tmp_path: Path) -> None:
+    """A cold `qabot ask` reads the id -> list map from the file instead of walking every list."""
+    import faiss
+
+    data = _unit_rows(3000, 32)
+    path = tmp_path / "v.faiss"
+    vectors.save_index(vectors.build_index(data, "IVF16,SQ8"), path)
+    plain = faiss.extract_index_ivf(faiss.read_index(str(path)))
+    assert plain.direct_map.type == faiss.DirectMap.Array  # in the file itself
+    made = []
+    monkey = faiss.IndexIVF.make_direct_map
+    try:
+        faiss.IndexIVF.make_direct_map = lambda self, *a: made.append(1)  # type: ignore[method-assign]
+        index = vectors.load_index(path)
+    finally:
+        faiss.IndexIVF.make_direct_map = monkey  # type: ignore[method-assign]
+    assert made == []
+    assert float(index.reconstruct(2999) @ data[2999]) > 0.99
+
+
+def test_an_ivf_index_written_without_the_id_map_still_gives_back_vectors(tmp_path: Path) -> None:
+    """Indexes built before the map was stored: load_index makes it when the file has none."""
+    import faiss
+
+    data = _unit_rows(3000, 32)
+    index = vectors.build_index(data, "IVF16,SQ8")
+    faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.NoMap)
+    path = tmp_path / "old.faiss"
+    vectors.save_index(index, path)
+    assert faiss.extract_index_ivf(faiss.read_index(str(path))).direct_map.type == faiss.DirectMap.NoMap
+    loaded = vectors.load_index(path)
+    assert float(loaded.reconstruct(7) @ data[7]) > 0.99
 
 
 def test_engine_answers_over_an_ivf_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import argparse
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from ..errors import BuildInterrupted, ConfigError, QabotError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..embedder import Embedder
     from ..engine import QAEngine
     from ..settings import Settings
 
@@ -160,7 +161,26 @@ def _path_flags(settings: Settings) -> str:
     return f" --seeds {shlex.quote(str(settings.seeds_dir))} --index {shlex.quote(str(settings.index_dir))}"
 
 
-def _open_engine(settings: Settings, err: Console) -> QAEngine:
+def _embedder_loading(settings: Settings) -> Embedder | None:
+    """The embedder, its ONNX session already being made in a background thread (~0.2 s, most of
+    it with the GIL released), while the rest of qabot is imported and the index opens. None when
+    questions do not go through ONNX, or the model is wrong (the engine says so in its turn)."""
+    if not settings.onnx_queries:
+        return None
+    from ..embedder import SentenceTransformerEmbedder
+    from ..onnx_encoder import onnx_cache_dir
+
+    try:
+        embedder = SentenceTransformerEmbedder(settings.model, settings.query_threads, settings.build_precision)
+    except QabotError:
+        return None
+    embedder.attach_query_encoder(onnx_cache_dir(settings.onnx_cache_dir))
+    return embedder
+
+
+def _open_engine(
+    settings: Settings, err: Console, check_stale: bool = True, embedder: Embedder | None = None
+) -> QAEngine:
     """Open the index, building it first (with a progress bar) when there is none."""
     from ..embedder import offline_environment
     from ..engine import QAEngine
@@ -169,7 +189,7 @@ def _open_engine(settings: Settings, err: Console) -> QAEngine:
     from .render import print_build
 
     offline_environment()
-    engine = QAEngine(settings)
+    engine = QAEngine(settings, embedder)
     try:
         engine.reload(force=True)
     except IndexMissing:
@@ -178,15 +198,48 @@ def _open_engine(settings: Settings, err: Console) -> QAEngine:
             report = engine.build(progress=progress)
         print_build(err, report)
         return engine
-    stale = engine.stale_sources()
+    if check_stale:
+        _note_stale(err, settings, engine.stale_count())
+    return engine
+
+
+def _note_stale(err: Console, settings: Settings, stale: int) -> None:
     if stale:
         err.print(
-            f"note: the index is stale ({len(stale)} source(s) changed since it was built); "
+            f"note: the index is stale ({stale} source(s) changed since it was built); "
             f"run `qabot index build{_path_flags(settings)}`.",
             style="yellow",
             markup=False,
         )
-    return engine
+
+
+def _stale_in_background(engine: QAEngine) -> Callable[[], int]:
+    """Compare the seeds folder with the index (a stat of every file) while a question is answered.
+
+    Most of a cold `qabot ask` waits on onnxruntime, which lets other threads run meanwhile;
+    the returned function waits for the result (and raises what the check raised).
+    """
+    import threading
+
+    out: dict[str, Any] = {}
+
+    def check() -> None:
+        try:
+            out["stale"] = engine.stale_count()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            out["error"] = exc
+
+    worker = threading.Thread(target=check, name="qabot-stale-check")
+    worker.start()
+
+    def result() -> int:
+        worker.join()
+        if "error" in out:
+            raise out["error"]
+        stale: int = out["stale"]
+        return stale
+
+    return result
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
@@ -231,13 +284,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .render import answer_json, print_answer
 
     settings = _settings(args)
+    embedder = _embedder_loading(settings)
     out, err = _consoles()
     if args.question == "-":
         if args.generate:
             from ..engine import QAEngine
 
             QAEngine(settings).require_llm()  # without a model set: one line, before loading anything
-        engine = _open_engine(settings, err)
+        engine = _open_engine(settings, err, embedder=embedder)
         if hasattr(sys.stdin, "reconfigure"):
             sys.stdin.reconfigure(errors="replace")  # bytes that are not UTF-8 become U+FFFD
         for line in sys.stdin:
@@ -283,7 +337,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     checker.check_question(question)
     if args.generate:
         checker.require_llm()
-    engine = _open_engine(settings, err)
+    engine = _open_engine(settings, err, check_stale=False, embedder=embedder)
+    stale = _stale_in_background(engine)
     answer = engine.ask(question)
     if args.generate:
         answer = engine.write(answer)
@@ -291,6 +346,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(answer_json(answer), flush=True)
     else:
         print_answer(out, answer)
+    _note_stale(err, settings, stale())
     return 0
 
 

@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..builder import BuildProgress
-
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ..builder import BuildProgress
 
 
 PLAIN_EVERY_SECONDS = 10.0
