@@ -340,7 +340,7 @@ def compose(
         **(question_signals or {}),
         "support": confidence,
     }
-    if REQUEST.search(question):
+    if REQUEST.search(question) and not request_covered(question, best, hits[best.passage_rank].text):
         signals["request"] = 1.0  # "how do I ...?", "can you ...?": nothing a document states answers it
         return Answer(question, None, (), confidence, signals)
     if confidence < threshold:
@@ -370,6 +370,16 @@ def compose(
     short = _short_answer(found, chosen[0])
     cited = tuple(citations[: max(top_k, len(chosen))])
     return Answer(question, " ".join(parts), cited, confidence, signals, short_answer=short)
+
+
+def request_covered(question: str, best: Candidate, passage: str) -> bool:
+    """Whether a request-shaped question ("how do I ...", "my ...", "... tonight") is still one the
+    documents answer: its passage (with its document's title) holds every content word the
+    question has besides the request's own words. "How do I reset my password?" over a help page
+    that says how to reset a password, or "Who starred in My Fair Lady?" over the film's article,
+    are answered; "how do I fix a flat bike tire" over an article about bicycles is not."""
+    asked = set(tokenize(REQUEST.sub(" ", question)))
+    return bool(asked) and asked <= set(tokenize(f"{best.title}\n{passage}"))
 
 
 def short_span(analysis: QuestionAnalysis, cand: Candidate) -> Supported:
