@@ -375,14 +375,32 @@ def compose(
     return Answer(question, " ".join(parts), cited, confidence, signals, short_answer=short)
 
 
+_READER = re.compile(r"\b(?:you|your|yours)\b", re.IGNORECASE)
+_NEXT_WORD = re.compile(r"\W*\w+")
+
+
 def request_covered(question: str, best: Candidate, passage: str) -> bool:
     """Whether a request-shaped question ("how do I ...", "my ...", "... tonight") is still one the
     documents answer: its passage (with its document's title) holds every content word the
-    question has besides the request's own words. "How do I reset my password?" over a help page
-    that says how to reset a password, or "Who starred in My Fair Lady?" over the film's article,
-    are answered; "how do I fix a flat bike tire" over an article about bicycles is not."""
+    question has besides the request's own words, and either speaks to its reader ("you", "your":
+    a help page) or holds the request's words as its own (a title such as "My Fair Lady").
+    "How do I reset my password?" over a help page that says how to reset your password, or "Who
+    starred in My Fair Lady?" over the film's article, are answered; "how do I fix a flat bike
+    tire" over an article about bicycles, or "what should I name my betta fish" over one about
+    bettas, are not."""
+    text = f"{best.title}\n{passage}"
     asked = set(tokenize(REQUEST.sub(" ", question)))
-    return bool(asked) and asked <= set(tokenize(f"{best.title}\n{passage}"))
+    if not asked or not asked <= set(tokenize(text)):
+        return False
+    if _READER.search(text):
+        return True
+    lowered = " ".join(text.lower().split())
+    for match in REQUEST.finditer(question):
+        following = _NEXT_WORD.match(question, match.end())
+        phrase = " ".join((match.group(0) + (following.group(0) if following else "")).lower().split())
+        if phrase not in lowered:
+            return False
+    return True
 
 
 def short_span(analysis: QuestionAnalysis, cand: Candidate) -> Supported:

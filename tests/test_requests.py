@@ -63,3 +63,19 @@ def test_a_request_the_documents_only_share_a_topic_with_is_refused(engine, ques
     answer = engine.ask(question)
     assert answer.abstained, answer.text
     assert answer.signals.get("request") == 1.0
+
+
+def test_request_words_must_be_the_documents_own_or_it_must_speak_to_the_reader() -> None:
+    from qabot.answer import Candidate, request_covered
+
+    def cand(title: str) -> Candidate:
+        return Candidate(title, 0, 1, "x", 0, 0.5, 0.5, 0.0, 0.5, title=title)
+
+    betta = "The betta is a freshwater fish native to Southeast Asia, named after a clan of warriors."
+    assert not request_covered("what should i name my betta fish", cand("Betta"), betta)
+    film = "My Fair Lady is a 1964 film. The film stars Audrey Hepburn."
+    assert request_covered("Who starred in My Fair Lady?", cand("My Fair Lady (film)"), film)
+    assert not request_covered("who starred with me in my fair lady", cand("X"), film.replace("My Fair", "Fair"))
+    page = "To reset your password, open Settings and press Reset password."
+    assert request_covered("How do I reset my password?", cand("Account help"), page)
+    assert not request_covered("How do I reset my router?", cand("Account help"), page)
