@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..chunker import TITLE_MAX_CHARS
-from ..errors import BuildInterrupted, ConfigError, IndexMissing
+from ..errors import BuildInterrupted, ConfigError, IndexMismatch, IndexMissing
 from ..lexical import tokenize
 from ..reader import IndexReader
 from ..records import Document
@@ -37,7 +37,8 @@ INSERT_BATCH = 256
 def publish(settings: Settings, model: str, progress: BuildProgress | None = None) -> str:
     """Make the folder's current generation the one Milvus serves; its collection name.
 
-    Nothing is copied when the alias already names a copy of that same generation.
+    Nothing is copied when the alias already names a copy of that same generation (leftovers of
+    an interrupted copy are still dropped).
     """
     local = store.open_generation(settings.index_dir, model=model)
     client = connect(settings)
@@ -56,9 +57,11 @@ def _publish(
         "generation": local.name, "built_at": local.manifest.get("built_at"), "index_dir": str(settings.index_dir)
     }  # fmt: skip
     in_use = current_collection(settings, client)
+    refuse_foreign(settings, client, in_use)
     if in_use is not None:
         manifest = read_manifest(settings, client, in_use)
         if manifest is not None and manifest.get("milvus", {}).get("origin") == origin:
+            prune(settings, client, settings.keep_generations)  # leftovers of a build that died mid-copy
             return in_use
     names = call(settings, client.list_collections)
     numbers = [n for name in names if (n := layout.generation_number(prefix, name)) is not None]
@@ -92,6 +95,22 @@ def current_collection(settings: Settings, client: Any) -> str | None:
         if prefix not in aliases:
             return None
         return str(call(settings, lambda: client.describe_alias(alias=prefix))["collection_name"])
+
+
+def refuse_foreign(settings: Settings, client: Any, in_use: str | None) -> None:
+    """IndexMismatch when the prefix belongs to something qabot did not make: an alias naming
+    another collection, or a collection of that very name (qabot never moves or drops those)."""
+    prefix = settings.milvus_collection
+    if in_use is not None and layout.generation_number(prefix, in_use) is None:
+        raise IndexMismatch(
+            f"Alias {prefix!r} in {where(settings)} names collection {in_use!r}, which qabot did not make: "
+            "choose another QABOT_MILVUS_COLLECTION."
+        )
+    if in_use is None and prefix in call(settings, client.list_collections):
+        raise IndexMismatch(
+            f"{where(settings)} already has a collection named {prefix!r}, which qabot did not make: "
+            "choose another QABOT_MILVUS_COLLECTION."
+        )
 
 
 def read_manifest(settings: Settings, client: Any, collection: str) -> dict[str, Any] | None:

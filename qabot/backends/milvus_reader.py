@@ -27,7 +27,7 @@ from ..reader import ChunkRow, SentenceRow
 from ..settings import Settings
 from . import milvus_layout as layout
 from .milvus_client import call, connect, where
-from .milvus_publish import current_collection, read_manifest
+from .milvus_publish import current_collection, read_manifest, refuse_foreign
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,6 +46,7 @@ class MilvusIndex:
         self._settings = settings
         self._client = connect(settings)
         collection = current_collection(settings, self._client)
+        refuse_foreign(settings, self._client, collection)
         if collection is None:
             raise IndexMissing(
                 f"No index in {where(settings)} (alias {settings.milvus_collection!r}): run `qabot index build`."
@@ -53,8 +54,8 @@ class MilvusIndex:
         manifest = read_manifest(settings, self._client, collection)
         if manifest is None or manifest.get("milvus", {}).get("layout") is None:
             raise IndexMismatch(
-                f"Collection {collection!r} in {where(settings)} was not made by qabot (or is incomplete): "
-                f"choose another QABOT_MILVUS_COLLECTION, or {REBUILD}."
+                f"Collection {collection!r} in {where(settings)} has no qabot manifest (incomplete): {REBUILD}, "
+                "or choose another QABOT_MILVUS_COLLECTION."
             )
         if manifest.get("schema") != store.SCHEMA_VERSION or manifest["milvus"]["layout"] != layout.LAYOUT_VERSION:
             raise IndexMismatch(
@@ -402,8 +403,11 @@ class _Lexical:
         if not words:
             return empty
         hits = self._index.search("sparse", [" ".join(words)], k, "BM25")
-        # Milvus Lite reports BM25 as a negated distance; servers as a positive score.
-        hits = sorted(((cid, abs(score)) for cid, score in hits if score != 0), key=lambda h: (-h[1], h[0]))
+        # Milvus Lite reports BM25 as a negated distance; servers as a positive score. Milvus's BM25
+        # has Lucene's constant factor (k1 + 1), bm25s's does not: divided out, the scores are the
+        # folder's own (the ranking never depended on it; the `top_lexical` signal does).
+        scale = layout.BM25_K1 + 1
+        hits = sorted(((cid, abs(score) / scale) for cid, score in hits if score != 0), key=lambda h: (-h[1], h[0]))
         return np.asarray([h[0] for h in hits], dtype=np.int64), np.asarray([h[1] for h in hits], dtype=np.float32)
 
 
