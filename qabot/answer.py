@@ -5,14 +5,14 @@ Every candidate sentence comes from the top retrieved passages and is scored on
   - how much of the question's rare words it contains (IDF-weighted coverage),
   - the rank of its passage, and
   - whether it holds the kind of thing asked for (a number for "how many", ...).
-Whether to answer at all is decided from the same signals by a logistic model fitted
-on the labelled development set (see docs/quality.md); below the threshold qabot says
-"The documents don't say." rather than quote something loosely related.
+The best few are then judged by the learned support check (`support_model.py`): the most
+probable statement of the asked-for fact is the answer; when even that is below the threshold,
+qabot says "The documents don't say." rather than quote something loosely related
+(docs/quality.md #55).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,18 +20,16 @@ from typing import TYPE_CHECKING
 from .backends.base import IndexView
 from .lexical import tokenize
 from .question import (
-    ROLE_WORDS as _ROLE_WORDS,
-)
-from .question import (
     QuestionAnalysis,
     analyze,
     find_spans,
     focus_found,
-    is_fragment,
     names_subject,
     subject_found,
 )
 from .records import Answer, Citation, Hit, ShortAnswer
+from .span_model import best_span
+from .support_model import COPULA, FEATURES, REQUEST, SupportContext, feature_matrix, probabilities
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,24 +60,7 @@ SECOND_SENTENCE_RATIO = 0.60
 CONTEXT_WEIGHT = 0.3  # weight of earlier questions' words in a follow-up
 BEFORE_CHARS = 600  # passage text before a sentence that its pronouns may refer to
 TITLE_SPARE = 1  # passages beyond answer_passages that may stand in for title-only chunks
-SUPPORT_DEPTH = 5  # how many of the best sentences the support check may look at
-FRAGMENT_CONTEXT = 300  # characters before a caption-like fragment that its coverage is read with
-SUPPORT_RATIO = 0.6  # ... as long as they score at least this share of the best one
-# A sentence very close to the question (cosine and coverage at least these) passes the support
-# check even when its words miss the question's rarest words, which stand in for a subject the
-# question does not name (a paraphrase: "rockets" for "missiles"); docs/quality.md #54.
-PARAPHRASE_COSINE = 0.45
-PARAPHRASE_COVERAGE = 0.30
-# Abstention model: logistic regression over the answer's signals, fitted by
-# scripts/fit_abstention.py on eval/seed.jsonl, eval/wiki.jsonl, eval/wiki-train.jsonl and
-# eval/honesty-train.jsonl, over the questions that pass the support check (docs/quality.md #52):
-# a question that fails it is refused whatever the model says. support = sigmoid(z). The
-# "unknown" signal (share of the question's words no passage holds) is reported but left out.
-SUPPORT_BIAS = -1.108
-SUPPORT_WEIGHTS = {
-    "cosine": 1.978, "coverage": 2.811, "top_cosine": -1.119, "max_cosine": 1.058,
-    "type_mismatch": -0.917, "gain": -2.298, "number_missing": 0.0,
-}  # fmt: skip
+LEARNED_DEPTH = 8  # how many of the best sentences the learned support check scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +134,6 @@ def question_weights(reader: IndexView, question: str) -> dict[str, float]:
     return {s: (v if v > 0 else rarest) for s, v in idfs.items()}
 
 
-def missing_words_removed(question: str, sentence: str) -> str:
-    """The question without the content words the sentence lacks (for the ablation signal)."""
-    present = set(tokenize(sentence))
-    kept = [
-        w for w in re.findall(r"\w+|\W+", question) if not (stems := tokenize(w)) or any(s in present for s in stems)
-    ]
-    return "".join(kept)
-
-
 def _ends_like_a_sentence(text: str) -> bool:
     return text.rstrip("\"'”’)]»").endswith((".", "!", "?", "…", ":", ";"))
 
@@ -184,12 +156,6 @@ def unknown_share(reader: IndexView, question: str) -> float:
     if not stems:
         return 0.0
     return sum(1 for s in stems if reader.lexical.idf(s) <= 0) / len(stems)
-
-
-def support(signals: dict[str, float]) -> float:
-    """Probability that the best sentence answers the question (logistic over the signals)."""
-    z = SUPPORT_BIAS + sum(w * signals.get(name, 0.0) for name, w in SUPPORT_WEIGHTS.items())
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def candidates(
@@ -271,19 +237,37 @@ def with_identifiers_only(reader: IndexView, question: str, ranked: list[Candida
     return holding or ranked
 
 
-def ablation_gain(
-    question: str, best: Candidate, question_vec: np.ndarray, embed: Callable[[str], np.ndarray]
-) -> float:
-    """Does the sentence match better once the question's words it lacks are removed?
+def predicate_text(analysis: QuestionAnalysis) -> str:
+    """The question with the subject's names taken out: what it asks about the subject."""
+    text = analysis.text
+    for name in analysis.subjects:
+        text = text.replace(name, " ")
+    return " ".join(text.split())
 
-    Then those words named something the documents don't hold (a positive gain is a bad sign).
-    """
-    if best.vector is None:
-        return 0.0
-    reduced = missing_words_removed(question, best.text)
-    if not reduced.strip() or reduced == question:
-        return 0.0
-    return float(embed(reduced) @ best.vector) - float(question_vec @ best.vector)
+
+def support_context(
+    analysis: QuestionAnalysis,
+    hits: list[Hit],
+    ranked: list[Candidate],
+    idf: dict[str, float],
+    unknown: float = 0.0,
+    embed: Callable[[str], np.ndarray] | None = None,
+) -> SupportContext:
+    """What the learned support check needs beyond each sentence (one embedding of the predicate)."""
+    predicate_vec = None
+    if embed is not None and analysis.subjects:
+        rest = predicate_text(analysis)
+        if rest and rest != analysis.text:
+            predicate_vec = embed(rest)
+    return SupportContext(
+        idf=idf,
+        top_cosine=hits[0].dense if hits else 0.0,
+        max_cosine=max((c.cosine for c in ranked), default=0.0),
+        top_score=ranked[0].score if ranked else 0.0,
+        passages=tuple(h.text for h in hits),
+        unknown=unknown,
+        predicate_vec=predicate_vec,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,87 +295,6 @@ def support_failure(analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, 
     return failed
 
 
-def supported(
-    analysis: QuestionAnalysis, cand: Candidate, idf: dict[str, float], soft: bool = False
-) -> Supported | None:
-    """The candidate with its short answer when it passes the support check, else None.
-
-    With `soft`, a sentence very close to the question (PARAPHRASE_COSINE, PARAPHRASE_COVERAGE)
-    may lack the rarest words that stand in for a subject the question does not name; a named
-    subject, the asked event and a span of the asked type must still be there.
-    """
-    failed = support_failure(analysis, cand, idf)
-    if failed and not (soft and _softly_supported(cand, failed)):
-        return None
-    is_title = cand.title != "" and cand.text.strip() == cand.title
-    spans = find_spans(analysis, cand.text, is_title=is_title)
-    best = min(spans, key=lambda f: (-_span_preference(analysis, cand.text, f.start, f.end), f.start))
-    start, end = _widen(analysis, cand.text, best.start, best.end, best.kind)
-    return Supported(cand, start, end)
-
-
-def _softly_supported(cand: Candidate, failed: int) -> bool:
-    if failed != SUBJECT_RARE:
-        return False  # a missing name, event or span of the asked type stays a refusal (#54)
-    return cand.cosine >= PARAPHRASE_COSINE and cand.coverage >= PARAPHRASE_COVERAGE
-
-
-_PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
-def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
-    """Higher for the span most likely to be the answer: near the question's words, person-like for who."""
-    score = 0.0
-    text = sentence[start:end]
-    if analysis.answer_type == "person":
-        words = text.split()
-        if 2 <= len(words) <= 5:
-            score += 1.0
-        if _PREP_BEFORE.search(sentence[max(0, start - 12) : start]):
-            score -= 1.0
-        if _ROLE_WORDS.search(text.split()[-1]):
-            score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
-    if analysis.answer_type == "count" and analysis.focus:
-        wanted = set(tokenize(analysis.focus))
-        if wanted & set(tokenize(sentence[end : end + 30])):
-            score += 2.0  # "75 districts" for "how many districts"
-    near = analysis.predicate
-    if analysis.focus == "role" and analysis.subject_stems:
-        near = frozenset().union(*analysis.subject_stems)  # the role next to the person's name
-    positions = [m.start() for m in re.finditer(r"\w+", sentence) if set(tokenize(m.group(0))) & near]
-    if positions:
-        distance = min(abs(p - start) if p < start else abs(p - end) for p in positions)
-        score -= distance / 200.0
-    return score
-
-
-_RANGE_END = re.compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
-
-
-def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
-    """A role word with the words that make it a title ("foreign minister", "minister of defence")."""
-    if kind == "year":
-        more = _RANGE_END.match(sentence, end)
-        return (start, more.end()) if more else (start, end)
-    if kind != "role":
-        return start, end
-    before = sentence[:start]
-    m = re.search(r"((?:[A-Za-z’'-]+\s+){0,2})$", before)
-    if m:
-        words = m.group(1).split()
-        keep: list[str] = []
-        for word in reversed(words):
-            if word.lower() in {"the", "a", "an", "and", "was", "is", "as", "his", "her", "their", "its", "of"}:
-                break
-            if word[0].isupper() and not word.endswith(("’s", "'s")):
-                break
-            keep.insert(0, word)
-        if keep:
-            start = sentence.rindex(" ".join(keep), 0, start + 1) if " ".join(keep) in before else start
-    after = re.match(r"\s+(?:of|for)\s+(?:the\s+)?(?:[A-Z][\w’'-]*\s*)+", sentence[end:])
-    if after:
-        end += len(after.group(0).rstrip())
-    return start, end
-
-
 def compose(
     question: str,
     hits: list[Hit],
@@ -408,53 +311,41 @@ def compose(
 ) -> Answer:
     """Pick the answer sentences, attach citations and the short answer, or abstain.
 
-    The answer is the best-ranked sentence among the first few that passes the support check
-    (a span of the expected type, new to the question, about its subject); then the
-    abstention model judges that sentence's signals.
+    The learned support check (`support_model`) gives each of the best LEARNED_DEPTH sentences
+    the probability that it states the asked-for fact; the answer is the most probable one,
+    or "The documents don't say." when even that is below `threshold`.
     """
     if not hits or not ranked:
         return Answer(question, None, (), 0.0, {})
     analysis = analysis or analyze(question)
-    found: Supported | None = None
-    softly: Supported | None = None
-    for cand in ranked[:SUPPORT_DEPTH]:
-        if cand.score < SUPPORT_RATIO * ranked[0].score:
-            break
-        found = supported(analysis, cand, idf or {})
-        if found is not None:
-            break
-        if softly is None:
-            softly = supported(analysis, cand, idf or {}, soft=True)
-    soft = found is None and softly is not None
-    found = found or softly
-    best = found.candidate if found is not None else ranked[0]
-    cover = best.coverage
-    if found is not None and idf and is_fragment(best.text):
-        # a caption credit is read with the sentence it belongs to
-        cover = max(cover, coverage(idf, f"{best.before[-FRAGMENT_CONTEXT:]} {best.text}"))
+    idf = idf or {}
+    top = ranked[:LEARNED_DEPTH]
+    unknown = (question_signals or {}).get("unknown", 0.0)
+    rows = feature_matrix(analysis, top, support_context(analysis, hits, top, idf, unknown, embed))
+    probs = probabilities(rows)
+    pick = int(probs.argmax())  # the first of equals: the better-ranked sentence
+    best = top[pick]
+    confidence = float(probs[pick])
     signals = {
         "cosine": best.cosine,
-        "coverage": cover,
+        "coverage": best.coverage,
         "top_cosine": hits[0].dense,
         "max_cosine": max(c.cosine for c in ranked),
-        "max_coverage": max(c.coverage for c in ranked),
         "type_match": best.type_match,
         "passage_rank": float(best.passage_rank),
-        "top_lexical": hits[0].lexical,
-        "type_mismatch": 1.0 if best.type_match == 0 else 0.0,
         "number_missing": number_missing(question, hits[best.passage_rank].text),
-        "supported": 1.0 if found is not None else 0.0,
-        "support_rank": float(ranked.index(best)),
-        "support_failure": float(support_failure(analysis, ranked[0], idf or {})),
-        "soft": 1.0 if soft else 0.0,
+        "supported": rows[pick][FEATURES.index("rule")],
+        "support_rank": float(pick),
+        "support_failure": float(support_failure(analysis, best, idf)),
         **(question_signals or {}),
+        "support": confidence,
     }
-    if embed is not None and question_vec is not None:
-        signals["gain"] = ablation_gain(question, best, question_vec, embed)
-    confidence = support(signals)
-    signals["support"] = confidence
-    if found is None or confidence < threshold:
+    if REQUEST.search(question):
+        signals["request"] = 1.0  # "how do I ...?", "can you ...?": nothing a document states answers it
         return Answer(question, None, (), confidence, signals)
+    if confidence < threshold:
+        return Answer(question, None, (), confidence, signals)
+    found = short_span(analysis, best)
     chosen = [_trim(best, max_chars)]
     used = len(chosen[0].text)
     for cand in ranked:
@@ -479,6 +370,20 @@ def compose(
     short = _short_answer(found, chosen[0])
     cited = tuple(citations[: max(top_k, len(chosen))])
     return Answer(question, " ".join(parts), cited, confidence, signals, short_answer=short)
+
+
+def short_span(analysis: QuestionAnalysis, cand: Candidate) -> Supported:
+    """The answer sentence with its short answer: the best span of the expected type, else what the
+    sentence says something is ("a Russian ballet dancer"), else the whole sentence."""
+    is_title = cand.title != "" and cand.text.strip() == cand.title
+    spans = find_spans(analysis, cand.text, is_title=is_title)
+    if spans:
+        start, end = best_span(analysis, cand.text, spans)
+        return Supported(cand, start, end)
+    m = COPULA.search(cand.text)
+    if m is not None and len(m.group(1).split()) <= 12 and set(tokenize(m.group(1))) - analysis.stems:
+        return Supported(cand, m.start(1), m.end(1))
+    return Supported(cand, 0, len(cand.text.rstrip()))
 
 
 def _short_answer(found: Supported, shown: Candidate) -> ShortAnswer | None:

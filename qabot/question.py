@@ -1040,9 +1040,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
         return sorted(found, key=lambda f: f.start)
     if kind == "description" and question.focus == "role":
         roles = _first(question, ROLE_WORDS, sentence, "role")
-        if roles or not re.match(r"\s*who\b", question.text, re.IGNORECASE):
+        if roles:
             return roles
-        definition = _definition(question, sentence)  # "who is Amaterasu?" - "the goddess of the sun"
+        # "who is Amaterasu?" - "the goddess of the sun"; "what was Nijinsky's profession?" - "a ballet dancer"
+        definition = _definition(question, sentence)
         return [definition] if definition else []
     if kind == "yesno":
         # a yes/no answer confirms or denies: a sentence about the subject (checked by the caller)
@@ -1147,6 +1148,26 @@ def subject_found(question: QuestionAnalysis, sentence: str, title: str, before:
         return any(_close(s, present) for s in rare) if rare else True
     main = groups[0]  # the first name the question gives is what it is about
     return all(_close(s, present) for s in main)
+
+
+def subject_groups(question: QuestionAnalysis) -> list[frozenset[str]]:
+    """The stems of each subject the question names (names inside the asked-for phrase left out)."""
+    return [g for i, g in enumerate(question.subject_stems) if g and not _in_wh_phrase(question, i)]
+
+
+def predicate_stems(question: QuestionAnalysis) -> list[str]:
+    """What the question asks about its subject: its content stems that are not the subject's."""
+    return sorted(s for s in question.predicate if s not in _GENERIC and s not in _META_STEMS)
+
+
+def near_stem(stem: str, present: set[str]) -> bool:
+    """The stem, or one within a typo of it, is among `present`."""
+    return _close(stem, present)
+
+
+def entity_stems(text: str) -> list[str]:
+    """Stems of a name, accents folded and the spellings of the United States made one."""
+    return _entity_stems(text)
 
 
 def focus_found(question: QuestionAnalysis, sentence: str, before: str = "") -> bool:

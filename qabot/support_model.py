@@ -1,0 +1,263 @@
+"""The learned support check: does this candidate sentence state the asked-for fact?
+
+Each of the best few candidate sentences of a question becomes one row of features (how
+close it is to the question, whether it holds a span of the expected type, names the
+subject, states the asked event, how much of the question its document is about, ...);
+a small model fitted offline on the labelled training sets (`scripts/fit_support.py`,
+docs/quality.md #55) turns the row into a probability that the sentence answers the
+question. The weights ship in `qabot/support_weights.py`; this module only applies them,
+with numpy, so no training library is needed at query time.
+
+    rows = feature_matrix(analysis, cands, context)
+    p = probabilities(rows)            # one probability per candidate
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .lexical import tokenize
+from .question import (
+    DATE_TYPES,
+    PLACE_TYPES,
+    QuestionAnalysis,
+    entity_stems,
+    find_spans,
+    focus_found,
+    is_fragment,
+    names_subject,
+    near_stem,
+    predicate_stems,
+    subject_found,
+    subject_groups,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .answer import Candidate
+
+
+@dataclass(frozen=True, slots=True)
+class SupportContext:
+    """What the features need to know about the question and its retrieval, beyond one sentence."""
+
+    idf: dict[str, float]  # IDF per question stem
+    top_cosine: float  # the first passage's cosine
+    max_cosine: float  # the best cosine among the candidates
+    top_score: float  # the best candidate's sentence-selection score
+    passages: tuple[str, ...]  # text of each retrieved passage, by passage rank
+    unknown: float = 0.0  # share of the question's words no passage holds
+    predicate_vec: np.ndarray | None = None  # the question without its subject, embedded
+
+
+RULE_DEPTH, RULE_RATIO = 5, 0.6  # the hand check looked at the first 5 sentences scoring >= 0.6 of the best
+FAMILIES = ("place", "date", "measure", "name", "count", "money", "percentage", "yesno", "description", "role")
+
+FEATURES = (
+    "cosine", "coverage", "cos_gap", "score_ratio", "order", "passage_rank", "top_cosine",
+    "subject_ok", "named", "focus_ok", "span_ok", "spans", "predicate_cover", "predicate_cosine",
+    "subject_in_title", "subject_in_sentence", "title_cover", "passage_cover", "number_missing",
+    "fragment", "words", "unknown", "question_words", "negation",
+    *(f"type_{f}" for f in FAMILIES),
+    "rule", "first_rule", "subject_focus", "span_new", "personal", "copula_new", "predicate_all",
+    "span_subject_distance",
+)  # fmt: skip
+
+# A request to qabot or about the asker ("how do I ...", "can you book me ...", "near me", "my bank"):
+# documents state facts, they neither act nor advise, so such a question is refused outright.
+REQUEST = re.compile(
+    r"^\s*(?:how (?:do|can|should|could|would) (?:i|we)|(?:can|could|would|will) you|should (?:i|we)|"
+    r"(?:what|which) (?:should|can) (?:i|we)|is it (?:safe|ok|okay|good|worth))\b|"
+    r"^\s*(?:please\s+)?(?:translate|write|book|order|buy|calculate|convert|remind|set|play|show me|find me|give me|"
+    r"tell me a)\b|"
+    r"\b(?:near me|for me|recommend|my|tomorrow|tonight|last night|right now|this weekend|next week)\b",
+    re.IGNORECASE,
+)  # also tasks ("translate ...", "remind me ...") and the moment of asking ("tomorrow", "last night")
+_PERSONAL = re.compile(r"\b(i|me|my|mine|you|your|yours|we|us|our)\b", re.IGNORECASE)
+COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")  # noqa: E501
+
+_NEGATION = re.compile(r"\b(no|not|never|none|nobody|nothing|neither|nor|unknown|unclear)\b", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def family(analysis: QuestionAnalysis) -> str:
+    """The coarse answer type, with role questions apart from other descriptions."""
+    if analysis.answer_type == "description" and analysis.focus == "role":
+        return "role"
+    if analysis.answer_type in PLACE_TYPES:
+        return "place"
+    if analysis.answer_type in DATE_TYPES:
+        return "date"
+    fam = analysis.family
+    if fam == "title":
+        return "description"
+    return fam if fam in FAMILIES else "description"
+
+
+def weighted_share(idf: dict[str, float], present: set[str]) -> float:
+    """Share of the question's IDF weight whose stems are in `present`."""
+    total = sum(idf.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for s, w in idf.items() if s in present) / total
+
+
+def _number_missing(analysis: QuestionAnalysis, passage: str) -> float:
+    if not analysis.numbers:
+        return 0.0
+    present = {n.replace(",", "") for n in _DIGITS.findall(passage)}
+    return 0.0 if analysis.numbers <= present else 1.0
+
+
+def _span_new(analysis: QuestionAnalysis, text: str, spans: list) -> float:
+    """The largest share of words new to the question among the spans (0 without spans)."""
+    best = 0.0
+    for f in spans:
+        stems = tokenize(text[f.start : f.end])
+        if stems:
+            best = max(best, sum(1 for x in stems if x not in analysis.stems) / len(stems))
+        elif _DIGITS.search(text[f.start : f.end]):
+            best = max(best, 1.0)
+    return best
+
+
+def _span_subject_distance(analysis: QuestionAnalysis, text: str, spans: list) -> float:
+    """How far (hundreds of characters, at most 2) the nearest span is from the subject's name in the
+    sentence: "Iran's foreign minister Javad Zarif" and not "President Trump" for Zarif's job. 2 when
+    the sentence does not name the subject (or holds no span)."""
+    groups = subject_groups(analysis)
+    if not groups or not spans:
+        return 2.0
+    at = [m.start() for m in re.finditer(r"\w+", text) if set(entity_stems(m.group(0))) & groups[0]]
+    if not at:
+        return 2.0
+    near = min(0 if f.start <= a < f.end else min(abs(a - f.start), abs(a - f.end)) for f in spans for a in at)
+    return min(2.0, near / 100.0)
+
+
+def _copula_new(analysis: QuestionAnalysis, text: str) -> float:
+    """1 when the sentence says what something is ("was a Russian ballet dancer") in words new to the question."""
+    m = COPULA.search(text)
+    if m is None or len(m.group(1).split()) > 12:
+        return 0.0
+    return 1.0 if set(tokenize(m.group(1))) - analysis.stems else 0.0
+
+
+def feature_row(
+    analysis: QuestionAnalysis, cand: Candidate, order: int, ctx: SupportContext, earlier_rule: bool = False
+) -> list[float]:
+    """The features of one candidate sentence, in the order of FEATURES.
+
+    `earlier_rule`: a better-ranked candidate already passed every hand check (see "first_rule").
+    """
+    text, title, before = cand.text, cand.title, cand.before
+    is_title = title != "" and text.strip() == title
+    spans = find_spans(analysis, text, is_title=is_title)
+    said = set(tokenize(text))
+    context = said | (set(tokenize(before)) if is_fragment(text) else set())
+    asked = predicate_stems(analysis)
+    predicate_cover = sum(1 for s in asked if near_stem(s, context)) / len(asked) if asked else 1.0
+    predicate_cosine = cand.cosine  # a question without a named subject is all predicate
+    if ctx.predicate_vec is not None and cand.vector is not None:
+        predicate_cosine = float(ctx.predicate_vec @ cand.vector)
+    groups = subject_groups(analysis)
+    title_stems = set(entity_stems(title)) | set(tokenize(title))
+    sentence_stems = set(entity_stems(text)) | said
+    passage = ctx.passages[cand.passage_rank] if cand.passage_rank < len(ctx.passages) else text
+    fam = family(analysis)
+    subject_ok = subject_found(analysis, text, title, before, ctx.idf)
+    focus_ok = focus_found(analysis, text, before)
+    rule = subject_ok and focus_ok and bool(spans)
+    score_ratio = cand.score / ctx.top_score if ctx.top_score > 0 else 0.0
+    row = [
+        cand.cosine,
+        cand.coverage,
+        ctx.max_cosine - cand.cosine,
+        score_ratio,
+        float(min(order, 8)),
+        float(cand.passage_rank),
+        ctx.top_cosine,
+        1.0 if subject_ok else 0.0,
+        1.0 if names_subject(analysis) else 0.0,
+        1.0 if focus_ok else 0.0,
+        1.0 if spans else 0.0,
+        float(min(len(spans), 4)),
+        predicate_cover,
+        predicate_cosine,
+        1.0 if groups and all(near_stem(s, title_stems) for s in groups[0]) else 0.0,
+        1.0 if groups and all(near_stem(s, sentence_stems) for s in groups[0]) else 0.0,
+        weighted_share(ctx.idf, title_stems),
+        weighted_share(ctx.idf, set(tokenize(f"{title} {passage}"))),
+        _number_missing(analysis, passage),
+        1.0 if is_fragment(text) else 0.0,
+        math.log1p(len(text.split())),
+        ctx.unknown,
+        math.log1p(len(analysis.stems)),
+        1.0 if _NEGATION.search(text) else 0.0,
+        *(1.0 if fam == f else 0.0 for f in FAMILIES),
+        1.0 if rule else 0.0,
+        1.0 if rule and not earlier_rule and score_ratio >= RULE_RATIO and order < RULE_DEPTH else 0.0,
+        1.0 if subject_ok and focus_ok else 0.0,
+        _span_new(analysis, text, spans),
+        1.0 if _PERSONAL.search(analysis.text) else 0.0,
+        _copula_new(analysis, text),
+        1.0 if predicate_cover >= 1.0 else 0.0,
+        _span_subject_distance(analysis, text, spans),
+    ]
+    return row
+
+
+def feature_matrix(analysis: QuestionAnalysis, cands: list[Candidate], ctx: SupportContext) -> np.ndarray:
+    """One row of FEATURES per candidate."""
+    import numpy as np
+
+    rows: list[list[float]] = []
+    passed = False
+    first = FEATURES.index("first_rule")
+    for i, c in enumerate(cands):
+        row = feature_row(analysis, c, i, ctx, earlier_rule=passed)
+        passed = passed or bool(row[first])
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+def probabilities(rows: np.ndarray) -> np.ndarray:
+    """P(the sentence answers the question) for each row, from the shipped weights."""
+    import numpy as np
+
+    from .support_weights import MODEL
+
+    if len(rows) == 0:
+        return np.zeros(0)
+    names = MODEL["features"]
+    if tuple(names) != FEATURES:
+        index = [FEATURES.index(n) for n in names]
+        rows = rows[:, index]
+    mean = np.asarray(MODEL["mean"], dtype=np.float64)
+    scale = np.asarray(MODEL["scale"], dtype=np.float64)
+    z = (rows - mean) / scale
+    if MODEL["kind"] == "logistic":
+        logit = z @ np.asarray(MODEL["coef"], dtype=np.float64) + float(MODEL["intercept"])
+    else:
+        logit = _trees(z, MODEL)
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+
+
+def _trees(z: np.ndarray, model: dict) -> np.ndarray:
+    """The raw score of a gradient-boosted tree ensemble (arrays exported from scikit-learn)."""
+    import numpy as np
+
+    out = np.full(len(z), float(model["intercept"]))
+    rate = float(model["learning_rate"])
+    for tree in model["trees"]:
+        feature, threshold, left, right, value = (tree[k] for k in ("feature", "threshold", "left", "right", "value"))
+        for i, row in enumerate(z):
+            node = 0
+            while left[node] != -1:
+                node = left[node] if row[feature[node]] <= threshold[node] else right[node]
+            out[i] += rate * value[node]
+    return out
