@@ -348,10 +348,13 @@ def compose(
     found = short_span(analysis, best)
     chosen = [_trim(best, max_chars)]
     used = len(chosen[0].text)
-    for cand in ranked:
+    # then the next most probable statements of the fact, as long as they reach the threshold too
+    more = [top[i] for i in sorted(range(len(top)), key=lambda i: (-probs[i], i)) if probs[i] >= threshold]
+    more += [c for c in ranked if c.score >= SECOND_SENTENCE_RATIO * ranked[0].score]  # else the closest ones
+    for cand in more:
         if cand is best:
             continue
-        if len(chosen) >= max_sentences or cand.score < SECOND_SENTENCE_RATIO * ranked[0].score:
+        if len(chosen) >= max_sentences:
             break
         if used + len(cand.text) + 6 > max_chars:
             continue

@@ -26,6 +26,7 @@ from . import store
 from .chunker import ChunkPlan, plan_chunks
 from .embedder import Embedder, QueryEncoderExport
 from .errors import BuildInterrupted, DiskFull, IndexUnusable, InterruptedAfterSwitch, SourceError
+from .extraction_cache import ExtractionCache
 from .lexical import LexicalWriter
 from .loader import EXTRACTION_VERSION, MAX_FILE_BYTES, SourceFile, list_sources, read_document
 from .onnx_encoder import legacy_cache_dir, onnx_cache_dir
@@ -142,12 +143,15 @@ def _build(settings: Settings, embedder: Embedder, full: bool, progress: BuildPr
                 legacy_cache_dir(index_dir)
             )
         reuser = PlanReuser(previous, chunking) if previous is not None else None
+        extracted = ExtractionCache(index_dir, EXTRACTION_VERSION, fresh=full)  # PDF and Word text by content hash
         try:
-            sources = _planned_sources(files, reuser, embedder, chunking, progress)
+            sources = _planned_sources(files, reuser, embedder, chunking, progress, extracted)
             job = GenerationJob(settings, embedder, sources, full, progress, began, len(files))
             report = publish_job(job)
+            extracted.prune()  # published: extractions of files no longer there are dropped
             return dataclasses.replace(report, skipped=(*unlisted, *report.skipped))
         finally:
+            extracted.close()
             if reuser is not None:
                 reuser.close()
 
@@ -209,11 +213,12 @@ def _planned_sources(
     embedder: Embedder,
     chunking: dict[str, Any],
     progress: BuildProgress | None,
+    extracted: ExtractionCache | None = None,
 ) -> Iterator[Source]:
     """Each file read and planned (or its plan reused), in order, READ_BATCH files at a time."""
     for lo in range(0, len(files), READ_BATCH):
         batch = files[lo : lo + READ_BATCH]
-        results = [read_document(f) for f in batch]
+        results = [read_document(f, extracted) for f in batch]
         docs = [r for r in results if isinstance(r, Document)]
         reused = reuser.plans(docs) if reuser is not None else {}
         for file, result in zip(batch, results, strict=True):

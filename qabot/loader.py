@@ -18,9 +18,13 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentUnreadable, SourceError
 from .records import Document, SkippedFile
+
+if TYPE_CHECKING:
+    from .extraction_cache import ExtractionCache
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -122,8 +126,11 @@ def _link_problem(path: str, root_real: Path) -> str | None:
     return None
 
 
-def read_document(file: SourceFile) -> Document | SkippedFile:
-    """One file to a Document, or the reason it was skipped."""
+def read_document(file: SourceFile, extracted: ExtractionCache | None = None) -> Document | SkippedFile:
+    """One file to a Document, or the reason it was skipped.
+
+    With `extracted`, a PDF or Word file whose bytes were extracted before is taken from there.
+    """
     try:
         if file.path.stat().st_size > MAX_FILE_BYTES:
             return SkippedFile(file.source, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
@@ -132,7 +139,7 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
         return SkippedFile(file.source, f"cannot be read ({exc.strerror or exc})")
     suffix = file.path.suffix.lower()
     if suffix in PDF_SUFFIXES or suffix in DOCX_SUFFIXES:
-        return _read_extracted(file, raw, suffix)
+        return _read_extracted(file, raw, suffix, extracted)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return SkippedFile(file.source, "is UTF-16: convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
     if b"\x00" in raw:
@@ -153,11 +160,18 @@ def read_document(file: SourceFile) -> Document | SkippedFile:
     return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest())
 
 
-def _read_extracted(file: SourceFile, raw: bytes, suffix: str) -> Document | SkippedFile:
+def _read_extracted(
+    file: SourceFile, raw: bytes, suffix: str, extracted: ExtractionCache | None = None
+) -> Document | SkippedFile:
     """A PDF or Word file's extracted text (and a PDF's page starts), or why it was skipped."""
     from .docx_text import read_docx
     from .pdf_text import read_pdf
 
+    sha256 = hashlib.sha256(raw).hexdigest()
+    kind = "pdf" if suffix in PDF_SUFFIXES else "docx"
+    cached = extracted.get(kind, sha256) if extracted is not None else None
+    if cached is not None:
+        return Document(source=file.source, text=cached[0], sha256=sha256, pages=cached[1])
     pages: tuple[int, ...] = ()
     try:
         if suffix in PDF_SUFFIXES:
@@ -169,7 +183,9 @@ def _read_extracted(file: SourceFile, raw: bytes, suffix: str) -> Document | Ski
         return SkippedFile(file.source, str(exc))
     if not text.strip():
         return SkippedFile(file.source, "is empty (no text)")
-    return Document(source=file.source, text=text, sha256=hashlib.sha256(raw).hexdigest(), pages=pages)
+    if extracted is not None:
+        extracted.put(kind, sha256, text, pages)
+    return Document(source=file.source, text=text, sha256=sha256, pages=pages)
 
 
 def read_documents(

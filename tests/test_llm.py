@@ -192,11 +192,55 @@ def test_verified_answer_only_adds_abstentions(server: FakeLLM) -> None:
         ("Zarif said Iran does not want a war [2].", True),
         ("Ten of those hit a base in western Iraq.[1]", True),
         ("Soldiers were evacuated by helicopter before dawn [1].", False),  # words not in the passage
+        # the same words, another meaning: a number said of something else, a negation added, an opposite
+        ("Iran launched ten ballistic missiles [1].", False),  # ten hit; 15 were launched
+        ("15 of those hit a base in western Iraq [1].", False),
+        ("Iran launched missiles at 15 bases [1].", False),  # 15 missiles, not 15 bases
+        ("Iran targeted 10 bases [1].", False),
+        ("Ten of those did not hit a base in western Iraq [1, 2].", False),  # "not" is in passage 2 only
+        ("Iran launched 15 ballistic missiles after two bases [1].", True),  # "before"/"after" absent: kept
+        ("Ten of those missiles hit a base in western Iraq [1].", True),  # honest paraphrases are kept
+        ("Iran fired 15 missiles at 2 bases [1].", True),  # "two" is 2
+        ("Iran launched 15 ballistic missiles; ten hit a base in Iraq [1].", True),
     ],
 )
 def test_written_sentences_are_checked_against_their_passages(written: str, kept: bool) -> None:
     checked = check(written, PASSAGES)
     assert len(checked) == 1 and checked[0].supported is kept, checked[0].reason
+
+
+@pytest.mark.parametrize(
+    ("written", "kept", "why"),
+    [
+        ("The strike came after the address [1].", False, "'after' where the passage says 'before'"),
+        ("The strike came before the address [1].", True, ""),
+        ("The army moved fewer than 20 soldiers [2].", False, "'fewer' where the passage says 'more'"),
+        ("The army moved more than 20 soldiers [2].", True, ""),
+        ("The first missile struck at 1:34 a.m. [1].", True, ""),
+        ("The last missile struck at 1:34 a.m. [1].", False, "'last' where the passage says 'first'"),
+    ],
+)
+def test_written_opposites_of_the_passage_are_dropped(written: str, kept: bool, why: str) -> None:
+    passages = [
+        "The strike came before the address. The first missile struck at 1:34 a.m. local time.",
+        "The army moved more than 20 soldiers to the north.",
+    ]
+    checked = check(written, passages)
+    assert len(checked) == 1 and checked[0].supported is kept, checked[0].reason
+    assert why in checked[0].reason
+
+
+def test_written_answer_drops_flipped_claims_from_the_server(server: FakeLLM) -> None:
+    """Sentences a model wrote with the passage's own words but another meaning never reach the user."""
+    client = _client(server)
+    answer = _answer()
+    server.reply = "Iran launched ten ballistic missiles [1]. Ten of those hit a base in western Iraq [1]."
+    written = written_answer(client, answer, None)
+    assert written.text == "Ten of those hit a base in western Iraq. [1]"
+    assert written.signals["dropped_sentences"] == 1.0
+    server.reply = "Ten of those did not hit a base in western Iraq [1, 2]."
+    fallback = written_answer(client, answer, None)
+    assert fallback.text == answer.text and "no sentence it wrote is supported" in fallback.warnings[0]
 
 
 def test_split_and_join_written_sentences() -> None:
@@ -342,18 +386,29 @@ def test_verifier_benchmark_counts(fake_seeds: Path, server: FakeLLM) -> None:
     items = [
         EvalItem("How many ballistic missiles did Iran launch?", ("15",), None),
         EvalItem("Who is the foreign minister?", ("Javad Zarif",), None),
-        EvalItem("How many missiles did Iran launch at Israel?", (), None),
+        EvalItem("How many missiles did Iran launch at Israel?", (), None, kind="on-topic"),
     ]
     server.reply = "no"
-    report = run(plain, checked, items, "tiny", "fake")
-    data = report.to_json()
+    seen: list[tuple[int, int]] = []
+    report = run(plain, checked, items, "tiny", "fake", progress=lambda done, total: seen.append((done, total)))
+    data = report.to_json(verdicts=True)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
     assert (report.answerable, report.unanswerable, report.verified) == (2, 1, 3)
     assert report.abstained_unanswerable_before == 0 and report.abstained_unanswerable_after == 1
+    assert (report.on_topic, report.on_topic_abstained_after, report.off_topic) == (1, 1, 0)
     assert report.false_abstentions_before == 0 and report.false_abstentions_after == 2
-    assert data["verifier_ms_p50"] is not None and report.model_failures == 0
+    assert report.correct_before >= 1 and report.correct_after == 0  # a refused answer is not a right one
+    assert data["verifier_ms_p50"] is not None and data["ask_ms_p95"] is not None and report.model_failures == 0
+    assert [row["p_yes"] for row in data["verdicts"]] == [0.0, 0.0, 0.0]
+    assert data["by_threshold"]["0.5"] == {
+        "abstained_unanswerable": 1, "on_topic_abstained": 1, "false_abstentions": 2, "correct": 0,
+    }  # fmt: skip
+    assert "verdicts" not in report.to_json()
     server.status = 500
     failed = run(plain, checked, items, "tiny", "fake")
     assert failed.model_failures == 3 and failed.false_abstentions_after == 0  # a failing model changes nothing
+    assert failed.correct_after == failed.correct_before
+    assert failed.to_json()["by_threshold"]["0.8"]["false_abstentions"] == 0  # no verdict, no refusal
     assert "false abstentions 0/2 -> 0/2" in render(failed)
 
 
