@@ -415,6 +415,10 @@ class OnnxQueryEncoder:
             with contextlib.suppress(Exception):
                 self.load()
 
+        # numpy is imported here first: its first import in two threads at once (onnxruntime's
+        # in the thread, the caller's own) failed now and then ("partially initialized module").
+        import numpy  # noqa: F401
+
         threading.Thread(target=load_quietly, name="qabot-onnx-load").start()
 
     def load(self) -> tuple[Any, Any]:
