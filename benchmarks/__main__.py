@@ -670,7 +670,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 f"warm ask p50 / p95, {a['chunks']:,} chunks",
                 f"{_fmt(a['p50_ms'])} / {_fmt(a['p95_ms'])} ms",
-                f"{mark('warm_ask_1m_p50_ms')} wiki index grown with altered copies (benchmarks.scale)",
+                f"{mark('warm_ask_1m_p50_ms')} wiki index grown with altered copies (benchmarks.scale); "
+                f"load {a.get('load_average')}",
             ),
             (
                 "  question embedding / dense / BM25, p50",
@@ -683,8 +684,9 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             out.append(
                 (
                     f"cold `qabot ask`, {a['chunks']:,} chunks",
-                    f"{_fmt(c['median_s'])} s (min {_fmt(c['min_s'])})",
-                    f"{mark('cold_ask_1m_s')} peak RSS {_fmt(c['peak_rss_mb'], 'MB')}",
+                    f"{_fmt(c['median_s'])} s (min {_fmt(c['min_s'])}, CPU {_fmt(c.get('median_cpu_s'))} s)",
+                    f"{mark('cold_ask_1m_s')} median of {c['runs']}, peak RSS {_fmt(c['peak_rss_mb'], 'MB')}, "
+                    f"load {c.get('load_average')}",
                 )
             )
         for key in ("build_small", "build"):
@@ -697,7 +699,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"peak RSS {_fmt(b.get('peak_rss_mb'), 'MB')}, {_fmt(b['build_s'], 's')}",
                     (mark("build_peak_rss_1m_mb") + " " if key == "build" else "")
                     + f"{b['documents']:,} docs, {b['faiss']}; vectors replayed, not embedded; "
-                    f"generation {_fmt(b.get('generation_mb'), 'MB')} + cache {_fmt(b.get('cache_mb'), 'MB')}",
+                    f"generation {_fmt(b.get('generation_mb'), 'MB')} + cache {_fmt(b.get('cache_mb'), 'MB')}; "
+                    f"load {b.get('load_average')}" + (" (the run that built the index)" if b.get("reused") else ""),
                 )
             )
         e = sc.get("estimate_10m")

@@ -230,6 +230,16 @@ def measure_incremental(large_index: Path, full_seeds: Path, work: Path, measure
     index.mkdir(parents=True)
     shutil.copytree(gen.path, index / gen.name)
     (index / store.CURRENT).write_text(gen.name + "\n", encoding="utf-8")
+    cache = large_index / store.EMBEDDING_CACHE
+    if cache.is_file():  # the vectors live beside the generations since the streamed build
+        import sqlite3
+
+        src, dst = sqlite3.connect(cache), sqlite3.connect(index / store.EMBEDDING_CACHE)
+        try:
+            src.backup(dst)  # a consistent copy, WAL included
+        finally:
+            src.close()
+            dst.close()
     # The query encoder is made once per model in the shared cache, not by rebuilds: not part of the timing.
     from qabot.embedder import SentenceTransformerEmbedder
     from qabot.onnx_encoder import onnx_cache_dir

@@ -28,6 +28,7 @@ class ProcResult:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the command (all its threads)
 
     def json_tail(self) -> dict[str, Any]:
         """The last stdout line that is a JSON object (how bench children report)."""
@@ -52,7 +53,8 @@ pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - began
 with open(sys.argv[1], "w") as f:
-    json.dump({"code": os.waitstatus_to_exitcode(status), "seconds": seconds, "maxrss_kb": usage.ru_maxrss}, f)
+    code, cpu = os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
+    json.dump({"code": code, "seconds": seconds, "maxrss_kb": usage.ru_maxrss, "cpu": cpu}, f)
 """
 
 
@@ -78,7 +80,12 @@ def run(args: list[str], timeout: float = 7200.0, cwd: Path | None = None) -> Pr
         except (OSError, ValueError):
             usage = {"code": proc.returncode or -9, "seconds": timeout, "maxrss_kb": 0}
         return ProcResult(
-            int(usage["code"]), float(usage["seconds"]), usage["maxrss_kb"] / 1024.0, out.read(), err.read()
+            int(usage["code"]),
+            float(usage["seconds"]),
+            usage["maxrss_kb"] / 1024.0,
+            out.read(),
+            err.read(),
+            float(usage.get("cpu", 0.0)),
         )
 
 

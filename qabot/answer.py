@@ -340,7 +340,7 @@ def compose(
         **(question_signals or {}),
         "support": confidence,
     }
-    if REQUEST.search(question):
+    if REQUEST.search(question) and not request_covered(question, best, hits[best.passage_rank].text):
         signals["request"] = 1.0  # "how do I ...?", "can you ...?": nothing a document states answers it
         return Answer(question, None, (), confidence, signals)
     if confidence < threshold:
@@ -348,10 +348,13 @@ def compose(
     found = short_span(analysis, best)
     chosen = [_trim(best, max_chars)]
     used = len(chosen[0].text)
-    for cand in ranked:
+    # then the next most probable statements of the fact, as long as they reach the threshold too
+    more = [top[i] for i in sorted(range(len(top)), key=lambda i: (-probs[i], i)) if probs[i] >= threshold]
+    more += [c for c in ranked if c.score >= SECOND_SENTENCE_RATIO * ranked[0].score]  # else the closest ones
+    for cand in more:
         if cand is best:
             continue
-        if len(chosen) >= max_sentences or cand.score < SECOND_SENTENCE_RATIO * ranked[0].score:
+        if len(chosen) >= max_sentences:
             break
         if used + len(cand.text) + 6 > max_chars:
             continue
@@ -370,6 +373,34 @@ def compose(
     short = _short_answer(found, chosen[0])
     cited = tuple(citations[: max(top_k, len(chosen))])
     return Answer(question, " ".join(parts), cited, confidence, signals, short_answer=short)
+
+
+_READER = re.compile(r"\b(?:you|your|yours)\b", re.IGNORECASE)
+_NEXT_WORD = re.compile(r"\W*\w+")
+
+
+def request_covered(question: str, best: Candidate, passage: str) -> bool:
+    """Whether a request-shaped question ("how do I ...", "my ...", "... tonight") is still one the
+    documents answer: its passage (with its document's title) holds every content word the
+    question has besides the request's own words, and either speaks to its reader ("you", "your":
+    a help page) or holds the request's words as its own (a title such as "My Fair Lady").
+    "How do I reset my password?" over a help page that says how to reset your password, or "Who
+    starred in My Fair Lady?" over the film's article, are answered; "how do I fix a flat bike
+    tire" over an article about bicycles, or "what should I name my betta fish" over one about
+    bettas, are not."""
+    text = f"{best.title}\n{passage}"
+    asked = set(tokenize(REQUEST.sub(" ", question)))
+    if not asked or not asked <= set(tokenize(text)):
+        return False
+    if _READER.search(text):
+        return True
+    lowered = " ".join(text.lower().split())
+    for match in REQUEST.finditer(question):
+        following = _NEXT_WORD.match(question, match.end())
+        phrase = " ".join((match.group(0) + (following.group(0) if following else "")).lower().split())
+        if phrase not in lowered:
+            return False
+    return True
 
 
 def short_span(analysis: QuestionAnalysis, cand: Candidate) -> Supported:

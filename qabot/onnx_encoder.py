@@ -402,12 +402,11 @@ class OnnxQueryEncoder:
         return self.load()[0]
 
     def start_loading(self) -> None:
-        """Create the session in a background thread, so it overlaps with opening the index.
-
-        onnxruntime releases the GIL while it reads and prepares the graph (~0.3 s, a third of a
-        cold `qabot ask`). The first question waits for it on the lock; a load that fails here
-        is tried again, and reported, by that question. Not a daemon: the process waits for it
-        at exit rather than tearing onnxruntime down in the middle of building a session.
+        """Load the tokenizer and create the session in a background thread, so that a cold
+        `qabot ask` imports qabot and opens the index meanwhile (onnxruntime releases the GIL
+        while it builds the session). The first question waits for it on the lock; a load that
+        fails here is tried again, and reported, by that question. Not a daemon: the process
+        waits for it at exit rather than tearing onnxruntime down in the middle of a session.
         """
         if self._session is not None:
             return

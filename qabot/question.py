@@ -482,7 +482,7 @@ _UNIT_RE = {
 _YEAR = re.compile(
     r"\b(?:(?:in|by|since|from|until|circa|c\.|around|about)\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?"
     r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+)?"
-    r"(?:\d{1,2},?\s+)?(?:1\d{3}|20\d{2}|\d{1,3}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?|"
+    r"(?:\d{1,2},?\s+)?(?:1\d{3}|20\d{2}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?|"
     r"\b\d{1,2}(?:st|nd|rd|th) (?:century|millennium)(?: (?:BC|BCE|AD|CE))?|"
     r"\b(?:1\d|20)\d0s\b|"
     r"\b(?:the )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"

@@ -9,6 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test depends on wall-clock speed: Hypothesis neither times examples (its default deadline is
+# 200 ms) nor fails a test whose input generation is slow on a loaded machine.
+settings.register_profile("qabot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("qabot")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The ONNX export shared by every index (~/.cache/qabot/onnx) is made once per test session in a

@@ -80,7 +80,7 @@ class LiteServer:
             [str(exe), "server", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a hang guard: seconds when idle, more on a loaded machine
         while not _listening(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"milvus-lite server did not start (see {log.name})")
@@ -135,7 +135,7 @@ class Milvus235:
         if probe.returncode != 0:
             pytest.skip("cannot make a network namespace (needs root): the 2.3.5 server would listen on 0.0.0.0")
 
-    def start(self, timeout: float = 240) -> None:
+    def start(self, timeout: float = 900) -> None:  # a hang guard: ~50 s when idle, minutes under load
         self.check()
         log = open(self.data.parent / "milvus-2.3.5.log", "ab")  # noqa: SIM115 - kept by the process
         auth = " --authorization-enabled true" if self.auth else ""

@@ -60,6 +60,8 @@ def test_subjects_are_the_named_entities() -> None:
         ),
         ("How deep is the lake?", "The lake is 1,642 metres deep at its deepest point.", "1,642 metres"),
         ("Who is Zarif?", "But Iran’s foreign minister Javad Zarif said so.", "minister"),
+        ("when was mohenjo daro built", "Built c. 2500 BCE, it was one of the largest settlements.", "c. 2500 BCE"),
+        ("What was Nijinsky's profession?", "Nijinsky was a Russian ballet dancer.", "Russian ballet dancer"),
     ],
 )
 def test_spans_of_the_expected_type(question: str, sentence: str, span: str) -> None:

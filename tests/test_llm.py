@@ -37,7 +37,10 @@ def server() -> Iterator[FakeLLM]:
         yield fake
 
 
-def _client(server: FakeLLM, timeout: float = 5.0) -> ChatClient:
+def _client(server: FakeLLM, timeout: float = 60.0) -> ChatClient:
+    # 60 s: a hang guard, never reached by a reply on a loaded machine. The timeout tests pair a
+    # 0.2 s client with a server that waits 30 s: the client gives up at 0.2 s, however late it is
+    # scheduled (the waiting server thread is a daemon: nobody waits for it).
     return ChatClient(server.url, "local", KEY, timeout)
 
 
@@ -109,7 +112,7 @@ def test_down_slow_and_garbage_servers_raise_one_line_errors(server: FakeLLM) ->
     messages = [{"role": "user", "content": "x"}]
     with pytest.raises(LLMUnavailable, match="cannot connect"):
         ChatClient(f"http://127.0.0.1:{free}/v1", "m", timeout=2).chat(messages)
-    server.delay = 1.0
+    server.delay = 30.0
     with pytest.raises(LLMUnavailable, match=r"no reply within 0\.2 s"):
         _client(server, timeout=0.2).chat(messages)
     server.delay = 0.0
@@ -137,7 +140,7 @@ def test_streaming_sse(server: FakeLLM) -> None:
     with pytest.raises(LLMUnavailable, match="not a chat chunk"):
         list(_client(server).stream([{"role": "user", "content": "x"}]))
     server.bad_event = False
-    server.delay = 1.0
+    server.delay = 30.0
     with pytest.raises(LLMUnavailable, match="within"):
         list(_client(server, timeout=0.2).stream([{"role": "user", "content": "x"}]))
 
@@ -268,7 +271,7 @@ def test_written_answer_keeps_supported_sentences_and_falls_back(server: FakeLLM
     assert fallback.text == answer.text and "found no answer" in fallback.warnings[0]
     server.reply = "Trump ordered strikes [2]."
     assert written_answer(client, answer, None).text == answer.text
-    server.delay = 1.0
+    server.delay = 30.0
     slow = written_answer(_client(server, timeout=0.2), answer, None)
     assert slow.text == answer.text and "within" in slow.warnings[0]
 
@@ -368,7 +371,7 @@ def test_cli_ask_json_generate_and_verify_with_the_real_model(
     assert main(["ask", "--json", question, *args]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["abstained"] is True
-    server.delay = 2.0
+    server.delay = 30.0
     monkeypatch.setenv("QABOT_LLM_TIMEOUT", "0.3")
     assert main(["ask", question, *args]) == 0
     out = capsys.readouterr().out

@@ -178,6 +178,20 @@ def test_corrupt_index_files_are_reported_with_what_to_run(tmp_path: Path, seeds
         QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
 
 
+def test_chunk_rows_missing_from_the_table_are_inconsistent_counts(tmp_path: Path, seeds: Path) -> None:
+    """Opening checks the last chunk id against the manifest (not a count of every row)."""
+    import sqlite3
+
+    QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+    meta = tmp_path / "index" / "gen-000001" / store.META
+    conn = sqlite3.connect(meta)
+    conn.execute("DELETE FROM chunks WHERE id = (SELECT max(id) FROM chunks)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(IndexCorrupt, match="inconsistent counts"):
+        QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
+
+
 def test_a_corrupt_index_is_repaired_by_a_full_build(tmp_path: Path, seeds: Path) -> None:
     QAEngine.from_settings(_settings(tmp_path), embedder=FakeEmbedder())
     (tmp_path / "index" / "gen-000001" / store.VECTORS).write_bytes(b"garbage")

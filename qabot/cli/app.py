@@ -162,9 +162,10 @@ def _path_flags(settings: Settings) -> str:
 
 
 def _embedder_loading(settings: Settings) -> Embedder | None:
-    """The embedder, its ONNX session already being made in a background thread (~0.2 s, most of
-    it with the GIL released), while the rest of qabot is imported and the index opens. None when
-    questions do not go through ONNX, or the model is wrong (the engine says so in its turn)."""
+    """The embedder, its ONNX query encoder already loading in a background thread (onnxruntime,
+    the tokenizer, the session, which onnxruntime builds with the GIL released) while the rest of
+    qabot is imported and the index opens. None when questions do not go through ONNX, or the
+    model is wrong (the engine says so in its turn)."""
     if not settings.onnx_queries:
         return None
     from ..embedder import SentenceTransformerEmbedder
@@ -216,8 +217,8 @@ def _note_stale(err: Console, settings: Settings, stale: int) -> None:
 def _stale_in_background(engine: QAEngine) -> Callable[[], int]:
     """Compare the seeds folder with the index (a stat of every file) while a question is answered.
 
-    Most of a cold `qabot ask` waits on onnxruntime, which lets other threads run meanwhile;
-    the returned function waits for the result (and raises what the check raised).
+    The answer does not wait for it (a folder of many files takes a while to stat); the returned
+    function does, and raises what the check raised.
     """
     import threading
 
