@@ -35,7 +35,7 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # Raised whenever the text extracted from .html, .pdf or .docx files changes: an index built with
 # another version is rebuilt from the files (unchanged bytes would otherwise keep the old text).
-EXTRACTION_VERSION = 2
+EXTRACTION_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,11 +260,23 @@ def _add_blocks(blocks: list[str], lines: list[_Line], body: float) -> None:
 def _paragraphs(lines: list[_Line], step: float, body: float) -> list[list[_Line]]:
     """Consecutive lines split where the spacing grows or the font size changes (headings)."""
     out: list[list[_Line]] = []
+    longest = max((len(line.text) for line in lines), default=0)
     for line in lines:
         if out:
             prev = out[-1][-1]
             same = abs(prev.size - line.size) <= 0.5 and prev.y - line.y <= 1.4 * max(step, prev.size)
-            heading = prev.size > body + 1 or line.size > body + 1
+            heading = (
+                prev.size > body + 1
+                or line.size > body + 1
+                or (
+                    # a heading set like the text (bold, same size and spacing): a short first line
+                    # with no closing punctuation, before a line that starts a sentence
+                    len(out[-1]) == 1
+                    and len(prev.text) < 0.6 * longest
+                    and not _CLOSED.search(prev.text)
+                    and line.text[:1].isupper()
+                )
+            )
             if same and not heading:
                 out[-1].append(line)
                 continue

@@ -35,6 +35,21 @@ _MONEY_WORDS = (
     r"revenues|sell|sold|salary|fee|fees|charge|charged|raise|raised|valued|value|income|profit|fund|funded|"
     r"invest|invested|investment|gdp|fine|fined|bought|buy|ticket"
 )
+_MONEY_NOUNS = r"budget|cost|price|revenue|revenues|salary|fee|fees|income|profit|funding|gdp|net worth"
+_MONEY_ADJECTIVES = (
+    r"annual|yearly|monthly|weekly|total|estimated|average|initial|original|final|current|overall|net|gross|approximate"
+)
+_MONEY_KINDS = {  # a focus -> stems of the words that state that kind of money
+    "budget": {"budget", "fund", "spend", "spent", "alloc"},
+    "revenue": {"revenu", "incom", "sale", "turnov", "earn"},
+    "revenues": {"revenu", "incom", "sale", "turnov", "earn"},
+    "income": {"incom", "revenu", "earn", "salari", "wage"},
+    "profit": {"profit", "earn", "net", "incom"},
+    "salary": {"salari", "wage", "paid", "pay", "earn"},
+    "fee": {"fee", "charg", "cost", "price", "paid", "pay"},
+    "fees": {"fee", "charg", "cost", "price", "paid", "pay"},
+    "funding": {"fund", "grant", "budget", "invest"},
+}
 _LENGTH_FOCUS = {"range", "wingspan", "deep", "depth", "tall", "height", "high", "long", "length", "far", "distance", "wide",  # noqa: E501
                  "width", "elevation", "altitude", "diameter", "radius", "thick", "thickness"}  # fmt: skip
 _MASS_FOCUS = {"heavy", "weigh", "weighs", "weight", "mass"}
@@ -158,6 +173,12 @@ def _answer_type(q: str) -> tuple[str, str | None]:
         return "size", noun
     if m := re.search(rf"\b(what|which) (?:is |was )?(?:the )?({_MONEY_WORDS})\b", q):
         return "money", m.group(2)
+    if m := re.search(
+        rf"\b(?:what|which)(?:'s|’s| is| was| are| were)? (?:the )?(?:[\w.-]+(?:'s|’s) )?"
+        rf"(?:(?:{_MONEY_ADJECTIVES}) )*({_MONEY_NOUNS})\b",
+        q,
+    ):  # "what was the club's annual budget", "what's the total cost of ..."
+        return "money", m.group(1)
     if re.search(r"^\s*(?:what|which)(?:'s| is| was| are| were)? the (?:total )?number of\b", q):
         return "count", "number"
     if re.search(r"\bwhat time\b|\bat what time\b|\bwhat hour\b", q):
@@ -1206,4 +1227,7 @@ def focus_found(question: QuestionAnalysis, sentence: str, before: str = "") -> 
         )
     if question.answer_type == "count" and focus == "population":
         return bool(stems & {"popul", "inhabit", "resid", "peopl", "citizen"})
+    if question.answer_type == "money" and focus in _MONEY_KINDS:
+        # a budget asked, a price given is not an answer: the sentence names the kind of money
+        return bool(stems & _MONEY_KINDS[focus])
     return True

@@ -151,6 +151,33 @@ RUNON = [
 ]
 
 
+def plain_heading_pdf() -> bytes:
+    """One page whose section heading has the text's own font, size and spacing (as bold headings
+    often do once the bold is gone)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    font = _font()
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    _, height = A4
+    c.setFont(font, 10)
+    y = height - 72
+    for line in PLAIN_HEADING:
+        c.drawString(72, y, line)
+        y -= 14
+    c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+PLAIN_HEADING = [
+    "Finances",
+    "The new boathouse cost 1.2 million euros and opened in May 2025, two months",
+    "later than planned. The treasurer of the club is Maria Lindqvist.",
+]
+
+
 def scan_pdf() -> bytes:
     """A page that is only a picture (of grey bars standing for text): no text layer."""
     from PIL import Image, ImageDraw

@@ -68,6 +68,14 @@ def test_pdf_paragraph_running_on_to_the_next_page_is_one_paragraph() -> None:
     assert pdf.text[pdf.page_starts[1] :].startswith("ination of the lens")
 
 
+def test_pdf_heading_set_like_the_text_is_its_own_paragraph() -> None:
+    text = read_pdf(files.plain_heading_pdf()).text
+    assert text.startswith(
+        "Finances\n\nThe new boathouse cost 1.2 million euros and opened in May 2025, two months later"
+    )
+    assert "\n" not in text.split("\n\n", 1)[1]  # the wrapped paragraph stays one paragraph
+
+
 def test_pdf_hyphenated_line_ends_are_joined_and_ligatures_folded(report: Document) -> None:
     text = report.text
     assert "examination of the lens" in text and "exam-" not in text
