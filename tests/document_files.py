@@ -125,6 +125,11 @@ FLOWING = (
 
 def runon_pdf() -> bytes:
     """Two pages; a sentence runs from the foot of page 1 ("... the exam-") to the top of page 2."""
+    return _lines_pdf([RUNON[:2], RUNON[2:]])
+
+
+def _lines_pdf(pages: list[list[str]]) -> bytes:
+    """Pages of lines in one font, size 10, 14 points apart."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -132,7 +137,7 @@ def runon_pdf() -> bytes:
     out = io.BytesIO()
     c = canvas.Canvas(out, pagesize=A4)
     _, height = A4
-    for lines in (RUNON[:2], RUNON[2:]):
+    for lines in pages:
         c.setFont(font, 10)
         y = height - 72
         for line in lines:
@@ -154,21 +159,7 @@ RUNON = [
 def plain_heading_pdf() -> bytes:
     """One page whose section heading has the text's own font, size and spacing (as bold headings
     often do once the bold is gone)."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    font = _font()
-    out = io.BytesIO()
-    c = canvas.Canvas(out, pagesize=A4)
-    _, height = A4
-    c.setFont(font, 10)
-    y = height - 72
-    for line in PLAIN_HEADING:
-        c.drawString(72, y, line)
-        y -= 14
-    c.showPage()
-    c.save()
-    return out.getvalue()
+    return _lines_pdf([PLAIN_HEADING])
 
 
 PLAIN_HEADING = [

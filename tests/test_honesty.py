@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from qabot.question import analyze, depends_on_history, find_spans
 
+from .small_corpus import engine_over
+
 # ---- question analysis (rules, fast) ---------------------------------------------------------
 
 
@@ -210,15 +212,8 @@ TOWER = (
 
 @pytest.fixture(scope="module")
 def small_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    from qabot import QAEngine, Settings
-
-    base = tmp_path_factory.mktemp("honesty")
-    seeds = base / "seeds"
-    seeds.mkdir()
-    for name, text in {"Pierre_Curie.txt": PIERRE, "Marie.txt": MARIE, "Burj_Khalifa.txt": TOWER}.items():
-        (seeds / name).write_text(text, encoding="utf-8")
-    settings = Settings(seeds_dir=seeds, index_dir=base / "index", _env_file=None)  # type: ignore[call-arg]
-    yield QAEngine.from_settings(settings, embedder=embedder)
+    documents = {"Pierre_Curie.txt": PIERRE, "Marie.txt": MARIE, "Burj_Khalifa.txt": TOWER}
+    yield engine_over(tmp_path_factory.mktemp("honesty"), embedder, documents)
 
 
 @pytest.mark.slow

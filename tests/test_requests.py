@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .small_corpus import engine_over
+
 HELP = (
     "Account help\n\n"
     "To reset your password, open Settings, choose Account and press Reset password; "
@@ -27,16 +29,8 @@ BICYCLE = (
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    from qabot import QAEngine, Settings
-
-    base = tmp_path_factory.mktemp("requests")
-    seeds = base / "seeds"
-    seeds.mkdir()
-    (seeds / "Account_help.txt").write_text(HELP, encoding="utf-8")
-    (seeds / "My_Fair_Lady_(film).txt").write_text(FILM, encoding="utf-8")
-    (seeds / "Bicycle.txt").write_text(BICYCLE, encoding="utf-8")
-    settings = Settings(seeds_dir=seeds, index_dir=base / "index", _env_file=None)  # type: ignore[call-arg]
-    yield QAEngine.from_settings(settings, embedder=embedder)
+    documents = {"Account_help.txt": HELP, "My_Fair_Lady_(film).txt": FILM, "Bicycle.txt": BICYCLE}
+    yield engine_over(tmp_path_factory.mktemp("requests"), embedder, documents)
 
 
 @pytest.mark.slow

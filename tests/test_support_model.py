@@ -88,15 +88,10 @@ DANCER = (
 
 @pytest.fixture(scope="module")
 def food_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    from qabot import QAEngine, Settings
+    from .small_corpus import engine_over  # inside: a hash-seed test imports this module by path
 
-    base = tmp_path_factory.mktemp("support")
-    seeds = base / "seeds"
-    seeds.mkdir()
-    (seeds / "Bread.txt").write_text(BREAD, encoding="utf-8")
-    (seeds / "Vaslav_Nijinsky.txt").write_text(DANCER, encoding="utf-8")
-    settings = Settings(seeds_dir=seeds, index_dir=base / "index", _env_file=None)  # type: ignore[call-arg]
-    yield QAEngine.from_settings(settings, embedder=embedder)
+    documents = {"Bread.txt": BREAD, "Vaslav_Nijinsky.txt": DANCER}
+    yield engine_over(tmp_path_factory.mktemp("support"), embedder, documents)
 
 
 @pytest.mark.slow
