@@ -379,10 +379,15 @@ class LexicalIndex:
         for tid in ids:
             lo, hi = int(self._indptr[tid]), int(self._indptr[tid + 1])
             scores[self._indices[lo:hi]] += self._data[lo:hi]
-        k = min(k, self._n)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
-        top = top[scores[top] > 0]
+        # Only chunks holding a query word can score (every BM25 weight is > 0), ascending ids: the
+        # top k are chosen among them, not among every chunk (a partition of 1M scores took 10 ms).
+        held = np.flatnonzero(scores)
+        if held.size > k:
+            kept = scores[held]
+            kth = kept[np.argpartition(-kept, k - 1)[k - 1]]  # the k-th best score
+            above, tied = held[kept > kth], held[kept == kth]
+            held = np.concatenate([above, tied[: k - above.size]])  # ties at the k-th score: lowest ids
+        top = held[np.lexsort((held, -scores[held]))]
         return top.astype(np.int64), scores[top].astype(np.float32)
 
 

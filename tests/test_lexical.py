@@ -119,3 +119,14 @@ def test_the_streamed_writer_scores_as_bm25s_indexing_everything_at_once(
         full[ids] = scores
         assert np.array_equal(full, ref.get_scores_from_ids(ref.get_tokens_ids(tokenize(query)))), query
     assert not list((tmp_path / "work").iterdir())  # the block files are gone
+
+
+def test_ties_at_the_kth_score_go_to_the_lowest_ids(tmp_path: Path) -> None:
+    texts = ["a red kite over the hill"] * 300 + ["the blue kite", "a red kite over the red hill"]
+    LexicalIndex.build_and_save(texts, tmp_path / "bm25")
+    index = LexicalIndex.load(tmp_path / "bm25")
+    ids, scores = index.search("red kite", 5)
+    assert ids[0] == 301  # "red" twice scores highest
+    assert list(ids[1:]) == [0, 1, 2, 3]  # then 300 equal scores: the lowest ids, in order
+    assert len(set(scores[1:].tolist())) == 1
+    assert list(index.search("kite", 400)[0][:2]) == [300, 0]  # fewer chunks hold the words than k: all, best first
