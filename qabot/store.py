@@ -257,8 +257,11 @@ def source_rows(generation: Generation, sources: list[str]) -> dict[str, dict[st
         conn.close()
 
 
-def describe(index_dir: Path, generation: Generation, stale: list[str]) -> IndexInfo:
-    """What `index status`, the REPL and `/sources` show about a generation."""
+def describe(
+    index_dir: Path | str, generation: Generation, stale: list[str], sources: list[str] | None = None
+) -> IndexInfo:
+    """What `index status`, the REPL and `/sources` show about a generation: `index_dir` is the
+    place shown, `sources` the generation's indexed sources (read from its SQLite when None)."""
     manifest = generation.manifest
     counts = manifest.get("counts", {})
     embedder = manifest.get("embedder", {})
@@ -271,7 +274,7 @@ def describe(index_dir: Path, generation: Generation, stale: list[str]) -> Index
         documents=int(counts.get("documents", 0)),
         chunks=int(counts.get("chunks", 0)),
         sentences=int(counts.get("sentences", 0)),
-        sources=tuple(indexed_sources(generation)),
+        sources=tuple(indexed_sources(generation) if sources is None else sources),
         stale=tuple(stale),
     )
 

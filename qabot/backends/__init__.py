@@ -63,22 +63,9 @@ def describe(settings: Settings, view: IndexView, stale: list[str]) -> IndexInfo
     if settings.backend == "milvus":
         from .milvus_client import where
 
-        manifest = view.manifest
-        counts = manifest.get("counts", {})
-        embedder = manifest.get("embedder", {})
         bm25 = getattr(view, "bm25", "milvus")
-        return IndexInfo(
-            index_dir=f"{where(settings)}, alias {settings.milvus_collection!r} (BM25: {bm25})",
-            generation=view.generation.name,
-            built_at=manifest.get("built_at", "?"),
-            model=embedder.get("model", "?"),
-            dim=int(embedder.get("dim", 0)),
-            documents=int(counts.get("documents", 0)),
-            chunks=int(counts.get("chunks", 0)),
-            sentences=int(counts.get("sentences", 0)),
-            sources=tuple(view.sources()),
-            stale=tuple(stale),
-        )
+        place = f"{where(settings)}, alias {settings.milvus_collection!r} (BM25: {bm25})"
+        return store.describe(place, view.generation, stale, list(view.sources()))
     return store.describe(settings.index_dir, view.generation, stale)
 
 
