@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
 from .question import (
+    ANAPHORA,
     DATE_TYPES,
     PLACE_TYPES,
     QuestionAnalysis,
@@ -28,6 +29,7 @@ from .question import (
     find_spans,
     focus_found,
     is_fragment,
+    names_in,
     names_subject,
     near_stem,
     predicate_stems,
@@ -54,6 +56,7 @@ class SupportContext:
     predicate_vec: np.ndarray | None = None  # the question without its subject, embedded
 
 
+RAREST = 2  # the question's rarest words that stand for its subject ("rare_cover")
 RULE_DEPTH, RULE_RATIO = 5, 0.6  # the hand check looked at the first 5 sentences scoring >= 0.6 of the best
 FAMILIES = ("place", "date", "measure", "name", "count", "money", "percentage", "yesno", "description", "role")
 
@@ -65,6 +68,7 @@ FEATURES = (
     *(f"type_{f}" for f in FAMILIES),
     "rule", "first_rule", "subject_focus", "span_new", "personal", "copula_new", "predicate_all",
     "span_subject_distance",
+    "rare_cover", "other_name_between", "loose_span", "focus_loose", "predicate_cosine_gap", "predicate_cover_gap",
 )  # fmt: skip
 
 # A request to qabot or about the asker ("how do I ...", "can you book me ...", "near me", "my bank"):
@@ -139,6 +143,69 @@ def _span_subject_distance(analysis: QuestionAnalysis, text: str, spans: list) -
     return min(2.0, near / 100.0)
 
 
+def _rare_cover(analysis: QuestionAnalysis, present: set[str], idf: dict[str, float]) -> float:
+    """Share of the question's RAREST rarest content words (words the corpus never uses count as the
+    rarest) that the sentence, its title or what its pronouns refer to holds: "how long is the
+    karnaphuli river" is not answered by the Lena River's length because "river" is there."""
+    stems = sorted(analysis.stems, key=lambda s: (-idf.get(s, 0.0), s))[:RAREST]
+    if not stems:
+        return 1.0
+    return sum(1 for s in stems if near_stem(s, present)) / len(stems)
+
+
+def _other_name_between(analysis: QuestionAnalysis, text: str, spans: list) -> float:
+    """1 when another name stands between the subject's name and the nearest span: the role or date
+    then belongs to someone else ("Zarif's comments mirrored Trump's ... the president")."""
+    groups = subject_groups(analysis)
+    if not groups or not spans:
+        return 0.0
+    at = [(m.start(), m.end()) for m in re.finditer(r"\w+", text) if set(entity_stems(m.group(0))) & groups[0]]
+    if not at:
+        return 0.0
+
+    def gap(t: tuple) -> int:
+        f, a, b = t
+        return 0 if f.start <= a < f.end else min(abs(a - f.end), abs(f.start - b))
+
+    f, a, b = min(((f, a, b) for f in spans for a, b in at), key=gap)
+    lo, hi = (b, f.start) if f.start >= b else (f.end, a)
+    if hi <= lo:
+        return 0.0
+    for start, end in names_in(text[lo:hi]):
+        stems = set(entity_stems(text[lo + start : lo + end]))
+        if stems and not stems & groups[0] and not stems <= analysis.stems:
+            return 1.0
+    return 0.0
+
+
+# Inflections and converse relations the stemmer does not join ("wrote" / "written", "father" / "son").
+_RELATED = (
+    ("wrote", "written", "write", "writer", "author"), ("sang", "sung", "sing", "singer"),
+    ("won", "win", "winner", "award", "receiv"), ("invent", "inventor", "develop", "creat", "devis"),
+    ("found", "founder", "establish", "creat"), ("discov", "rediscov", "found", "identifi"),
+    ("father", "mother", "parent", "son", "daughter", "child"), ("wife", "husband", "marri", "spous"),
+    ("began", "begun", "begin", "start"), ("made", "make", "creat", "produc"), ("built", "build", "construct"),
+    ("led", "lead", "leader"), ("taught", "teach", "teacher"), ("met", "meet", "meeting"),
+    ("die", "death", "dead", "kill"), ("born", "birth"), ("call", "name", "known", "nicknam"),
+)  # fmt: skip
+_RELATED_TO = {w: {x for group in _RELATED if w in group for x in group} for g in _RELATED for w in g}
+
+
+def _focus_loose(analysis: QuestionAnalysis, context: set[str]) -> float:
+    """Share of the asked words (the event, else the predicate) the sentence holds as any form: a word
+    sharing its first five letters, or a related form ("wrote" for "written", "son" for "father")."""
+    asked = tokenize(analysis.event) if analysis.event else predicate_stems(analysis)
+    if not asked:
+        return 1.0
+    prefixes = {w[:5] for w in context if len(w) >= 5}
+    hits = 0
+    for s in asked:
+        forms = _RELATED_TO.get(s, set()) | {s}
+        if any(near_stem(f, context) for f in forms) or (len(s) >= 5 and s[:5] in prefixes):
+            hits += 1
+    return hits / len(asked)
+
+
 def _copula_new(analysis: QuestionAnalysis, text: str) -> float:
     """1 when the sentence says what something is ("was a Russian ballet dancer") in words new to the question."""
     m = COPULA.search(text)
@@ -173,6 +240,10 @@ def feature_row(
     focus_ok = focus_found(analysis, text, before)
     rule = subject_ok and focus_ok and bool(spans)
     score_ratio = cand.score / ctx.top_score if ctx.top_score > 0 else 0.0
+    present = sentence_stems | title_stems
+    if before and (is_fragment(text) or ANAPHORA.search(text)):
+        present |= set(entity_stems(before)) | set(tokenize(before))
+    loose = bool(spans) or bool(find_spans(replace(analysis, focus=None, event=None), text, is_title=is_title))
     row = [
         cand.cosine,
         cand.coverage,
@@ -207,6 +278,12 @@ def feature_row(
         _copula_new(analysis, text),
         1.0 if predicate_cover >= 1.0 else 0.0,
         _span_subject_distance(analysis, text, spans),
+        _rare_cover(analysis, present, ctx.idf),
+        _other_name_between(analysis, text, spans),
+        1.0 if loose else 0.0,
+        _focus_loose(analysis, context),
+        0.0,  # predicate_cosine_gap and predicate_cover_gap: set by feature_matrix, which sees every candidate
+        0.0,
     ]
     return row
 
@@ -222,11 +299,22 @@ def feature_matrix(analysis: QuestionAnalysis, cands: list[Candidate], ctx: Supp
         row = feature_row(analysis, c, i, ctx, earlier_rule=passed)
         passed = passed or bool(row[first])
         rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    out = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    if len(out):
+        for source in ("predicate_cosine", "predicate_cover"):
+            target = f"{source}_gap"
+            col = out[:, FEATURES.index(source)]
+            out[:, FEATURES.index(target)] = col.max() - col  # how far below the best candidate's
+    return out
 
 
 def probabilities(rows: np.ndarray) -> np.ndarray:
-    """P(the sentence answers the question) for each row, from the shipped weights."""
+    """P(the sentence answers the question) for each row (one question's candidates), from the shipped weights.
+
+    A "listwise" model makes the candidates compete: P(i) = exp(s_i) / (1 + sum_j exp(s_j)), the 1
+    standing for "none of them states the answer" (docs/quality.md #61); a "logistic" one judges
+    each candidate alone.
+    """
     import numpy as np
 
     from .support_weights import MODEL
@@ -240,6 +328,11 @@ def probabilities(rows: np.ndarray) -> np.ndarray:
     mean = np.asarray(MODEL["mean"], dtype=np.float64)
     scale = np.asarray(MODEL["scale"], dtype=np.float64)
     z = (rows - mean) / scale
+    if MODEL["kind"] == "listwise":
+        score = np.clip(z @ np.asarray(MODEL["coef"], dtype=np.float64) + float(MODEL["intercept"]), -50.0, 50.0)
+        top = max(0.0, float(score.max()))
+        e = np.exp(score - top)
+        return e / (np.exp(-top) + e.sum())
     if MODEL["kind"] == "logistic":
         logit = z @ np.asarray(MODEL["coef"], dtype=np.float64) + float(MODEL["intercept"])
     else:

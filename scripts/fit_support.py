@@ -7,7 +7,11 @@ Needs scikit-learn (`pip install -e '.[tune]'`). Input: the dumps of scripts/sup
 
 A question's candidates are its best DEPTH sentences; each is labelled 1 when it holds a gold
 answer. The model scores every candidate; qabot answers with the highest-scoring one when its
-probability reaches the threshold, else says "The documents don't say." Cross-validation folds
+probability reaches the threshold, else says "The documents don't say." Two kinds of model:
+"listwise" (the default, docs/quality.md #61): one choice per question among its candidates and
+"none of them" (a softmax over the candidates' scores and a fixed score 0 for none), fitted by
+maximum likelihood with an L2 penalty 1/C, so the candidates compete for the answer; "logistic"
+(#55): each candidate judged alone (and "trees", gradient-boosted, for comparison). Cross-validation folds
 are grouped by document (the evidence document, or for unanswerable questions the first
 retrieved one), so no document is both fitted and judged. Printed per set and threshold: answer
 accuracy, false abstentions, unanswerable refused (on-topic / off-topic), short answer holds gold.
@@ -30,6 +34,13 @@ from qabot.span_model import SPAN_FEATURES
 from qabot.support_model import FEATURES
 
 DEPTH = 8  # candidates per question scored at query time (qabot/answer.py LEARNED_DEPTH)
+HEADER = '''"""The fitted weights of the learned support check and span ranker (docs/quality.md #55, #61).
+
+Written by scripts/fit_support.py; do not edit by hand.
+"""
+
+'''
+THRESHOLDS = (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4)
 
 
 def load(paths: list[str]) -> list[dict]:
@@ -54,6 +65,54 @@ def matrix(questions: list[dict], features: list[str]) -> tuple[np.ndarray, np.n
     return np.array(rows, dtype=np.float64), np.array(labels), np.array(owner)
 
 
+class Listwise:
+    """A conditional logit with a "none" option: P(candidate i) = exp(s_i) / (1 + sum_j exp(s_j)),
+    s = x @ coef + intercept, over one question's candidates. Fitted on whole questions: the
+    target is the question's right candidates (together), or "none" when it has none."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+        self.coef_ = np.zeros((1, 0))
+        self.intercept_ = np.zeros(1)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, owner: np.ndarray) -> Listwise:
+        from scipy.optimize import minimize
+
+        order = np.argsort(owner, kind="stable")
+        x, y, owner = x[order], y[order].astype(np.float64), owner[order]
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        group = np.cumsum(np.r_[False, owner[1:] != owner[:-1]])
+        has_right = np.add.reduceat(y, starts) > 0
+        d, l2 = x.shape[1], 1.0 / self.c
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            s = x @ theta[:d] + theta[d]
+            top = np.maximum(np.maximum.reduceat(s, starts), 0.0)
+            e = np.exp(s - top[group])
+            denominator = np.exp(-top) + np.add.reduceat(e, starts)
+            right = np.add.reduceat(e * y, starts)
+            log_target = np.where(has_right, np.log(np.maximum(right, 1e-300)), -top)
+            nll = -(log_target - np.log(denominator)).sum()
+            p = e / denominator[group]
+            q = np.where(has_right[group], e * y / np.maximum(right[group], 1e-300), 0.0)
+            grad = x.T @ (p - q) + l2 * theta[:d]
+            return nll + 0.5 * l2 * float(theta[:d] @ theta[:d]), np.r_[grad, (p - q).sum()]
+
+        theta = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 5000}).x
+        self.coef_, self.intercept_ = theta[:d][None, :], theta[d:]
+        return self
+
+    def probabilities(self, x: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        s = x @ self.coef_[0] + self.intercept_[0]
+        out = np.zeros(len(s))
+        for o in np.unique(owner):
+            sel = owner == o
+            top = max(0.0, float(s[sel].max()))
+            e = np.exp(s[sel] - top)
+            out[sel] = e / (np.exp(-top) + e.sum())
+        return out
+
+
 def make_model(kind: str, c: float):
     if kind == "logistic":
         return LogisticRegression(C=c, max_iter=5000)
@@ -61,12 +120,22 @@ def make_model(kind: str, c: float):
                                       random_state=0)  # fmt: skip
 
 
-def fit(kind: str, c: float, x: np.ndarray, y: np.ndarray, weight: np.ndarray):
+def fit(kind: str, c: float, x: np.ndarray, y: np.ndarray, weight: np.ndarray, owner: np.ndarray | None = None):
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
+    if kind == "listwise":
+        assert owner is not None
+        return Listwise(c).fit((x - mean) / scale, y, owner), mean, scale
     model = make_model(kind, c)
     model.fit((x - mean) / scale, y, sample_weight=weight)
     return model, mean, scale
+
+
+def predict(kind: str, model, mean: np.ndarray, scale: np.ndarray, x: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """P(the candidate answers its question) for each row."""
+    if kind == "listwise":
+        return model.probabilities((x - mean) / scale, owner)
+    return model.predict_proba((x - mean) / scale)[:, 1]
 
 
 def weights_for(questions: list[dict], owner: np.ndarray) -> np.ndarray:
@@ -81,8 +150,8 @@ def cross_validate(questions, features, kind, c, folds=5) -> np.ndarray:
     groups = np.array([questions[o]["group"] for o in owner])
     probs = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        model, mean, scale = fit(kind, c, x[train], y[train], weights_for(questions, owner)[train])
-        probs[test] = model.predict_proba((x[test] - mean) / scale)[:, 1]
+        model, mean, scale = fit(kind, c, x[train], y[train], weights_for(questions, owner)[train], owner[train])
+        probs[test] = predict(kind, model, mean, scale, x[test], owner[test])
     return probs
 
 
@@ -159,6 +228,8 @@ def summary(table: dict[str, dict[str, float]]) -> str:
 def report(questions, decisions, threshold, span_pick=None) -> dict[str, dict[str, float]]:
     by_set: dict[str, list] = defaultdict(list)
     for q, d in zip(questions, decisions, strict=True):
+        if q.get("request") and d[1] >= 0 and not q["candidates"][d[1]].get("covered"):
+            d = (0.0, d[1])  # a request no passage answers is refused whatever the model says (answer.compose)
         by_set[q["set"]].append((q, d))
     out = {}
     for name, items in sorted(by_set.items()):
@@ -257,7 +328,7 @@ def export(model, kind: str, features: list[str], mean, scale, threshold: float)
         "kind": kind, "features": features, "threshold": threshold,
         "mean": [round(float(v), 6) for v in mean], "scale": [round(float(v), 6) for v in scale],
     }  # fmt: skip
-    if kind == "logistic":
+    if kind in ("logistic", "listwise"):
         out["coef"] = [round(float(v), 6) for v in model.coef_[0]]
         out["intercept"] = round(float(model.intercept_[0]), 6)
         return out
@@ -279,8 +350,11 @@ def export(model, kind: str, features: list[str], mean, scale, threshold: float)
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("dumps", nargs="+")
-    ap.add_argument("--kind", default="logistic", choices=["logistic", "trees"])
-    ap.add_argument("--c", type=float, default=1.0, help="C (logistic) or number of trees")
+    ap.add_argument("--kind", default="listwise", choices=["listwise", "logistic", "trees"])
+    ap.add_argument("--c", type=float, default=1.0, help="C: the inverse L2 penalty, or the number of trees")
+    ap.add_argument("--dev", nargs="*", default=[], help="dumps of development sets: judged by the model fitted on "
+                    "every training dump (never fitted on)")  # fmt: skip
+    ap.add_argument("--compare", action="store_true", help="also the hand check, the ranker and the hybrids")
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--drop", default="", help="comma-separated features to leave out")
     ap.add_argument("--write", help="write the fitted weights to this Python file")
@@ -296,12 +370,17 @@ def main() -> int:
                                 for q in questions], 0.5)  # fmt: skip
     show("oracle (a right sentence)", oracle)
     print(f"{'':28s} " + "  ".join(f"{'set':>10} acc  /false/  on /  off /short" for _ in oracle))
-    for t in (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4):
+    for t in THRESHOLDS:
         show(f"{args.kind} C={args.c} t={t}", report(questions, decisions, t))
-    ranks = cross_validate_ranker(questions, features, args.c)
-    ranked_decisions = decide_ranked(questions, probs, ranks, owner)
-    for t in (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4):
-        print(f"ranker t={t:<5}", summary(report(questions, ranked_decisions, t)))
+    for t in THRESHOLDS:
+        print(f"{args.kind} out-of-fold t={t:<5}", summary(report(questions, decisions, t)))
+    if args.dev:
+        dev = load(args.dev)
+        model, mean, scale = fit(args.kind, args.c, x, y, weights_for(questions, owner), owner)
+        xd, _, od = matrix(dev, features)
+        dev_decisions = decide(dev, predict(args.kind, model, mean, scale, xd, od), od)
+        for t in THRESHOLDS:
+            show(f"dev t={t}", report(dev, dev_decisions, t))
     if args.errors:
         for q, (p, i) in zip(questions, decisions, strict=True):
             answered = i >= 0 and p >= args.threshold
@@ -309,28 +388,35 @@ def main() -> int:
             if not right:
                 what = q["candidates"][i]["text"][:90] if answered else "(abstained)"
                 print(f"{q['set'][:10]:10s} {p:.2f} {q['type']:11s} {q['question'][:60]:60s} | {what}")
+    if args.compare:
+        compare(questions, features, probs, owner, decisions, args.c)
+    if args.write:
+        model, mean, scale = fit(args.kind, args.c, x, y, weights_for(questions, owner), owner)
+        blob = export(model, args.kind, features, mean, scale, args.threshold)
+        spans = fit_spans(questions, 1.0)
+        with open(args.write, "w", encoding="utf-8") as handle:
+            handle.write(HEADER)
+            handle.write("# ruff: noqa: E501\n# fmt: off\n")
+            handle.write(f"MODEL: dict = {json.dumps(blob)}\n")
+            handle.write(f"SPAN_MODEL: dict = {json.dumps(spans)}\n")
+        print(f"wrote {args.write}")
+    return 0
+
+
+def compare(questions, features, probs, owner, decisions, c: float) -> None:
+    """The hand check, a pairwise ranker and hybrids of the hand check with the model, out-of-fold."""
+    ranks = cross_validate_ranker(questions, features, c)
+    ranked_decisions = decide_ranked(questions, probs, ranks, owner)
+    for t in THRESHOLDS:
+        print(f"ranker t={t:<5}", summary(report(questions, ranked_decisions, t)))
     rule = hybrid(questions, np.ones(len(probs)), owner, 0.0, 2.0)
     print("rule          ", summary(report(questions, rule, 0.5)))
-    for t in (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4):
-        print(f"argmax t={t:<5}", summary(report(questions, decisions, t)))
     for veto in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3):
         for rescue in (0.3, 0.4, 0.5, 0.6, 0.7, 2.0):
             table = report(questions, hybrid(questions, probs, owner, veto, rescue), 0.5)
             print(f"veto {veto:<4} rescue {rescue:<4}", summary(table))
     hand, learned = span_cv(questions, 1.0)
     print(f"span choice on sentences with 2+ spans: hand rule {100*hand:.1f} %, learned {100*learned:.1f} %")
-    if args.write:
-        model, mean, scale = fit(args.kind, args.c, x, y, weights_for(questions, owner))
-        blob = export(model, args.kind, features, mean, scale, args.threshold)
-        spans = fit_spans(questions, 1.0)
-        with open(args.write, "w", encoding="utf-8") as handle:
-            handle.write('"""The fitted weights of the learned support check and span ranker (docs/quality.md #55).\n\n'
-                         "Written by scripts/fit_support.py; do not edit by hand.\n\"\"\"\n\n")  # fmt: skip
-            handle.write("# ruff: noqa: E501\n# fmt: off\n")
-            handle.write(f"MODEL: dict = {json.dumps(blob)}\n")
-            handle.write(f"SPAN_MODEL: dict = {json.dumps(spans)}\n")
-        print(f"wrote {args.write}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path, PurePosixPath
 
 from qabot import QAEngine, Settings
-from qabot.answer import TITLE_SPARE, candidates, question_weights, support_context, unknown_share
+from qabot.answer import TITLE_SPARE, candidates, question_weights, request_covered, support_context, unknown_share
 from qabot.evaluate import answer_contains, load_dataset
 from qabot.question import analyze, depends_on_history, find_spans, with_history
 from qabot.retriever import FusionParams, retrieve
 from qabot.span_model import span_feature_rows, widened
-from qabot.support_model import feature_matrix
+from qabot.support_model import REQUEST, feature_matrix
 
 DEPTH = 10
 
@@ -45,8 +45,8 @@ def main() -> int:
     engine = QAEngine.from_settings(Settings(seeds_dir=args.seeds, index_dir=args.index))
     s, reader = engine.settings, engine.reader
     for path in args.datasets:
-        if "heldout" in path.name:
-            raise SystemExit(f"{path}: held-out sets are never used for fitting")
+        if path.name.startswith("honesty-heldout"):
+            raise SystemExit(f"{path}: the validation and held-out sets are never dumped (fitting or tuning)")
         for item in load_dataset(path):
             text = engine.check_question(item.question)
             earlier = ""
@@ -68,8 +68,10 @@ def main() -> int:
                 found = find_spans(analysis, cand.text, is_title=is_title)
                 spans = widened(analysis, cand.text, found)
                 span_rows = span_feature_rows(analysis, cand.text, found)
+                passage = hits[cand.passage_rank].text if cand.passage_rank < len(hits) else cand.text
                 cands.append({
                     "source": cand.source, "text": cand.text, "features": row,
+                    "covered": int(request_covered(text, cand, passage)),
                     "label": int(item.answerable and answer_contains(cand.text, item.answers)),
                     "spans": [{"text": cand.text[a:b], "features": r,
                                "label": int(item.answerable and answer_contains(cand.text[a:b], item.answers))}
@@ -79,6 +81,7 @@ def main() -> int:
                 "set": path.stem, "line": item.line, "question": item.question, "answers": list(item.answers),
                 "answerable": item.answerable, "kind": item.kind, "type": analysis.answer_type,
                 "group": group_of(item.evidence, hits[0].source if hits else None), "candidates": cands,
+                "request": int(bool(REQUEST.search(text))),
             }, ensure_ascii=False))  # fmt: skip
     return 0
 
