@@ -1186,11 +1186,6 @@ def near_stem(stem: str, present: set[str]) -> bool:
     return _close(stem, present)
 
 
-def names_in(sentence: str) -> list[tuple[int, int]]:
-    """Offsets of the runs of capitalised words that are names (not just the sentence's first word)."""
-    return _names(sentence)
-
-
 ANAPHORA = _ANAPHORA  # a pronoun or "the city", "the band" ...: the sentence may be about what came before
 
 

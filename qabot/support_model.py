@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
@@ -29,7 +29,6 @@ from .question import (
     find_spans,
     focus_found,
     is_fragment,
-    names_in,
     names_subject,
     near_stem,
     predicate_stems,
@@ -68,7 +67,7 @@ FEATURES = (
     *(f"type_{f}" for f in FAMILIES),
     "rule", "first_rule", "subject_focus", "span_new", "personal", "copula_new", "predicate_all",
     "span_subject_distance",
-    "rare_cover", "other_name_between", "loose_span", "focus_loose", "predicate_cosine_gap", "predicate_cover_gap",
+    "rare_cover", "focus_loose",
 )  # fmt: skip
 
 # A request to qabot or about the asker ("how do I ...", "can you book me ...", "near me", "my bank"):
@@ -153,31 +152,6 @@ def _rare_cover(analysis: QuestionAnalysis, present: set[str], idf: dict[str, fl
     return sum(1 for s in stems if near_stem(s, present)) / len(stems)
 
 
-def _other_name_between(analysis: QuestionAnalysis, text: str, spans: list) -> float:
-    """1 when another name stands between the subject's name and the nearest span: the role or date
-    then belongs to someone else ("Zarif's comments mirrored Trump's ... the president")."""
-    groups = subject_groups(analysis)
-    if not groups or not spans:
-        return 0.0
-    at = [(m.start(), m.end()) for m in re.finditer(r"\w+", text) if set(entity_stems(m.group(0))) & groups[0]]
-    if not at:
-        return 0.0
-
-    def gap(t: tuple) -> int:
-        f, a, b = t
-        return 0 if f.start <= a < f.end else min(abs(a - f.end), abs(f.start - b))
-
-    f, a, b = min(((f, a, b) for f in spans for a, b in at), key=gap)
-    lo, hi = (b, f.start) if f.start >= b else (f.end, a)
-    if hi <= lo:
-        return 0.0
-    for start, end in names_in(text[lo:hi]):
-        stems = set(entity_stems(text[lo + start : lo + end]))
-        if stems and not stems & groups[0] and not stems <= analysis.stems:
-            return 1.0
-    return 0.0
-
-
 # Inflections and converse relations the stemmer does not join ("wrote" / "written", "father" / "son").
 _RELATED = (
     ("wrote", "written", "write", "writer", "author"), ("sang", "sung", "sing", "singer"),
@@ -243,7 +217,6 @@ def feature_row(
     present = sentence_stems | title_stems
     if before and (is_fragment(text) or ANAPHORA.search(text)):
         present |= set(entity_stems(before)) | set(tokenize(before))
-    loose = bool(spans) or bool(find_spans(replace(analysis, focus=None, event=None), text, is_title=is_title))
     row = [
         cand.cosine,
         cand.coverage,
@@ -279,11 +252,7 @@ def feature_row(
         1.0 if predicate_cover >= 1.0 else 0.0,
         _span_subject_distance(analysis, text, spans),
         _rare_cover(analysis, present, ctx.idf),
-        _other_name_between(analysis, text, spans),
-        1.0 if loose else 0.0,
         _focus_loose(analysis, context),
-        0.0,  # predicate_cosine_gap and predicate_cover_gap: set by feature_matrix, which sees every candidate
-        0.0,
     ]
     return row
 
@@ -299,13 +268,7 @@ def feature_matrix(analysis: QuestionAnalysis, cands: list[Candidate], ctx: Supp
         row = feature_row(analysis, c, i, ctx, earlier_rule=passed)
         passed = passed or bool(row[first])
         rows.append(row)
-    out = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-    if len(out):
-        for source in ("predicate_cosine", "predicate_cover"):
-            target = f"{source}_gap"
-            col = out[:, FEATURES.index(source)]
-            out[:, FEATURES.index(target)] = col.max() - col  # how far below the best candidate's
-    return out
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
 def probabilities(rows: np.ndarray) -> np.ndarray:

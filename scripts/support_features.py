@@ -70,7 +70,7 @@ def main() -> int:
                 span_rows = span_feature_rows(analysis, cand.text, found)
                 passage = hits[cand.passage_rank].text if cand.passage_rank < len(hits) else cand.text
                 cands.append({
-                    "source": cand.source, "text": cand.text, "features": row,
+                    "source": cand.source, "title": cand.title, "text": cand.text, "features": row,
                     "covered": int(request_covered(text, cand, passage)),
                     "label": int(item.answerable and answer_contains(cand.text, item.answers)),
                     "spans": [{"text": cand.text[a:b], "features": r,

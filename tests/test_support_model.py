@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from qabot.answer import Candidate
+from qabot.lexical import tokenize
 from qabot.question import analyze
 from qabot.support_model import FEATURES, SupportContext, feature_matrix, probabilities
 
@@ -27,6 +28,51 @@ def test_shipped_weights_load_and_fit_the_features() -> None:
     assert len(MODEL["coef"]) == len(MODEL["mean"]) == len(MODEL["scale"]) == len(names)
     assert 0.0 < MODEL["threshold"] < 1.0
     assert all(s > 0 for s in MODEL["scale"])
+
+
+def test_the_shipped_model_is_listwise_and_its_threshold_is_the_default() -> None:
+    from qabot import Settings
+    from qabot.support_weights import MODEL
+
+    assert MODEL["kind"] == "listwise"
+    default = Settings(_env_file=None).abstain_threshold  # type: ignore[call-arg]
+    assert default == pytest.approx(MODEL["threshold"])  # the threshold chosen with the fit (fit_support.py)
+
+
+def test_candidates_compete_for_the_answer() -> None:
+    """Listwise: a second copy of the best sentence shares its probability; with "none of them"
+    the probabilities of one question's candidates sum to less than 1."""
+    cands, ctx = _cands()
+    question = analyze("How many elevators does the Burj Khalifa have?")
+    rows = feature_matrix(question, cands, ctx)
+    alone = probabilities(rows[:1])
+    twice = probabilities(np.vstack([rows[:1], rows[:1]]))
+    assert twice[0] == pytest.approx(twice[1])
+    assert twice[0] < alone[0]
+    assert 0.0 < probabilities(rows).sum() < 1.0
+
+
+def test_focus_loose_knows_forms_the_stemmer_does_not_join() -> None:
+    from qabot.question import focus_found
+    from qabot.support_model import _focus_loose
+
+    question = analyze("Who wrote the screenplay of Lawrence of Arabia?")
+    sentence = "The screenplay was written by Robert Bolt and Michael Wilson."
+    assert not focus_found(question, sentence)  # the rule check wants "wrote" itself
+    assert _focus_loose(question, set(tokenize(sentence))) == 1.0
+    father = analyze("Who was Jeongjo's father?")
+    assert _focus_loose(father, set(tokenize("He was the second son of Crown Prince Sado."))) == 1.0
+    assert _focus_loose(father, set(tokenize("He ascended to the throne in 1776."))) == 0.0
+
+
+def test_rare_cover_wants_the_rarest_words_not_only_the_common_ones() -> None:
+    from qabot.support_model import _rare_cover
+
+    question = analyze("how long is the karnaphuli river")
+    idf = {"karnaphuli": 9.0, "river": 3.0, "long": 1.5}  # a word the corpus lacks weighs as the rarest
+    lena = set(tokenize("The Lena River is 4,294 km long."))
+    assert _rare_cover(question, lena, idf) == 0.5
+    assert _rare_cover(question, set(tokenize("The Karnaphuli River is 667 km long.")), idf) == 1.0
 
 
 def _cands() -> tuple[list[Candidate], SupportContext]:
@@ -99,6 +145,57 @@ def test_a_request_about_the_asker_is_refused(food_engine) -> None:  # type: ign
     assert food_engine.ask("how do i bake sourdough bread at home").abstained
     answer = food_engine.ask("What is bread made from?")
     assert not answer.abstained and "flour" in (answer.text or "")
+
+
+HAGIA_SOPHIA = (  # the Wikipedia summaries of the training sets' documents, verbatim
+    "Hagia Sophia\n\nHagia Sophia, officially the Hagia Sophia Grand Mosque, is a mosque and a major cultural and "
+    "historical site in, Constantinople Turkey. It was formerly a church (360\u20131453) and a museum "
+    "(1935\u20132020). The last of three church buildings to be successively erected on the site by the Eastern "
+    "Roman Empire, it was completed in AD 537, becoming the world's largest interior space and among the first to "
+    "employ a fully pendentive dome. It is considered the epitome of Byzantine architecture and is said to have "
+    "\"changed the history of architecture\". From its dedication in 360 until 1453, Hagia Sophia served as the "
+    "cathedral of Constantinople in the Byzantine liturgical tradition, except for the period 1204\u20131261 when "
+    "the Latin Crusaders installed their own hierarchy. After the fall of Constantinople in 1453, it served as a "
+    "mosque, having its minarets added soon after. The site became a museum in 1935, and was redesignated as a "
+    "mosque in 2020.\n"
+)
+URARTU = (
+    "Urartu\n\nUrartu was an Iron Age kingdom centered on the Armenian highlands between Lake Van, Lake Urmia, and "
+    "Lake Sevan. The territory of the ancient kingdom of Urartu extended over the modern frontiers of Turkey, Iran, "
+    "Iraq, and Armenia. Its kings left behind cuneiform inscriptions in the Urartian language, a member of the "
+    "Hurro-Urartian language family.\n"
+)
+HEIAN = (
+    "Heian period\n\nThe Heian period is the last division of classical Japanese history, running from 794 to 1185. "
+    "It followed the Nara period, beginning when the 50th emperor, Emperor Kammu, moved the capital of Japan to "
+    "Heian-ky\u014d. Heian (\u5e73\u5b89) means 'peace' in Japanese. It is a period in Japanese history when the "
+    "Chinese influences were in decline and the national culture matured. The Heian period is also considered the "
+    "peak of the Japanese imperial court, noted for its art, especially poetry and literature. Two syllabaries "
+    "unique to Japan, katakana and hiragana, emerged during this time. This gave rise to Japan's famous vernacular "
+    "literature, with many of its texts written by court ladies who were not as educated in Chinese as their male "
+    "counterparts.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def history_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    from .small_corpus import engine_over
+
+    documents = {"Hagia_Sophia.txt": HAGIA_SOPHIA, "Urartu.txt": URARTU, "Heian_period.txt": HEIAN}
+    yield engine_over(tmp_path_factory.mktemp("support-history"), embedder, documents)
+
+
+@pytest.mark.slow
+def test_the_sentence_stating_the_asked_event_wins_over_the_first_that_passes_the_rules(history_engine) -> None:  # type: ignore[no-untyped-def]
+    """The pointwise check (#55) answered with the first sentence passing every rule ("From its
+    dedication in 360 ..."); the listwise one lets the sentence saying "completed" win (#61)."""
+    answer = history_engine.ask("When was the Hagia Sophia completed?")
+    assert not answer.abstained, answer.signals
+    assert "537" in (answer.text or "").split("[1]")[0]
+    urartu = history_engine.ask("Where was Urartu centred?")
+    assert "Armenian highlands" in (urartu.text or "").split("[1]")[0]
+    heian = history_engine.ask("Which Japanese syllabaries emerged during the Heian period?")
+    assert "hiragana" in (heian.text or "").split("[1]")[0]
 
 
 @pytest.mark.slow
