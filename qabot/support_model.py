@@ -166,16 +166,17 @@ _RELATED_TO = {w: {x for group in _RELATED if w in group for x in group} for g i
 
 
 def _focus_loose(analysis: QuestionAnalysis, context: set[str]) -> float:
-    """Share of the asked words (the event, else the predicate) the sentence holds as any form: a word
-    sharing its first five letters, or a related form ("wrote" for "written", "son" for "father")."""
+    """Share of the asked words (the event, else the predicate) the sentence holds in any form: itself
+    (or a typo of it), a word sharing its first five letters, or a related form ("written" for
+    "wrote", "son" for "father")."""
     asked = tokenize(analysis.event) if analysis.event else predicate_stems(analysis)
     if not asked:
         return 1.0
-    prefixes = {w[:5] for w in context if len(w) >= 5}
+    prefixes = {w[:5] for w in context if len(w) >= 5}  # a stem shorter than 5 letters is never among them
     hits = 0
     for s in asked:
-        forms = _RELATED_TO.get(s, set()) | {s}
-        if any(near_stem(f, context) for f in forms) or (len(s) >= 5 and s[:5] in prefixes):
+        related = _RELATED_TO.get(s, frozenset())
+        if s in context or s[:5] in prefixes or not related.isdisjoint(context) or near_stem(s, context):
             hits += 1
     return hits / len(asked)
 
@@ -216,7 +217,7 @@ def feature_row(
     score_ratio = cand.score / ctx.top_score if ctx.top_score > 0 else 0.0
     present = sentence_stems | title_stems
     if before and (is_fragment(text) or ANAPHORA.search(text)):
-        present |= set(entity_stems(before)) | set(tokenize(before))
+        present |= set(tokenize(before))
     row = [
         cand.cosine,
         cand.coverage,
