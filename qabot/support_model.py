@@ -175,7 +175,7 @@ def _focus_loose(analysis: QuestionAnalysis, context: set[str]) -> float:
     prefixes = {w[:5] for w in context if len(w) >= 5}  # a stem shorter than 5 letters is never among them
     hits = 0
     for s in asked:
-        related = _RELATED_TO.get(s, frozenset())
+        related: set[str] = _RELATED_TO.get(s, set())
         if s in context or s[:5] in prefixes or not related.isdisjoint(context) or near_stem(s, context):
             hits += 1
     return hits / len(asked)
