@@ -29,7 +29,7 @@ _PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.
 # ("began in 1789 and ended in 1799", "from 49 BC until his assassination in 44 BC"). A dash between
 # digits ("1098–1150") is a range, not a break.
 _CLAUSE_BREAK = re.compile(
-    r"[;:()\[\]—]|,\s|\.\s|\s[–-]\s|\b(?:and|but|while|whereas|until|till|though|although)\b"
+    r"[;:()\[\]—]|,[\"”’]?\s|\.[\"”’]?\s|\s[–-]\s|\b(?:and|but|while|whereas|until|till|though|although)\b"
 )
 
 
@@ -62,7 +62,10 @@ def _near_stems(analysis: QuestionAnalysis) -> frozenset[str]:
     if analysis.focus == "role" and analysis.subject_stems:
         return frozenset().union(*analysis.subject_stems)  # the role next to the person's name
     groups = subject_groups(analysis)
-    return analysis.predicate.union(*groups[1:]) if len(groups) > 1 else analysis.predicate
+    near = analysis.predicate.union(*groups[1:]) if len(groups) > 1 else analysis.predicate
+    if not near and groups:
+        return groups[0]  # "Who is Iran's Supreme Leader?": the name next to the title
+    return near
 
 
 def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
@@ -76,7 +79,8 @@ def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: in
     if analysis.focus == "role":
         return float(sum(1 for s in _near_stems(analysis) if near_stem(s, said)))
     groups = subject_groups(analysis)
-    return sum(1 for s in analysis.predicate if near_stem(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
+    asked = analysis.predicate - _focus_nouns(analysis)  # the noun asked for counts in the preference itself
+    return sum(1 for s in asked if near_stem(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
 
 
 def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[str]) -> float:
@@ -134,7 +138,7 @@ _QUANTITY_STEMS = frozenset(
 _NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before|that|which)\b)"
 _AMOUNT = re.compile(
     rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
-    rf"(?:\s?(?:%|°\s?[CFK]|(?:square |cubic )?{_NOT_UNIT}[A-Za-z]+\b[²³23]?))?"
+    rf"(?:\s?(?:%|°\s?[CFK]|(?:square |cubic )?{_NOT_UNIT}[A-Za-z]+[²³23]?\b))?"
 )
 
 
@@ -214,6 +218,7 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
 
 # ---- the hand preference -------------------------------------------------------------------------
 
+_MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _ADJECTIVE_AFTER = re.compile(r"\s+(?!(?:of|and|de|the|von|van|der|da|du|la|le|al|bin|y)\b)[a-z]")
 _OF_THE_BEFORE = re.compile(r"\b(?:of the|out of)\s+$", re.IGNORECASE)
 # Units a question may name ("how long is the Nile in km?", "how many acres"), each with its spellings.
@@ -238,7 +243,9 @@ def _asked_unit(analysis: QuestionAnalysis) -> str | None:
 
 def _focus_nouns(analysis: QuestionAnalysis) -> set[str]:
     """The noun a "which X" question asks for ("dynasty", "company"), as stems."""
-    return set(tokenize(analysis.focus or "")) if analysis.family == "name" and analysis.focus else set()
+    if analysis.family != "name" or not analysis.focus or analysis.focus == analysis.event:
+        return set()  # "who founded ...?": the focus is the event, not a noun
+    return set(tokenize(analysis.focus))
 
 
 def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
@@ -252,7 +259,7 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
     if nouns := _focus_nouns(analysis):
         before = set(tokenize(sentence[max(0, start - 20) : start])[-1:])
         if nouns & (set(tokenize(text)) | before):
-            score += 1.0  # "the Ming dynasty", "the company Horizon Pictures"
+            score += 0.5  # "the Ming dynasty", "the company Horizon Pictures"
     if kind == "person":
         words = text.split()
         if 2 <= len(words) <= 5:
@@ -265,13 +272,23 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
         score -= 2.0  # "President Gamal Abdel Nasser": the title of someone else
     if kind == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))
-        if wanted & set(tokenize(sentence[end : min(end + 30, _own_clause_end(sentence, end))])):
+        if wanted & set(tokenize(sentence[start : min(end + 30, _own_clause_end(sentence, end))])):
             score += 2.0  # "75 districts" for "how many districts"
         if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
+    if kind == "count" and start > 0 and text[:1].isupper() and not text[:1].isdigit():
+        score -= 2.0  # "the anthology Three Hundred Tang Poems": a number inside a name
+    if analysis.family == "date":
+        if _IN_NAME.fullmatch(text) and _CAPITAL_BEFORE.search(sentence[:start]) and _CAPITAL_NEXT.match(sentence, end):
+            score -= 2.0  # "Johann August Ephraim Goeze": a month inside a name
+        event = (analysis.event or "").lower()
+        if event in {"born", "birth"} and _LIFE_FROM.match(sentence, end):
+            score += 1.0  # "864 or 865 – 925 or 935": born first, died second
+        if event in {"die", "died", "death", "dies"} and _LIFE_TO.search(sentence[max(0, start - 4) : start]):
+            score += 1.0
     unit = _asked_unit(analysis) if analysis.family in {"measure", "count"} else None
     if unit and _UNIT_IN_SPAN[unit].search(text):
-        score += 2.0  # "how long is the Nile in km?": the figure in kilometres, not the one in miles
+        score += 3.0  # "how long is the Nile in km?": the figure in kilometres, not the one in miles
     distance = _distance(sentence, start, end, _near_stems(analysis))
     if distance < 200:
         score -= distance / 200.0
@@ -279,6 +296,11 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
 
 
 CLAUSE_WEIGHT = 1.0
+_IN_NAME = re.compile(_MONTH_NAME)
+_CAPITAL_BEFORE = re.compile(r"\b[A-Z][\w’'-]*\s$")
+_CAPITAL_NEXT = re.compile(r"\s[A-Z]")
+_LIFE_FROM = re.compile(r"\s?[–-]\s?")
+_LIFE_TO = re.compile(r"[–-]\s?$")
 
 _NAME_AFTER = re.compile(r"\s+((?:[A-Z][\w’'.-]*)(?:\s+(?:[A-Z][\w’'.-]*|[IVX]+))*)")
 
@@ -368,7 +390,20 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
         more = re.match(rf"(?:\s+[a-z][\w-]*){{0,2}}\s+{noun}s?\b(?!\s+[A-Z])", sentence[end:])
         if more:
             end += more.end()
+    if acronym := _ACRONYM_AFTER.match(sentence, end):
+        end = acronym.end()  # "the People's Movement for the Liberation of Angola (MPLA)"
+    elif analysis.answer_type == "person" and (group := _GROUP_AFTER.match(sentence, end)):
+        end = group.end()  # "British Army officers"
     return start, end
+
+
+_ACRONYM_AFTER = re.compile(
+    r"(?:\s+(?:for|of)\s+(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:(?:of|the|for|and)\s+)*[A-Z][\w’'-]*)*)?\s+\([A-Z][A-Za-z.&]{1,9}\)"
+)
+_GROUP_AFTER = re.compile(
+    r"\s+(?:officers|soldiers|troops|personnel|officials|forces|members|scientists|researchers|engineers|workers|"
+    r"settlers|missionaries|sailors|colonists|monks|priests|merchants|traders|students|leaders|rebels|fighters)\b"
+)
 
 
 _DIRECTION_LEFT = re.compile(
@@ -422,6 +457,12 @@ def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind
         start, end = (start, more.end()) if more else (start, end)
     if kind in {"year", "date", "time"}:
         start, end = _date(sentence, start, end)
+    if kind == "count" and analysis.focus:
+        start, end = _with_range(sentence, start, end, kind)
+        noun = re.escape(analysis.focus.split()[0].rstrip("s"))
+        if more := re.match(rf"(?:\s+[a-z][\w-]*)?\s+{noun}\w*", sentence[end:], re.IGNORECASE):
+            end += more.end()  # "some 39 plays" for "how many plays"
+        return start, end
     if kind not in {"role", "description", "person", "organisation", "city", "country", "place", "title", "yesno"}:
         return _with_range(sentence, start, end, kind)
     if kind in {"person", "organisation"}:
