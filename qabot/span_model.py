@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 from .lexical import tokenize
 from .question import ROLE_WORDS as _ROLE_WORDS
-from .question import Found, QuestionAnalysis, near_stem, subject_groups
+from .question import Found, QuestionAnalysis, entity_stems, near_stem, subject_groups
 
 _PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
 
@@ -62,10 +63,19 @@ def _near_stems(analysis: QuestionAnalysis) -> frozenset[str]:
     if analysis.focus == "role" and analysis.subject_stems:
         return frozenset().union(*analysis.subject_stems)  # the role next to the person's name
     groups = subject_groups(analysis)
-    near = analysis.predicate.union(*groups[1:]) if len(groups) > 1 else analysis.predicate
+    near = _asked(analysis).union(*groups[1:]) if len(groups) > 1 else _asked(analysis)
     if not near and groups:
         return groups[0]  # "Who is Iran's Supreme Leader?": the name next to the title
     return near
+
+
+@lru_cache(maxsize=1024)
+def _asked(analysis: QuestionAnalysis) -> frozenset[str]:
+    """The question's words about its subject (`predicate`), without a spelling of the subject's own name
+    ("León" of "Ponce de León") and without the noun a "which X" question asks for (ranked on its own)."""
+    names = frozenset().union(*analysis.subject_stems) if analysis.subject_stems else frozenset()
+    kept = {s for s in analysis.predicate if not set(entity_stems(s)) <= names or not entity_stems(s)}
+    return frozenset(kept) - _focus_nouns(analysis)
 
 
 def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
@@ -79,8 +89,7 @@ def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: in
     if analysis.focus == "role":
         return float(sum(1 for s in _near_stems(analysis) if near_stem(s, said)))
     groups = subject_groups(analysis)
-    asked = analysis.predicate - _focus_nouns(analysis)  # the noun asked for counts in the preference itself
-    return sum(1 for s in asked if near_stem(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
+    return sum(1 for s in _asked(analysis) if near_stem(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
 
 
 def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[str]) -> float:
@@ -106,8 +115,9 @@ _ASKS_ALIAS = re.compile(
     re.IGNORECASE,
 )
 _ALIAS = re.compile(
-    r"\b(?:nicknamed|(?:also |better |commonly |popularly )?known as|also called|(?:once |originally |formerly )?called|"
-    r"courtesy name|pen name|real name|birth name|stage name|by (?:his|her|the|their) (?:title|name)|a\.k\.a\.?)"
+    r"\b(?:nicknamed|(?:also |better |commonly |popularly )?known as|also called|"
+    r"(?:once |originally |formerly )?called|courtesy name|pen name|real name|birth name|stage name|"
+    r"by (?:his|her|the|their) (?:title|name)|a\.k\.a\.?)"
     r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
     r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
 )
@@ -200,14 +210,14 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
     an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
     ("the exact speed of light": "299792458 m⋅s−1"). None when the sentence has no such span."""
     text = analysis.text
-    if _ASKS_ALIAS.search(text) and analysis.family in {"description", "name", "place", "country"}:
-        if found := _alias(analysis, sentence):
-            return found
+    alias = _ASKS_ALIAS.search(text) and analysis.family in {"description", "name", "place", "country"}
+    if alias and (found := _alias(analysis, sentence)):
+        return found
     if _ASKS_ORDINAL.search(text) and (found := _ordinal(analysis, sentence)):
         return found
-    if analysis.answer_type == "description" and _ASKS_KNOWN_FOR.search(text):
-        if found := _known_for(analysis, sentence):
-            return found
+    known_for = analysis.answer_type == "description" and _ASKS_KNOWN_FOR.search(text)
+    if known_for and (found := _known_for(analysis, sentence)):
+        return found
     wants_amount = analysis.answer_type == "description" and analysis.focus != "role" and bool(
         analysis.predicate & _QUANTITY_STEMS
     )
@@ -272,7 +282,7 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
         score -= 2.0  # "President Gamal Abdel Nasser": the title of someone else
     if kind == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))
-        if wanted & set(tokenize(sentence[start : min(end + 30, _own_clause_end(sentence, end))])):
+        if wanted & set(tokenize(sentence[end : min(end + 30, _own_clause_end(sentence, end))])):
             score += 2.0  # "75 districts" for "how many districts"
         if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
@@ -324,11 +334,19 @@ _NUMBER_WORDS = (
 _QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
 _RANGE_LEFT = re.compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
 _AND_LEFT = re.compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
-_RANGE_RIGHT = re.compile(rf"\s*(?:to|–|—|or)\s*\d[\d,.]*(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_RANGE_RIGHT = re.compile(rf"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_COUNT_RIGHT = re.compile(
+    r"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:million|billion|thousand|%|"
+    + "|".join(_UNIT_NAMES.values())
+    + r")\b)?",
+    re.IGNORECASE,
+)
 _DURATION_RIGHT = re.compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _MONTH_ONLY = re.compile(rf"(?:\w+\s+)?{_MONTH}(?:\s+\d{{1,2}})?")
-_DATE_RIGHT = re.compile(rf"\s+(?:and|to|until|till|through)\s+(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}})?,?\s+\d{{3,4}}\b")
+_DATE_RIGHT = re.compile(
+    rf"\s+(?:and|to|until|till|through)\s+(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}})?,?\s+\d{{3,4}}\b"
+)
 _ERA_LEFT = re.compile(r"\b(?:the\s+)?(?:early|late|mid|middle|end of the|turn of the)[\s-]+$", re.IGNORECASE)
 _SECONDS = re.compile(r":\d{2}\b")
 
@@ -340,7 +358,7 @@ def _with_range(sentence: str, start: int, end: int, kind: str) -> tuple[int, in
     left = _AND_LEFT.search(before) or _RANGE_LEFT.search(before)
     if left:
         start -= len(before) - left.start()
-    right = _RANGE_RIGHT.match(sentence, end)
+    right = (_COUNT_RIGHT if kind == "count" else _RANGE_RIGHT).match(sentence, end)
     if right and not re.match(r"\s*-", sentence[end:]):
         end = right.end()
     elif kind == "duration" and (more := _DURATION_RIGHT.match(sentence, end)):
@@ -362,8 +380,9 @@ def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
 
 _SENTENCE_END = re.compile(r"(\w{2,})\.\s+(?=[A-Z])")
 _ABBREVIATIONS = frozenset(
-    "gen col capt cpt maj adm sgt cpl lt mr mrs ms dr st jr sr gov sen rep prof rev mt ft co no vol".split()
-)
+    ["gen", "col", "capt", "cpt", "maj", "adm", "sgt", "cpl", "lt", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "gov",
+     "sen", "rep", "prof", "rev", "mt", "ft", "co", "no", "vol"]
+)  # fmt: skip
 
 
 def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -420,7 +439,9 @@ def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-_TITLE_LEFT = re.compile(r"\b(?:a|an|the|as|became|become|becomes|was|is|named|appointed|elected)\s+((?:[A-Z][\w’'-]*\s+)+)$")
+_TITLE_LEFT = re.compile(
+    r"\b(?:a|an|the|as|became|become|becomes|was|is|named|appointed|elected)\s+((?:[A-Z][\w’'-]*\s+)+)$"
+)
 
 
 def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tuple[int, int]:
@@ -446,23 +467,23 @@ def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
     if after:
         end += len(after.group(0).rstrip())
     elif re.search(r"\btitle\b", analysis.text, re.IGNORECASE) and (name := _NAME_AFTER.match(sentence, end)):
-        end = name.end()
+        end = name.start(1) + len(name.group(1).rstrip("."))
     return start, end
+
+
+_LIFE_EVENTS = frozenset({"born", "birth", "die", "died", "death", "dies"})
 
 
 def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
     """What a reader would quote around a span of the given kind."""
-    if kind == "year":
-        more = _RANGE_END.match(sentence, end)
-        start, end = (start, more.end()) if more else (start, end)
+    if (analysis.event or "") in _LIFE_EVENTS and (
+        re.match(r"\s*[–-]", sentence[end:]) or re.search(r"[–-]\s*$", sentence[:start])
+    ):
+        return _date(sentence, start, end)  # "1332 – 1406": born is the first year only, died the second
+    if kind == "year" and (more := _RANGE_END.match(sentence, end)):
+        end = more.end()
     if kind in {"year", "date", "time"}:
         start, end = _date(sentence, start, end)
-    if kind == "count" and analysis.focus:
-        start, end = _with_range(sentence, start, end, kind)
-        noun = re.escape(analysis.focus.split()[0].rstrip("s"))
-        if more := re.match(rf"(?:\s+[a-z][\w-]*)?\s+{noun}\w*", sentence[end:], re.IGNORECASE):
-            end += more.end()  # "some 39 plays" for "how many plays"
-        return start, end
     if kind not in {"role", "description", "person", "organisation", "city", "country", "place", "title", "yesno"}:
         return _with_range(sentence, start, end, kind)
     if kind in {"person", "organisation"}:
