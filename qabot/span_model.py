@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from .lexical import tokenize
@@ -38,17 +39,24 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The clause around a span: from the last break before it to the first break after it. A clause
     that is only the span ("On 29 May 1885, ... the king announced", "whose patriarch, José Arcadio
     Buendía, founded") is read with the next two clauses, which say what the span is about."""
-    left = 0
-    for m in _CLAUSE_BREAK.finditer(sentence, 0, start):
-        left = m.end()
+    breaks = [m for m in _CLAUSE_BREAK.finditer(sentence, 0, start)]
+    left = breaks[-1].end() if breaks else 0
+    if breaks and breaks[-1].group(0) == "(":
+        left = breaks[-2].end() if len(breaks) > 1 else 0  # "Lady Chatterley's Lover (1928)": what the bracket is about
     right = end
     for i, m in enumerate(_CLAUSE_BREAK.finditer(sentence, end)):
         right = m.start()
         if i == 0 and tokenize(f"{sentence[left:start]} {sentence[end:right]}"):
+            name = sentence[start:start + 1].isupper() and not re.search(r"\d", sentence[start:end])
+            if name and (apposition := _APPOSITION.match(sentence, right)):
+                return left, apposition.end()  # "forcing Emperor Gong, the last Later Zhou ruler, to abdicate"
             return left, right
         if i == 2:
             return left, right
     return left, len(sentence)
+
+
+_APPOSITION = re.compile(r",\s+(?:the|a|an)\s+[^,;:()]{1,60}?(?=,|;|\.\s|\.?$)")
 
 
 def _own_clause_end(sentence: str, end: int) -> int:
@@ -78,6 +86,47 @@ def _asked(analysis: QuestionAnalysis) -> frozenset[str]:
     return frozenset(kept) - _focus_nouns(analysis)
 
 
+# Words that state the same event ("when did Stanford die?" - "until his death in 1893").
+_SAME_EVENT = [
+    frozenset(tokenize(words))
+    for words in (
+        "die died death dead killed executed assassinated murdered",
+        "born birth",
+        "found founded establish established form formed create created",
+        "build built construct constructed complete completed finish finished",
+        "end ended finish finished conclude concluded",
+        "begin began start started",
+    )
+]
+
+
+@lru_cache(maxsize=4096)
+def _forms(stem: str) -> frozenset[str]:
+    """The stem and the stems of words stating the same event."""
+    return frozenset({stem}).union(*(group for group in _SAME_EVENT if stem in group))
+
+
+def _said(stem: str, said: set[str]) -> bool:
+    """Is the stem, a typo of it, a longer or shorter form of it ("adult", "adulthood") or a word for the
+    same event among the words said?"""
+    for form in _forms(stem):
+        if near_stem(form, said):
+            return True
+        if len(form) >= 5 and any(len(w) >= 5 and (w.startswith(form) or form.startswith(w)) for w in said):
+            return True
+    return False
+
+
+def with_title(analysis: QuestionAnalysis, title: str) -> QuestionAnalysis:
+    """The analysis for a sentence of the document titled `title`: a lower-case question's words that
+    name the document ("who starred in the birth of a nation" over "The Birth of a Nation") are its
+    subject, not what it asks, so they do not pull the short answer towards them."""
+    named = set(tokenize(title))
+    if not named or not analysis.predicate & named or analysis.predicate <= named:
+        return analysis
+    return replace(analysis, predicate=analysis.predicate - named)
+
+
 def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
     """How much of what the question asks the span's clause holds besides the span: each of the
     question's words about its subject counts 1 (a typo or another form of it too: "overthrown" is
@@ -87,23 +136,26 @@ def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: in
     if not said:
         return 0.0
     if analysis.focus == "role":
-        return float(sum(1 for s in _near_stems(analysis) if near_stem(s, said)))
+        return float(sum(1 for s in _near_stems(analysis) if _said(s, said)))
     groups = subject_groups(analysis)
-    return sum(1 for s in _asked(analysis) if near_stem(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
+    share = sum(1 for s in _asked(analysis) if _said(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
+    main = groups[0] if groups else frozenset()  # the subject itself: what a list item is about
+    return share + (0.25 * len(main & said) / len(main) if main else 0.0)
 
 
-def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[str]) -> float:
-    """Characters between the span and the nearest word outside it with one of `stems` (or a typo or
-    another form of one), capped at 200."""
+def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[str], left: int = 0) -> float:
+    """Characters between the span and the nearest word outside it (from `left` on) with one of `stems`
+    (or a typo or another form of one), capped at 200."""
     if not stems:
         return 200.0
     gaps = []
-    for m in re.finditer(r"\w+", sentence):
-        if start <= m.start() < end:
+    for m in re.finditer(r"\w+", sentence[left:]):
+        at, to = m.start() + left, m.end() + left
+        if start <= at < end:
             continue
-        words = tokenize(m.group(0))
-        if words and any(near_stem(w, set(stems)) for w in words):
-            gaps.append(start - m.end() if m.end() <= start else m.start() - end)
+        words = set(tokenize(m.group(0)))
+        if words and any(_said(s, words) for s in stems):
+            gaps.append(start - to if to <= start else at - end)
     return float(min(200, max(0, min(gaps)))) if gaps else 200.0
 
 
@@ -111,13 +163,14 @@ def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[s
 
 _ASKS_ALIAS = re.compile(
     r"\b(?:nick ?names?|nicknamed|(?:an)?other names?|also (?:called|known)|known as|courtesy name|pen name|"
-    r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called)\b",
+    r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called|"
+    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden) name)\b",
     re.IGNORECASE,
 )
 _ALIAS = re.compile(
     r"\b(?:nicknamed|(?:also |better |commonly |popularly )?known as|also called|"
     r"(?:once |originally |formerly )?called|courtesy name|pen name|real name|birth name|stage name|"
-    r"by (?:his|her|the|their) (?:title|name)|a\.k\.a\.?)"
+    r"by (?:his|her|the|their) (?:title|name)|known by (?:the|his|her|its) (?:\w+ )?(?:name|variant|title)|a\.k\.a\.?)"
     r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
     r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
 )
@@ -205,6 +258,23 @@ def _amount(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None
     return _with_range(sentence, *chosen.span(), "amount")
 
 
+_ENDS_IN_PREPOSITION = re.compile(
+    r"\b([a-z]{3,})\s+(with|after|by|from|of|for|as|into|onto|on|in|to)\s*\??\s*$", re.IGNORECASE
+)
+
+
+def _after_verb(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What is sushi rice seasoned with?" - "seasoned with sugar and salt": what follows the question's
+    last verb and its preposition in the sentence."""
+    asked = _ENDS_IN_PREPOSITION.search(analysis.text)
+    if asked is None or not (verb := tokenize(asked.group(1))):
+        return None
+    for m in re.finditer(rf"\b(\w+)\s+{asked.group(2)}\s+([^,;:.()]+)", sentence, re.IGNORECASE):
+        if _said(verb[0], set(tokenize(m.group(1)))) and set(tokenize(m.group(2))) - analysis.stems:
+            return m.span(2)
+    return None
+
+
 def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> tuple[int, int] | None:
     """The short answer when the question asks for a shape its answer type does not give: another name,
     an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
@@ -217,6 +287,8 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
         return found
     known_for = analysis.answer_type == "description" and _ASKS_KNOWN_FOR.search(text)
     if known_for and (found := _known_for(analysis, sentence)):
+        return found
+    if analysis.answer_type == "description" and (found := _after_verb(analysis, sentence)):
         return found
     wants_amount = analysis.answer_type == "description" and analysis.focus != "role" and bool(
         analysis.predicate & _QUANTITY_STEMS
@@ -299,7 +371,8 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
     unit = _asked_unit(analysis) if analysis.family in {"measure", "count"} else None
     if unit and _UNIT_IN_SPAN[unit].search(text):
         score += 3.0  # "how long is the Nile in km?": the figure in kilometres, not the one in miles
-    distance = _distance(sentence, start, end, _near_stems(analysis))
+    left, right = _clause(sentence, start, end)  # a word of another clause is not near ("crust and 41%")
+    distance = _distance(sentence[:right], start, end, _near_stems(analysis), left)
     if distance < 200:
         score -= distance / 200.0
     return score
@@ -342,12 +415,15 @@ _COUNT_RIGHT = re.compile(
     re.IGNORECASE,
 )
 _DURATION_RIGHT = re.compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
+_OPEN_END = re.compile(r"\s+(?:ago|or (?:longer|more|less|fewer|so|older|younger|earlier|later|above|below))\b")
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _MONTH_ONLY = re.compile(rf"(?:\w+\s+)?{_MONTH}(?:\s+\d{{1,2}})?")
 _DATE_RIGHT = re.compile(
     rf"\s+(?:and|to|until|till|through)\s+(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}})?,?\s+\d{{3,4}}\b"
 )
-_ERA_LEFT = re.compile(r"\b(?:the\s+)?(?:early|late|mid|middle|end of the|turn of the)[\s-]+$", re.IGNORECASE)
+_ERA_LEFT = re.compile(
+    r"\b(?:the\s+)?(?:early|late|mid|middle|(?:end|beginning|start|middle|turn) of(?: the)?)[\s-]+$", re.IGNORECASE
+)
 _SECONDS = re.compile(r":\d{2}\b")
 
 
@@ -363,6 +439,8 @@ def _with_range(sentence: str, start: int, end: int, kind: str) -> tuple[int, in
         end = right.end()
     elif kind == "duration" and (more := _DURATION_RIGHT.match(sentence, end)):
         end = more.end()
+    if kind != "count" and (open_end := _OPEN_END.match(sentence, end)):
+        end = open_end.end()  # "six months or longer", "251.9 million years ago"
     return start, end
 
 
@@ -439,14 +517,27 @@ def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_ROLE_MODIFIER = re.compile(r"chief|head|deputy|vice|assistant|senior|junior|acting|general", re.IGNORECASE)
 _TITLE_LEFT = re.compile(
     r"\b(?:a|an|the|as|became|become|becomes|was|is|named|appointed|elected)\s+((?:[A-Z][\w’'-]*\s+)+)$"
 )
 
 
+_LIST_WORD = r"(?!(?:who|which|that|whose|and|or|from|in|at|of|with|for|by)\b)[\w’'-]+"
+_ITEM = rf"(?:{_LIST_WORD}\s){{0,3}}{_LIST_WORD}"
+_COPULA_LIST = re.compile(
+    rf"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?({_ITEM}(?:,\s+(?:and\s+)?{_ITEM})+)"
+    r"(?=\s+(?:who|which|that|whose)\b|\s*[;:(.]|\s*$)"
+)
+
+
 def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tuple[int, int]:
     """A role word with the words that make it a title ("foreign minister", "minister of defence", "a Royal
-    Society Research Professor", "Emperor Seon" when a title is asked)."""
+    Society Research Professor", "Emperor Seon" when a title is asked), or the list of what someone was
+    when it is one of them ("a German sociologist, historian, jurist, and political economist")."""
+    for listed in _COPULA_LIST.finditer(sentence):
+        if listed.start(1) <= start and end <= listed.end(1):
+            return listed.span(1)
     before = sentence[:start]
     if title := _TITLE_LEFT.search(before[-60:]):
         start -= len(title.group(1))
@@ -463,6 +554,9 @@ def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
                 keep.insert(0, word)
             if keep:
                 start = sentence.rindex(" ".join(keep), 0, start + 1) if " ".join(keep) in before else start
+    noun = re.match(r"\s+[a-z]{4,}\b", sentence[end:])
+    if noun and _ROLE_MODIFIER.fullmatch(sentence[start:end].split()[-1]):
+        end += noun.end()  # "the chief librarian", "head coach"
     after = re.match(r"\s+(?:of|for)\s+(?:the\s+)?(?:[A-Z][\w’'-]*\s*)+", sentence[end:])
     if after:
         end += len(after.group(0).rstrip())

@@ -148,6 +148,41 @@ def test_a_shape_the_answer_type_does_not_give(question: str, sentence: str, exp
     assert _short(question, sentence) == expected
 
 
+def _short_in(question: str, sentence: str, title: str) -> str:
+    """The short answer in a sentence of the document titled `title`."""
+    from qabot.answer import Candidate, short_span
+
+    cand = Candidate("doc.txt", 0, len(sentence), sentence, 0, 0.0, 0.0, 0.0, 0.0, None, title)
+    found = short_span(analyze(question), cand)
+    return sentence[found.start : found.end]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "title", "expected"),
+    [
+        # a lower-case question's words naming the document are its subject, not what it asks
+        ("who starred in the birth of a nation", "The Birth of a Nation is a 1915 silent film directed by D. W. Griffith and starring Lillian Gish.", "The Birth of a Nation", "Lillian Gish"),  # noqa: E501
+        # the same event in other words, a longer form of a word
+        ("when did leland stanford die", "He was governor of California from 1862 to 1863 and sat in the Senate from 1885 until his death in 1893.", "Leland Stanford", "in 1893"),  # noqa: E501
+        ("when was the colosseum finished", "Construction began under the Emperor Vespasian in 72 and was completed in AD 80 under Titus.", "Colosseum", "AD 80"),  # noqa: E501
+        ("how many bones does an adult human have", "It is composed of around 270 bones at birth – this total decreases to around 206 bones by adulthood.", "Human skeleton", "around 206"),  # noqa: E501
+        # a bracket is about what stands before it; an apposition about the name before it
+        ("In what year was Lady Chatterley's Lover published?", "His novels Sons and Lovers (1913), Women in Love (1920), and Lady Chatterley's Lover (1928) were censored.", "D. H. Lawrence", "1928"),  # noqa: E501
+        ("who was the last ruler of the later zhou", "Emperor Taizu came to power after forcing Emperor Gong, the last Later Zhou ruler, to abdicate.", "Song dynasty", "Emperor Gong"),  # noqa: E501
+        # widened: "ago", "or longer", "the end of", "chief librarian", a list of professions
+        ("how long do dormice hibernate", "They are named for their long hibernation period of six months or longer.", "Dormouse", "six months or longer"),  # noqa: E501
+        ("when did david gilmour join pink floyd", "Pink Floyd formed in London in 1965, with David Gilmour joining at the end of 1967.", "Pink Floyd", "the end of 1967"),  # noqa: E501
+        ("what was eratosthenes job at the library", "Eratosthenes eventually became the chief librarian at the Library of Alexandria.", "Eratosthenes", "chief librarian"),  # noqa: E501
+        ("what was max weber's profession", "Max Weber was a German sociologist, historian, jurist, and political economist who shaped sociology.", "Max Weber", "German sociologist, historian, jurist, and political economist"),  # noqa: E501
+        # asked shapes: a name in a language, what follows the question's last verb
+        ("what is the latin name of odysseus", "Odysseus, also known by the Latin variant Ulysses, is a legendary Greek king of Ithaca.", "Odysseus", "Ulysses"),  # noqa: E501
+        ("what is sushi rice seasoned with", "Sushi is a Japanese dish made with vinegared rice, typically seasoned with sugar and salt, and fish.", "Sushi", "sugar and salt"),  # noqa: E501
+    ],
+)
+def test_the_span_in_its_document(question: str, sentence: str, title: str, expected: str) -> None:
+    assert _short_in(question, sentence, title) == expected
+
+
 def test_no_asked_shape_in_the_sentence_leaves_the_typed_span() -> None:
     assert _short("What was Charlie Parker's nickname?", "Charlie Parker was an American jazz saxophonist.") == (
         "American jazz saxophonist"
