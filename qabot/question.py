@@ -1123,7 +1123,10 @@ _US = re.compile(r"\b(?:U\.S\.A?\.?|USA|US|U\.S|America)(?![\w.])")
 def _entity_stems(text: str) -> list[str]:
     """Stems, with the many spellings of the United States as one."""
     folded = unicodedata.normalize("NFKD", _US.sub("Usacountry", text))
-    return tokenize("".join(c for c in folded if not unicodedata.combining(c)))  # "Çatalhöyük" is "Catalhoyuk"
+    if not folded.isascii():  # drop the combining marks: "Çatalhöyük" is "Catalhoyuk"
+        marks = {ord(c): None for c in set(folded) if unicodedata.combining(c)}
+        folded = folded.translate(marks) if marks else folded
+    return tokenize(folded)
 
 
 def is_fragment(sentence: str) -> bool:
