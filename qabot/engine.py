@@ -230,10 +230,7 @@ class QAEngine:
         return store.stale_count(self._seeds_compared(), self._state.reader.generation)
 
     def _seeds_compared(self) -> Path:
-        manifest = self._state.reader.manifest
-        if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
-            return Path(manifest["seeds_dir"])
-        return self.settings.seeds_dir
+        return backends.seeds_compared(self.settings, self._state.reader.manifest)
 
     def document_text(self, source: str) -> str | None:
         """The text a source's citation offsets index (as stored in the index); None when not indexed."""
