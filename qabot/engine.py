@@ -26,7 +26,6 @@ from .backends import IndexView
 from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder, embed_queries
 from .errors import ConfigError, IndexMissing, InterruptedAfterSwitch, QuestionError
 from .onnx_encoder import export_bytes, legacy_cache_dir, onnx_cache_dir
-from .pdf_text import page_of
 from .question import analyze, depends_on_history, with_history
 from .records import Answer, BuildReport, IndexInfo
 from .retriever import FusionParams, lexical_in_background, retrieve
@@ -54,7 +53,11 @@ def with_pages(answer: Answer, reader: IndexView) -> Answer:
     cited = []
     for cite in answer.citations:
         starts = reader.page_starts(cite.source)
-        cited.append(replace(cite, page=page_of(starts, cite.start)) if starts else cite)
+        if starts:
+            from .pdf_text import page_of  # not imported by a one-shot `qabot ask` over text files
+
+            cite = replace(cite, page=page_of(starts, cite.start))
+        cited.append(cite)
     return replace(answer, citations=tuple(cited))
 
 

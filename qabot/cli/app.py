@@ -186,14 +186,15 @@ def _open_engine(
     from ..embedder import offline_environment
     from ..engine import QAEngine
     from ..errors import IndexMissing
-    from .progress import build_progress
-    from .render import print_build
 
     offline_environment()
     engine = QAEngine(settings, embedder)
     try:
         engine.reload(force=True)
     except IndexMissing:
+        from .progress import build_progress
+        from .render import print_build
+
         err.print(f"No index in {settings.index_dir} yet: building it from {settings.seeds_dir} …", markup=False)
         with build_progress(err) as progress:
             report = engine.build(progress=progress)
