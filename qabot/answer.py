@@ -245,6 +245,15 @@ def predicate_text(analysis: QuestionAnalysis) -> str:
     return " ".join(text.split())
 
 
+def predicate_to_embed(analysis: QuestionAnalysis) -> str | None:
+    """The text whose vector the support check compares sentences with (the predicate), or None
+    when the question names no subject (it is then all predicate: its own vector serves)."""
+    if not analysis.subjects:
+        return None
+    rest = predicate_text(analysis)
+    return rest if rest and rest != analysis.text else None
+
+
 def support_context(
     analysis: QuestionAnalysis,
     hits: list[Hit],
@@ -254,11 +263,8 @@ def support_context(
     embed: Callable[[str], np.ndarray] | None = None,
 ) -> SupportContext:
     """What the learned support check needs beyond each sentence (one embedding of the predicate)."""
-    predicate_vec = None
-    if embed is not None and analysis.subjects:
-        rest = predicate_text(analysis)
-        if rest and rest != analysis.text:
-            predicate_vec = embed(rest)
+    rest = predicate_to_embed(analysis) if embed is not None else None
+    predicate_vec = embed(rest) if embed is not None and rest else None
     return SupportContext(
         idf=idf,
         top_cosine=hits[0].dense if hits else 0.0,
