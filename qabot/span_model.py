@@ -19,18 +19,19 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
+from .lazy_re import lazy_compile
 from .lexical import tokenize
 from .question import ROLE_WORDS as _ROLE_WORDS
 from .question import Found, QuestionAnalysis, entity_stems, near_stem, subject_groups
 
-_PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
+_PREP_BEFORE = lazy_compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
 
 # ---- clauses -----------------------------------------------------------------------------------
 
 # Where one clause of a sentence ends: punctuation, a sentence end, or a word joining two statements
 # ("began in 1789 and ended in 1799", "from 49 BC until his assassination in 44 BC"). A dash between
 # digits ("1098–1150") is a range, not a break.
-_CLAUSE_BREAK = re.compile(
+_CLAUSE_BREAK = lazy_compile(
     r"[;:()\[\]—]|,[\"”’]?\s|\.[\"”’]?\s|\s[–-]\s|\b(?:and|but|while|whereas|until|till|though|although)\b"
 )
 
@@ -56,7 +57,7 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     return left, len(sentence)
 
 
-_APPOSITION = re.compile(r",\s+(?:the|a|an)\s+[^,;:()]{1,60}?(?=,|;|\.\s|\.?$)")
+_APPOSITION = lazy_compile(r",\s+(?:the|a|an)\s+[^,;:()]{1,60}?(?=,|;|\.\s|\.?$)")
 
 
 def _own_clause_end(sentence: str, end: int) -> int:
@@ -161,30 +162,30 @@ def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[s
 
 # ---- what the question asks for beyond its answer type -------------------------------------------
 
-_ASKS_ALIAS = re.compile(
+_ASKS_ALIAS = lazy_compile(
     r"\b(?:nick ?names?|nicknamed|(?:an)?other names?|also (?:called|known)|known as|courtesy name|pen name|"
     r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called|"
     r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden) name)\b",
     re.IGNORECASE,
 )
-_ALIAS = re.compile(
+_ALIAS = lazy_compile(
     r"\b(?:nicknamed|(?:also |better |commonly |popularly )?known as|also called|"
     r"(?:once |originally |formerly )?called|courtesy name|pen name|real name|birth name|stage name|"
     r"by (?:his|her|the|their) (?:title|name)|known by (?:the|his|her|its) (?:\w+ )?(?:name|variant|title)|a\.k\.a\.?)"
     r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
     r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
 )
-_ASKS_ORDINAL = re.compile(r"\b(?:what|which) number\b|\bwhich in (?:line|order)\b", re.IGNORECASE)
-_ORDINAL = re.compile(
+_ASKS_ORDINAL = lazy_compile(r"\b(?:what|which) number\b|\bwhich in (?:line|order)\b", re.IGNORECASE)
+_ORDINAL = lazy_compile(
     r"\b(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
     r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth|fortieth|"
     r"(?:twenty|thirty|forty)-(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))\b",
     re.IGNORECASE,
 )
-_ASKS_KNOWN_FOR = re.compile(
+_ASKS_KNOWN_FOR = lazy_compile(
     r"\b(?:known|famous|remembered|noted|renowned|celebrated)\s+for\b|\bbest known\b", re.IGNORECASE
 )
-_KNOWN_FOR = re.compile(
+_KNOWN_FOR = lazy_compile(
     r"\b(?:(?:best |most |widely |well |mainly )?(?:known|famous|remembered|noted|renowned|celebrated)\s+(?:for|as)"
     r"(?:\s+(?:being|creating|writing|inventing|developing|founding|discovering|his|her|their))?"
     r"|(?:inventor|creator|founder|father|mother|author|discoverer|developer|originator|pioneer) of)"
@@ -199,7 +200,7 @@ _QUANTITY_STEMS = frozenset(
     )
 )
 _NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before|that|which)\b)"
-_AMOUNT = re.compile(
+_AMOUNT = lazy_compile(
     rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
     rf"(?:\s?(?:%|°\s?[CFK]|(?:square |cubic )?{_NOT_UNIT}[A-Za-z]+[²³23]?\b))?"
 )
@@ -258,7 +259,7 @@ def _amount(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None
     return _with_range(sentence, *chosen.span(), "amount")
 
 
-_ENDS_IN_PREPOSITION = re.compile(
+_ENDS_IN_PREPOSITION = lazy_compile(
     r"\b([a-z]{3,})\s+(with|after|by|from|of|for|as|into|onto|on|in|to)\s*\??\s*$", re.IGNORECASE
 )
 
@@ -301,8 +302,8 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
 # ---- the hand preference -------------------------------------------------------------------------
 
 _MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_ADJECTIVE_AFTER = re.compile(r"\s+(?!(?:of|and|de|the|von|van|der|da|du|la|le|al|bin|y)\b)[a-z]")
-_OF_THE_BEFORE = re.compile(r"\b(?:of the|out of)\s+$", re.IGNORECASE)
+_ADJECTIVE_AFTER = lazy_compile(r"\s+(?!(?:of|and|de|the|von|van|der|da|du|la|le|al|bin|y)\b)[a-z]")
+_OF_THE_BEFORE = lazy_compile(r"\b(?:of the|out of)\s+$", re.IGNORECASE)
 # Units a question may name ("how long is the Nile in km?", "how many acres"), each with its spellings.
 _UNIT_NAMES = {
     "km": r"km|kilomet(?:re|er)s?", "mi": r"mi|miles?", "m": r"m|met(?:re|er)s?", "ft": r"ft|feet|foot",
@@ -311,8 +312,8 @@ _UNIT_NAMES = {
     "mph": r"mph|miles per hour", "kmh": r"km/h|kph|kilomet(?:re|er)s per hour",
     "sqkm": r"km2|km²|square kilomet(?:re|er)s?", "sqmi": r"sq ?mi|square miles?",
 }  # fmt: skip
-_UNIT_IN_QUESTION = {u: re.compile(rf"\b(?:in|how many)\s+(?:{w})\b", re.IGNORECASE) for u, w in _UNIT_NAMES.items()}
-_UNIT_IN_SPAN = {u: re.compile(rf"(?<![\w])(?:{w})(?![\w])") for u, w in _UNIT_NAMES.items()}
+_UNIT_IN_QUESTION = {u: lazy_compile(rf"\b(?:in|how many)\s+(?:{w})\b", re.IGNORECASE) for u, w in _UNIT_NAMES.items()}
+_UNIT_IN_SPAN = {u: lazy_compile(rf"(?<![\w])(?:{w})(?![\w])") for u, w in _UNIT_NAMES.items()}
 
 
 def _asked_unit(analysis: QuestionAnalysis) -> str | None:
@@ -379,13 +380,13 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
 
 
 CLAUSE_WEIGHT = 1.0
-_IN_NAME = re.compile(_MONTH_NAME)
-_CAPITAL_BEFORE = re.compile(r"\b[A-Z][\w’'-]*\s$")
-_CAPITAL_NEXT = re.compile(r"\s[A-Z]")
-_LIFE_FROM = re.compile(r"\s?[–-]\s?")
-_LIFE_TO = re.compile(r"[–-]\s?$")
+_IN_NAME = lazy_compile(_MONTH_NAME)
+_CAPITAL_BEFORE = lazy_compile(r"\b[A-Z][\w’'-]*\s$")
+_CAPITAL_NEXT = lazy_compile(r"\s[A-Z]")
+_LIFE_FROM = lazy_compile(r"\s?[–-]\s?")
+_LIFE_TO = lazy_compile(r"[–-]\s?$")
 
-_NAME_AFTER = re.compile(r"\s+((?:[A-Z][\w’'.-]*)(?:\s+(?:[A-Z][\w’'.-]*|[IVX]+))*)")
+_NAME_AFTER = lazy_compile(r"\s+((?:[A-Z][\w’'.-]*)(?:\s+(?:[A-Z][\w’'.-]*|[IVX]+))*)")
 
 
 def _names_another(analysis: QuestionAnalysis, sentence: str, end: int) -> bool:
@@ -400,31 +401,31 @@ def _names_another(analysis: QuestionAnalysis, sentence: str, end: int) -> bool:
 
 # ---- widening -------------------------------------------------------------------------------------
 
-_RANGE_END = re.compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
+_RANGE_END = lazy_compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred"
 )
 _QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
-_RANGE_LEFT = re.compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
-_AND_LEFT = re.compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
-_RANGE_RIGHT = re.compile(rf"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
-_COUNT_RIGHT = re.compile(
+_RANGE_LEFT = lazy_compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
+_AND_LEFT = lazy_compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
+_RANGE_RIGHT = lazy_compile(rf"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_COUNT_RIGHT = lazy_compile(
     r"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:million|billion|thousand|%|"
     + "|".join(_UNIT_NAMES.values())
     + r")\b)?",
     re.IGNORECASE,
 )
-_DURATION_RIGHT = re.compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
-_OPEN_END = re.compile(r"\s+(?:ago|or (?:longer|more|less|fewer|so|older|younger|earlier|later|above|below))\b")
+_DURATION_RIGHT = lazy_compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
+_OPEN_END = lazy_compile(r"\s+(?:ago|or (?:longer|more|less|fewer|so|older|younger|earlier|later|above|below))\b")
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_MONTH_ONLY = re.compile(rf"(?:\w+\s+)?{_MONTH}(?:\s+\d{{1,2}})?")
-_DATE_RIGHT = re.compile(
+_MONTH_ONLY = lazy_compile(rf"(?:\w+\s+)?{_MONTH}(?:\s+\d{{1,2}})?")
+_DATE_RIGHT = lazy_compile(
     rf"\s+(?:and|to|until|till|through)\s+(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}})?,?\s+\d{{3,4}}\b"
 )
-_ERA_LEFT = re.compile(
+_ERA_LEFT = lazy_compile(
     r"\b(?:the\s+)?(?:early|late|mid|middle|(?:end|beginning|start|middle|turn) of(?: the)?)[\s-]+$", re.IGNORECASE
 )
-_SECONDS = re.compile(r":\d{2}\b")
+_SECONDS = lazy_compile(r":\d{2}\b")
 
 
 def _with_range(sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
@@ -456,7 +457,7 @@ def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-_SENTENCE_END = re.compile(r"(\w{2,})\.\s+(?=[A-Z])")
+_SENTENCE_END = lazy_compile(r"(\w{2,})\.\s+(?=[A-Z])")
 _ABBREVIATIONS = frozenset(
     ["gen", "col", "capt", "cpt", "maj", "adm", "sgt", "cpl", "lt", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "gov",
      "sen", "rep", "prof", "rev", "mt", "ft", "co", "no", "vol"]
@@ -494,16 +495,16 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
     return start, end
 
 
-_ACRONYM_AFTER = re.compile(
+_ACRONYM_AFTER = lazy_compile(
     r"(?:\s+(?:for|of)\s+(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:(?:of|the|for|and)\s+)*[A-Z][\w’'-]*)*)?\s+\([A-Z][A-Za-z.&]{1,9}\)"
 )
-_GROUP_AFTER = re.compile(
+_GROUP_AFTER = lazy_compile(
     r"\s+(?:officers|soldiers|troops|personnel|officials|forces|members|scientists|researchers|engineers|workers|"
     r"settlers|missionaries|sailors|colonists|monks|priests|merchants|traders|students|leaders|rebels|fighters)\b"
 )
 
 
-_DIRECTION_LEFT = re.compile(
+_DIRECTION_LEFT = lazy_compile(
     r"\b(?:north|south|east|west|central|northern|southern|eastern|western|north-?eastern|north-?western|"
     r"south-?eastern|south-?western|upper|lower)\s+$",
     re.IGNORECASE,
@@ -517,15 +518,15 @@ def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-_ROLE_MODIFIER = re.compile(r"chief|head|deputy|vice|assistant|senior|junior|acting|general", re.IGNORECASE)
-_TITLE_LEFT = re.compile(
+_ROLE_MODIFIER = lazy_compile(r"chief|head|deputy|vice|assistant|senior|junior|acting|general", re.IGNORECASE)
+_TITLE_LEFT = lazy_compile(
     r"\b(?:a|an|the|as|became|become|becomes|was|is|named|appointed|elected)\s+((?:[A-Z][\w’'-]*\s+)+)$"
 )
 
 
 _LIST_WORD = r"(?!(?:who|which|that|whose|and|or|from|in|at|of|with|for|by)\b)[\w’'-]+"
 _ITEM = rf"(?:{_LIST_WORD}\s){{0,3}}{_LIST_WORD}"
-_COPULA_LIST = re.compile(
+_COPULA_LIST = lazy_compile(
     rf"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?({_ITEM}(?:,\s+(?:and\s+)?{_ITEM})+)"
     r"(?=\s+(?:who|which|that|whose)\b|\s*[;:(.]|\s*$)"
 )
