@@ -28,7 +28,7 @@ from .question import (
     subject_found,
 )
 from .records import Answer, Citation, Hit, ShortAnswer
-from .span_model import best_span
+from .span_model import asked_span, best_span, with_title
 from .support_model import COPULA, FEATURES, REQUEST, SupportContext, feature_matrix, probabilities
 
 if TYPE_CHECKING:
@@ -245,6 +245,15 @@ def predicate_text(analysis: QuestionAnalysis) -> str:
     return " ".join(text.split())
 
 
+def predicate_to_embed(analysis: QuestionAnalysis) -> str | None:
+    """The text whose vector the support check compares sentences with (the predicate), or None
+    when the question names no subject (it is then all predicate: its own vector serves)."""
+    if not analysis.subjects:
+        return None
+    rest = predicate_text(analysis)
+    return rest if rest and rest != analysis.text else None
+
+
 def support_context(
     analysis: QuestionAnalysis,
     hits: list[Hit],
@@ -254,11 +263,8 @@ def support_context(
     embed: Callable[[str], np.ndarray] | None = None,
 ) -> SupportContext:
     """What the learned support check needs beyond each sentence (one embedding of the predicate)."""
-    predicate_vec = None
-    if embed is not None and analysis.subjects:
-        rest = predicate_text(analysis)
-        if rest and rest != analysis.text:
-            predicate_vec = embed(rest)
+    rest = predicate_to_embed(analysis) if embed is not None else None
+    predicate_vec = embed(rest) if embed is not None and rest else None
     return SupportContext(
         idf=idf,
         top_cosine=hits[0].dense if hits else 0.0,
@@ -408,6 +414,9 @@ def short_span(analysis: QuestionAnalysis, cand: Candidate) -> Supported:
     sentence says something is ("a Russian ballet dancer"), else the whole sentence."""
     is_title = cand.title != "" and cand.text.strip() == cand.title
     spans = find_spans(analysis, cand.text, is_title=is_title)
+    analysis = with_title(analysis, cand.title)
+    if asked := asked_span(analysis, cand.text, spans):
+        return Supported(cand, *asked)  # another name, "which number", "known for", a number asked as a description
     if spans:
         start, end = best_span(analysis, cand.text, spans)
         return Supported(cand, start, end)

@@ -72,6 +72,15 @@ class QueryEncoder(Protocol):
 
     def run_arrays(self, ids: np.ndarray, mask: np.ndarray, type_ids: np.ndarray) -> np.ndarray: ...
     def embed_query(self, text: str) -> np.ndarray: ...
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embed_queries(embedder: Embedder, texts: Sequence[str]) -> list[np.ndarray]:
+    """`embedder.embed_query` of each text, in one run of the model where the embedder can."""
+    many = getattr(embedder, "embed_queries", None)
+    if many is not None:
+        return list(many(texts))
+    return [embedder.embed_query(t) for t in texts]
 
 
 def _normalized(vec: np.ndarray) -> np.ndarray:
@@ -448,6 +457,16 @@ class SentenceTransformerEmbedder:
         )  # fmt: skip
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """`embed_query` of each text; through the ONNX export, in one run of the model."""
+        onnx = self._onnx
+        if onnx is not None and len(texts) > 1:
+            try:
+                return list(onnx.embed_queries(texts))
+            except Exception as exc:  # noqa: BLE001 - a damaged export: say so once, use torch
+                self._drop_damaged_export(onnx, exc)
+        return [self.embed_query(t) for t in texts]
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalized vector, computed with `query_threads` CPU threads."""

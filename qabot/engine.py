@@ -21,18 +21,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import backends, store
-from .answer import TITLE_SPARE, candidates, compose, question_weights, unknown_share
+from .answer import TITLE_SPARE, candidates, compose, predicate_to_embed, question_weights, unknown_share
 from .backends import IndexView
-from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder
+from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder, embed_queries
 from .errors import ConfigError, IndexMissing, InterruptedAfterSwitch, QuestionError
 from .onnx_encoder import export_bytes, legacy_cache_dir, onnx_cache_dir
-from .pdf_text import page_of
 from .question import analyze, depends_on_history, with_history
 from .records import Answer, BuildReport, IndexInfo
-from .retriever import FusionParams, retrieve
+from .retriever import FusionParams, lexical_in_background, retrieve
 from .settings import Settings
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .builder import BuildProgress
     from .llm.client import ChatClient
 
@@ -52,7 +53,11 @@ def with_pages(answer: Answer, reader: IndexView) -> Answer:
     cited = []
     for cite in answer.citations:
         starts = reader.page_starts(cite.source)
-        cited.append(replace(cite, page=page_of(starts, cite.start)) if starts else cite)
+        if starts:
+            from .pdf_text import page_of  # not imported by a one-shot `qabot ask` over text files
+
+            cite = replace(cite, page=page_of(starts, cite.start))
+        cited.append(cite)
     return replace(answer, citations=tuple(cited))
 
 
@@ -228,10 +233,7 @@ class QAEngine:
         return store.stale_count(self._seeds_compared(), self._state.reader.generation)
 
     def _seeds_compared(self) -> Path:
-        manifest = self._state.reader.manifest
-        if "seeds_dir" not in self.settings.model_fields_set and manifest.get("seeds_dir"):
-            return Path(manifest["seeds_dir"])
-        return self.settings.seeds_dir
+        return backends.seeds_compared(self.settings, self._state.reader.manifest)
 
     def document_text(self, source: str) -> str | None:
         """The text a source's citation offsets index (as stored in the index); None when not indexed."""
@@ -272,16 +274,25 @@ class QAEngine:
         if depends_on_history(text):
             earlier = " ".join(" ".join(h.split()) for h in history[-2:] if h and h.strip())[: s.max_question_chars]
         query = f"{earlier} {text}" if earlier else text
-        qvec = self.embedder.embed_query(query)
+        analysis = with_history(analyze(text), earlier)
         params = FusionParams.from_settings(s)
-        hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages + TITLE_SPARE), params)
+        # BM25 runs in another thread while the question is embedded (onnxruntime releases the GIL).
+        lexical = lexical_in_background(snap.reader, query, params.candidates)
+        # Every text this question embeds, in one call: the question (with its history), the
+        # question alone, and what the support check compares sentences with (its predicate).
+        texts = list(dict.fromkeys([query, text, *filter(None, [predicate_to_embed(analysis)])]))
+        vecs = dict(zip(texts, embed_queries(self.embedder, texts), strict=True))
+        qvec, own = vecs[query], vecs[text]
+        hits = retrieve(snap.reader, query, qvec, max(k, s.answer_passages + TITLE_SPARE), params, lexical())
         ranked = candidates(snap.reader, text, qvec, hits, s.answer_passages, context=earlier)
-        own = self.embedder.embed_query(text) if earlier else qvec
         idf = question_weights(snap.reader, f"{earlier} {text}" if earlier else text)
+
+        def embed(t: str) -> np.ndarray:
+            return vecs[t] if t in vecs else self.embedder.embed_query(t)
+
         answer = compose(
             text, hits, ranked, k, s.answer_max_chars, s.answer_max_sentences, s.abstain_threshold,
-            {"unknown": unknown_share(snap.reader, text)}, idf=idf, embed=self.embedder.embed_query, question_vec=own,
-            analysis=with_history(analyze(text), earlier),
+            {"unknown": unknown_share(snap.reader, text)}, idf=idf, embed=embed, question_vec=own, analysis=analysis,
         )  # fmt: skip
         answer = with_pages(answer, snap.reader)
         if s.llm_verify and not answer.abstained and self.llm is not None:

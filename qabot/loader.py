@@ -43,9 +43,14 @@ class SourceFile:
     """A candidate file: its path relative to the seeds folder and its stat fingerprint."""
 
     source: str
-    path: Path
+    location: str | os.PathLike[str]  # where the file is; `path` makes the Path when it is needed
     size: int
     mtime_ns: int
+
+    @property
+    def path(self) -> Path:
+        # Not stored as a Path: a staleness check lists 10,000 files and opens none of them.
+        return Path(self.location)
 
 
 def list_sources(seeds_dir: Path, skipped: list[SkippedFile] | None = None) -> list[SourceFile]:
@@ -106,7 +111,7 @@ def list_sources(seeds_dir: Path, skipped: list[SkippedFile] | None = None) -> l
             if not stat.S_ISREG(st.st_mode):
                 skipped.append(SkippedFile(prefix + name, "not a regular file (a pipe, socket or device)"))
                 continue
-            found.append(SourceFile(prefix + name, Path(full), st.st_size, st.st_mtime_ns))
+            found.append(SourceFile(prefix + name, full, st.st_size, st.st_mtime_ns))
     found.sort(key=lambda f: f.source)
     return found
 

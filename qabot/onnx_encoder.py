@@ -492,6 +492,14 @@ class OnnxQueryEncoder:
         tok, _ = self.load()
         return self._run([tok.encode(text)])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalized vectors of a few questions in one run of the model, one row per text. Each row
+        equals `embed_query` of its text (padding is masked out; tested on the real model)."""
+        tok, _ = self.load()
+        # One `encode` per text, padded here: `encode_batch` hands a few short texts to a thread pool
+        # (~1 ms more than encoding them in turn).
+        return self._run([tok.encode(t) for t in texts])
+
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
         """Normalized float32 vectors, one row per text, in input order."""
         import numpy as np

@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from .lazy_re import lazy_compile
 from .lexical import tokenize
 
 # ---- answer types -----------------------------------------------------------------------
@@ -474,13 +475,13 @@ _NUM_WORD = (
     r"a dozen|hundreds|thousands?|millions?|billions?|several|a few|multiple|tens|scores"
 )
 _NUM = rf"(?:(?:about|around|approximately|nearly|almost|over|more than|less than|fewer than|some|at least|up to|c\.|ca\.)\s+)?(?:\d+(?:[.,]\d+)*(?:\s*(?:million|billion|trillion|thousand|hundred|m|bn))?|(?:{_NUM_WORD})(?:[\s-](?:{_NUM_WORD}))*)"  # noqa: E501
-_MONEY = re.compile(
+_MONEY = lazy_compile(
     rf"(?:(?:US|A|C|NZ|HK)?[$€£¥₹]\s?\d+(?:[.,]\d+)*(?:\s*(?:million|billion|trillion|thousand|m|bn))?)|"
     rf"(?:{_NUM}\s+(?:(?:US|U\.S\.|Canadian|Australian|Hong Kong)\s+)?(?:dollars?|euros?|pounds?(?! of)|pounds sterling|yen|"  # noqa: E501
     rf"yuan|rupees?|francs?|marks?|roubles?|rubles?|pesos?|dinars?|riyals?|USD|EUR|GBP|guineas?|shillings?|cents?))",
     re.IGNORECASE,
 )
-_PERCENT = re.compile(rf"{_NUM}\s*(?:%|per ?cent\b|percentage points?\b)", re.IGNORECASE)
+_PERCENT = lazy_compile(rf"{_NUM}\s*(?:%|per ?cent\b|percentage points?\b)", re.IGNORECASE)
 _UNIT_CLASSES = {
     "length": r"km|kilomet(?:re|er)s?|mi|miles?|m|met(?:re|er)s?|cm|centimet(?:re|er)s?|mm|millimet(?:re|er)s?|"
     r"ft|feet|foot|inch(?:es)?|in|yards?|yd|nautical miles?|light[- ]years?|au|astronomical units?|fathoms?|"
@@ -497,10 +498,10 @@ _UNIT_CLASSES = {
     "power": r"watts?|W|kW|MW|GW|kWh|MWh|GWh|TWh|horsepower|hp|volts?|V|joules?|J|calories?|kcal",
 }
 _UNIT_RE = {
-    name: re.compile(rf"{_NUM}(?:\s|-)?(?:{units})(?![\w])", re.IGNORECASE if name != "power" else 0)
+    name: lazy_compile(rf"{_NUM}(?:\s|-)?(?:{units})(?![\w])", re.IGNORECASE if name != "power" else 0)
     for name, units in _UNIT_CLASSES.items()
 }
-_YEAR = re.compile(
+_YEAR = lazy_compile(
     r"\b(?:(?:in|by|since|from|until|circa|c\.|around|about)\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+)?"
     r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+)?"
     r"(?:\d{1,2},?\s+)?(?:1\d{3}|20\d{2}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?|"
@@ -510,30 +511,30 @@ _YEAR = re.compile(
     r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
     r"twenty-first) (?:century|millennium)(?: (?:BC|BCE|AD|CE))?"
 )
-_EARLY_YEAR = re.compile(
+_EARLY_YEAR = lazy_compile(
     r"\b(?:AD|CE)\s?\d{1,4}\b|\b\d{1,4}\s?(?:AD|CE)\b|"
     r"\b(?:in|from|until|till|to|by|since|circa|c\.)\s+\d{2,3}(?=\s*(?:[,.;:)–-]|$|\s+(?:and|to|until|BC|BCE|AD|CE)\b))"
 )
-_YEAR_RANGE = re.compile(r"\b(?:1\d{3}|20\d{2}|\d{2,3})\s?[–-]\s?(?:1\d{3}|20\d{2}|\d{2,3})\b")
-_DAY_MONTH = re.compile(
+_YEAR_RANGE = lazy_compile(r"\b(?:1\d{3}|20\d{2}|\d{2,3})\s?[–-]\s?(?:1\d{3}|20\d{2}|\d{2,3})\b")
+_DAY_MONTH = lazy_compile(
     r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}\b"
 )
-_DAY = re.compile(
+_DAY = lazy_compile(
     r"\b(?:(?:last|next|on|this)\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|"
     r"today|tonight|tomorrow)(?:\s+(?:morning|afternoon|evening|night))?\b|"
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)"
     r"(?:\s+\d{1,2})?\b(?!\s+\d{4})|\blast (?:week|month|year)\b|\b\d+ (?:days|weeks|months|years) (?:ago|later|earlier)\b"  # noqa: E501
 )
-_CLOCK = re.compile(
+_CLOCK = lazy_compile(
     r"\b\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.IGNORECASE
 )
-_COUNT = re.compile(rf"(?<![\w$€£¥.,-]){_NUM}(?![\w%])", re.IGNORECASE)
-_LIFE = re.compile(
+_COUNT = lazy_compile(rf"(?<![\w$€£¥.,-]){_NUM}(?![\w%])", re.IGNORECASE)
+_LIFE = lazy_compile(
     r"\((?:[^()]*?;\s*)?(?:born\s+)?[^()]*?\d{3,4}(?:\s?BC)?\s*[–-]\s*[^()]*?\d{1,4}[^()]*\)|\(born [^()]*\d{3,4}[^()]*\)|\bborn\b",  # noqa: E501
     re.IGNORECASE,
 )
-_CAPITAL_RUN = re.compile(
+_CAPITAL_RUN = lazy_compile(
     r"(?:[A-Z][\w’'.-]*|\d+(?:st|nd|rd|th)?)(?:\s+(?:(?:of|de|the|von|van|der|da|di|du|la|le|al|bin|and|&|y)\s+)*"
     r"(?:[A-Z][\w’'.-]*))*"
 )
@@ -1123,7 +1124,10 @@ _US = re.compile(r"\b(?:U\.S\.A?\.?|USA|US|U\.S|America)(?![\w.])")
 def _entity_stems(text: str) -> list[str]:
     """Stems, with the many spellings of the United States as one."""
     folded = unicodedata.normalize("NFKD", _US.sub("Usacountry", text))
-    return tokenize("".join(c for c in folded if not unicodedata.combining(c)))  # "Çatalhöyük" is "Catalhoyuk"
+    if not folded.isascii():  # drop the combining marks: "Çatalhöyük" is "Catalhoyuk"
+        marks = {ord(c): None for c in set(folded) if unicodedata.combining(c)}
+        folded = folded.translate(marks) if marks else folded
+    return tokenize(folded)
 
 
 def is_fragment(sentence: str) -> bool:

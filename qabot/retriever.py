@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,10 +77,51 @@ def exact_identifiers_first(reader: IndexView, query: str, order: list[int], fus
     return first + [cid for cid in order if cid not in held]
 
 
-def retrieve(reader: IndexView, query: str, query_vec: np.ndarray, n: int, params: FusionParams) -> list[Hit]:
-    """The n best distinct chunks for a query, best first."""
+def lexical_in_background(reader: IndexView, query: str, k: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Start `reader.lexical.search(query, k)` in another thread; the returned function waits for its
+    result (and raises what it raised). The folder's BM25 is numpy over memory-mapped arrays, so it
+    runs beside the question's embedding; another backend's search runs when asked, in the caller."""
+    import threading
+
+    from .lexical import LexicalIndex
+
+    lexical = reader.lexical
+    if not isinstance(lexical, LexicalIndex):
+        return lambda: lexical.search(query, k)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(lexical.search(query, k))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="qabot-bm25", daemon=True)
+    worker.start()
+
+    def result() -> tuple[np.ndarray, np.ndarray]:
+        worker.join()
+        if failed:
+            raise failed[0]
+        return out[0]
+
+    return result
+
+
+def retrieve(
+    reader: IndexView,
+    query: str,
+    query_vec: np.ndarray,
+    n: int,
+    params: FusionParams,
+    lexical_found: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Hit]:
+    """The n best distinct chunks for a query, best first. `lexical_found`: the BM25 search's result
+    (`reader.lexical.search(query, params.candidates)`) when it was run already."""
     dense_ids, dense_scores = vector_search(reader.vectors, query_vec, params.candidates)
-    lex_ids, lex_scores = reader.lexical.search(query, params.candidates)
+    found = lexical_found if lexical_found is not None else reader.lexical.search(query, params.candidates)
+    lex_ids, lex_scores = found
     dense = {int(i): float(s) for i, s in zip(dense_ids, dense_scores, strict=True)}
     lexical = {int(i): float(s) for i, s in zip(lex_ids, lex_scores, strict=True)}
     fused = rrf(

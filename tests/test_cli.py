@@ -235,3 +235,47 @@ def test_console_script_runs_in_a_fresh_process(built: tuple[Path, Path]) -> Non
     assert "15 ballistic missiles" in json.loads(proc.stdout)["answer"]
     proc = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0 and "index" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_command_writes_everything_before_it_exits_at_once(tmp_path: Path, built: tuple[Path, Path]) -> None:
+    """`qabot ask` ends without the interpreter's teardown (os._exit): the answer, the stale note
+    and the exit code must all be there, for an answer and for a refused question."""
+    seeds, index = built
+    copy_seeds, copy_index = tmp_path / "seeds", tmp_path / "index"
+    shutil.copytree(seeds, copy_seeds)
+    shutil.copytree(index, copy_index)
+    (copy_seeds / "new.txt").write_text("A new file.", encoding="utf-8")
+    exe = Path(sys.executable).parent / "qabot"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "qabot.cli"]
+    where = ["--seeds", str(copy_seeds), "--index", str(copy_index)]
+    proc = subprocess.run(
+        [*cmd, "ask", "How many ballistic missiles were launched?", *where],
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "15 ballistic missiles" in proc.stdout and proc.stdout.rstrip().endswith("”")  # the last source line
+    assert "the index is stale (1 source(s) changed" in proc.stderr
+    proc = subprocess.run([*cmd, "ask", "   ", *where], capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("qabot: The question is empty") and proc.stdout == ""
+
+
+@pytest.mark.slow
+def test_the_stale_count_taken_before_the_index_opens_is_the_engines(tmp_path: Path, built: tuple[Path, Path]) -> None:
+    from qabot import QAEngine, Settings, backends
+    from qabot.cli.app import _stale_count
+
+    seeds, index = built
+    copy_seeds = tmp_path / "seeds"
+    shutil.copytree(seeds, copy_seeds)
+    (copy_seeds / "new.txt").write_text("A new file.", encoding="utf-8")
+    (copy_seeds / SEED_FILE.name).unlink()
+    settings = Settings(seeds_dir=copy_seeds, index_dir=index, _env_file=None).resolved()  # type: ignore[call-arg]
+    engine = QAEngine(settings)
+    engine.reload(force=True)
+    early = backends.folder_stale_count(settings)
+    assert early == (engine.generation, engine.stale_count()) and early[1] == 2  # one added, one gone
+    assert _stale_count(engine, lambda: early) == 2
+    assert _stale_count(engine, lambda: ("gen-999999", 7)) == 2  # a build switched meanwhile: counted again
+    assert _stale_count(engine, lambda: None) == 2  # none taken (Milvus, no index yet)
+    assert backends.folder_stale_count(settings.model_copy(update={"index_dir": tmp_path / "none"})) is None

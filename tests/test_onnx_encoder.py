@@ -297,3 +297,38 @@ def test_a_background_load_that_fails_is_reported_by_the_question(tmp_path: Path
     assert encoder._session is None
     with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own error type
         encoder.embed_query("What is the capital of France?")
+
+
+def test_questions_embedded_together_equal_each_embedded_alone(export_dir: Path) -> None:
+    """A question and its predicate go through the model in one run (`embed_queries`, padded to
+    the longer): each row must be the vector `embed_query` gives, or answers could change."""
+    from qabot.answer import predicate_to_embed
+    from qabot.question import analyze
+
+    encoder = OnnxQueryEncoder(export_dir)
+    questions = [t for t in TEXTS if t.strip()]
+    questions += ["Who first climbed Mount Everest?", "When was Fleming born?", "What did Marie Curie discover?"]
+    groups = [[q, p] for q in questions if (p := predicate_to_embed(analyze(q)))]
+    assert len(groups) >= 3
+    groups += [questions[i : i + 3] for i in range(0, len(questions), 3)]  # unequal lengths, some truncated
+    worst = 0.0
+    for texts in groups:
+        together = encoder.embed_queries(texts)
+        assert together.shape == (len(texts), 384) and together.dtype == np.float32
+        for row, text in zip(together, texts, strict=True):
+            worst = max(worst, float(np.abs(row - encoder.embed_query(text)).max()))
+    assert worst <= 1e-6, worst
+
+
+def test_the_embedder_batches_questions_through_the_export_and_falls_back_to_one_by_one(
+    embedder: Any, export_dir: Path
+) -> None:
+    texts = ["Who first climbed Mount Everest?", "first climbed"]
+    fast = embedder.with_precision(embedder.precision)
+    encoder = OnnxQueryEncoder(export_dir)
+    fast.query_encoder = encoder
+    got = fast.embed_queries(texts)
+    assert np.array_equal(np.stack(got), encoder.embed_queries(texts))  # through the export
+    assert np.allclose(np.stack(got), np.stack([fast.embed_query(t) for t in texts]), atol=1e-6)
+    plain = embedder.with_precision(embedder.precision)  # no export attached: the model, one text at a time
+    assert np.allclose(np.stack(plain.embed_queries(texts)), np.stack(got), atol=1e-4)

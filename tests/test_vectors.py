@@ -56,6 +56,32 @@ def test_the_ivf_id_map_is_written_by_the_build_and_read_back_not_remade(tmp_pat
     assert float(index.reconstruct(2999) @ data[2999]) > 0.99
 
 
+def test_each_kind_is_read_memory_mapped_in_one_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flat index maps its codes (IO_FLAG_MMAP_IFC); an IVF index maps its lists without it, at
+    once (it would refuse IFC only after reading its quantizer); a file of neither kind still loads."""
+    import faiss
+
+    flags: list[int] = []
+    read = faiss.read_index
+
+    def counted(path: str, io_flags: int = 0) -> object:
+        flags.append(io_flags)
+        return read(path, io_flags)
+
+    monkeypatch.setattr(faiss, "read_index", counted)
+    mapped = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY
+    data = _unit_rows(3000, 32)
+    for kind, want in (("IVF16,SQ8", [mapped]), ("Flat", [mapped | faiss.IO_FLAG_MMAP_IFC])):
+        path = tmp_path / f"{kind}.faiss"
+        vectors.save_index(vectors.build_index(data, kind), path)
+        flags.clear()
+        index = vectors.load_index(path)
+        assert flags == want, kind
+        assert vectors.search(index, data[9], 1)[0][0] == 9
+    with pytest.raises(RuntimeError):
+        vectors.load_index(tmp_path / "missing.faiss")  # every attempt fails: FAISS's own error
+
+
 def test_an_ivf_index_written_without_the_id_map_still_gives_back_vectors(tmp_path: Path) -> None:
     """Indexes built before the map was stored: load_index makes it when the file has none."""
     import faiss

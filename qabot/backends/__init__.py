@@ -69,6 +69,30 @@ def describe(settings: Settings, view: IndexView, stale: list[str]) -> IndexInfo
     return store.describe(settings.index_dir, view.generation, stale)
 
 
+def seeds_compared(settings: Settings, manifest: dict[str, Any]) -> Path:
+    """The seeds folder a staleness check compares with an index: the one given (flag,
+    QABOT_SEEDS_DIR or code), else the folder the index was built from."""
+    if "seeds_dir" not in settings.model_fields_set and manifest.get("seeds_dir"):
+        return Path(manifest["seeds_dir"])
+    return settings.seeds_dir
+
+
+def folder_stale_count(settings: Settings) -> tuple[str, int] | None:
+    """(generation, how many sources are stale) for the index folder's generation in use, read
+    without opening the index (`QAEngine.stale_count` once it is open): a one-shot `qabot ask`
+    stats the seeds folder while the index opens. None for Milvus, or without a usable generation."""
+    from .. import store
+    from ..errors import QabotError
+
+    if settings.backend == "milvus":
+        return None
+    try:
+        gen = store.open_generation(settings.index_dir)
+    except QabotError:
+        return None
+    return gen.name, store.stale_count(seeds_compared(settings, gen.manifest), gen)
+
+
 def stale_sources(settings: Settings, view: IndexView, seeds: Path) -> list[str]:
     """Sources added, changed or removed in `seeds` since the generation in use was built."""
     from .. import store

@@ -186,14 +186,15 @@ def _open_engine(
     from ..embedder import offline_environment
     from ..engine import QAEngine
     from ..errors import IndexMissing
-    from .progress import build_progress
-    from .render import print_build
 
     offline_environment()
     engine = QAEngine(settings, embedder)
     try:
         engine.reload(force=True)
     except IndexMissing:
+        from .progress import build_progress
+        from .render import print_build
+
         err.print(f"No index in {settings.index_dir} yet: building it from {settings.seeds_dir} …", markup=False)
         with build_progress(err) as progress:
             report = engine.build(progress=progress)
@@ -214,33 +215,42 @@ def _note_stale(err: Console, settings: Settings, stale: int) -> None:
         )
 
 
-def _stale_in_background(engine: QAEngine) -> Callable[[], int]:
+def _stale_in_background(check: Callable[[], Any], daemon: bool = False) -> Callable[[], Any]:
     """Compare the seeds folder with the index (a stat of every file) while a question is answered.
 
     The answer does not wait for it (a folder of many files takes a while to stat); the returned
-    function does, and raises what the check raised.
+    function does, and raises what the check raised. A daemon check (read-only) does not hold up
+    an exit that never asks for its result (a question refused as empty, say).
     """
     import threading
 
     out: dict[str, Any] = {}
 
-    def check() -> None:
+    def run() -> None:
         try:
-            out["stale"] = engine.stale_count()
+            out["stale"] = check()
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             out["error"] = exc
 
-    worker = threading.Thread(target=check, name="qabot-stale-check")
+    worker = threading.Thread(target=run, name="qabot-stale-check", daemon=daemon)
     worker.start()
 
-    def result() -> int:
+    def result() -> Any:
         worker.join()
         if "error" in out:
             raise out["error"]
-        stale: int = out["stale"]
-        return stale
+        return out["stale"]
 
     return result
+
+
+def _stale_count(engine: QAEngine, early: Callable[[], tuple[str, int] | None]) -> int:
+    """The stale count found before the index opened, if it is of the generation the engine
+    opened (a build may have switched it meanwhile); else the engine counts now."""
+    found = early()
+    if found is not None and found[0] == engine.generation:
+        return found[1]
+    return engine.stale_count()
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
@@ -285,6 +295,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .render import answer_json, print_answer
 
     settings = _settings(args)
+    if args.question != "-":
+        from .. import backends, store  # noqa: F401 - imported here, not by two threads at once
+
+        early = _stale_in_background(lambda: backends.folder_stale_count(settings), daemon=True)  # while it opens
     embedder = _embedder_loading(settings)
     out, err = _consoles()
     if args.question == "-":
@@ -339,7 +353,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.generate:
         checker.require_llm()
     engine = _open_engine(settings, err, check_stale=False, embedder=embedder)
-    stale = _stale_in_background(engine)
+    stale = _stale_in_background(lambda: _stale_count(engine, early))
     answer = engine.ask(question)
     if args.generate:
         answer = engine.write(answer)
@@ -473,11 +487,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _run(handler, args)
         sys.stdout.flush()  # inside the guard: a closed pipe shows up here, not at exit
-        return code
     except BrokenPipeError:
         # The reader went away (`qabot ask ... | head -1`): stop quietly, as other tools do.
         _stdout_to_devnull()
-        return 0
+        code = 0
+    if argv is None and args.command == "ask":
+        _exit_at_once(code)  # the `qabot ask` command itself (not main() called from Python)
+    return code
+
+
+def _exit_at_once(code: int) -> None:
+    """End the process now, its output flushed, without the interpreter's teardown: freeing the
+    ONNX session, FAISS and pydantic's objects took ~0.1 s of every one-shot `qabot ask`.
+    Nothing is left to do by then (the answer and the stale note are written, threads joined;
+    an ONNX session still loading after an early error is simply dropped)."""
+    import contextlib
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be written anyway
+            stream.flush()
+    os._exit(code)
 
 
 def _run(handler: Any, args: argparse.Namespace) -> int:
