@@ -28,7 +28,7 @@ from .question import (
     subject_found,
 )
 from .records import Answer, Citation, Hit, ShortAnswer
-from .span_model import best_span
+from .span_model import asked_span, best_span, with_title
 from .support_model import COPULA, FEATURES, REQUEST, SupportContext, feature_matrix, probabilities
 
 if TYPE_CHECKING:
@@ -414,6 +414,9 @@ def short_span(analysis: QuestionAnalysis, cand: Candidate) -> Supported:
     sentence says something is ("a Russian ballet dancer"), else the whole sentence."""
     is_title = cand.title != "" and cand.text.strip() == cand.title
     spans = find_spans(analysis, cand.text, is_title=is_title)
+    analysis = with_title(analysis, cand.title)
+    if asked := asked_span(analysis, cand.text, spans):
+        return Supported(cand, *asked)  # another name, "which number", "known for", a number asked as a description
     if spans:
         start, end = best_span(analysis, cand.text, spans)
         return Supported(cand, start, end)

@@ -2,28 +2,348 @@
 
 The support check finds every span of the expected type in a sentence (`question.find_spans`);
 this module widens each to what a reader would quote ("foreign minister" for "minister", a year
-range) and ranks them: by a small logistic model over span features fitted offline
-(`scripts/fit_support.py`, weights in `qabot/support_weights.py` as SPAN_MODEL), or, without
-one, by the hand preference below (near the question's words, person-like for "who").
+range, "Ming dynasty" for "which dynasty") and ranks them: by a small logistic model over span
+features fitted offline (`scripts/fit_support.py`, weights in `qabot/support_weights.py` as
+SPAN_MODEL), or, without one, by the hand preference below: in the clause that says what the
+question asks, near the question's words, person-like for "who". Some questions ask for a shape
+no answer type has (another name, "which number president", what someone is known for, a number
+asked as a description); `asked_span` finds those first.
+
+Nothing here decides whether a sentence answers: only which part of it is quoted.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
+from functools import lru_cache
 
+from .lazy_re import lazy_compile
 from .lexical import tokenize
 from .question import ROLE_WORDS as _ROLE_WORDS
-from .question import Found, QuestionAnalysis
+from .question import Found, QuestionAnalysis, entity_stems, near_stem, subject_groups
 
-_PREP_BEFORE = re.compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
+_PREP_BEFORE = lazy_compile(r"\b(in|at|on|from|to|into|near|of)\s+(the\s+)?$", re.IGNORECASE)
+
+# ---- clauses -----------------------------------------------------------------------------------
+
+# Where one clause of a sentence ends: punctuation, a sentence end, or a word joining two statements
+# ("began in 1789 and ended in 1799", "from 49 BC until his assassination in 44 BC"). A dash between
+# digits ("1098–1150") is a range, not a break.
+_CLAUSE_BREAK = lazy_compile(
+    r"[;:()\[\]—]|,[\"”’]?\s|\.[\"”’]?\s|\s[–-]\s|\b(?:and|but|while|whereas|until|till|though|although)\b"
+)
+
+
+def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around a span: from the last break before it to the first break after it. A clause
+    that is only the span ("On 29 May 1885, ... the king announced", "whose patriarch, José Arcadio
+    Buendía, founded") is read with the next two clauses, which say what the span is about."""
+    breaks = [m for m in _CLAUSE_BREAK.finditer(sentence, 0, start)]
+    left = breaks[-1].end() if breaks else 0
+    if breaks and breaks[-1].group(0) == "(":
+        left = breaks[-2].end() if len(breaks) > 1 else 0  # "Lady Chatterley's Lover (1928)": what the bracket is about
+    right = end
+    for i, m in enumerate(_CLAUSE_BREAK.finditer(sentence, end)):
+        right = m.start()
+        if i == 0 and tokenize(f"{sentence[left:start]} {sentence[end:right]}"):
+            name = sentence[start:start + 1].isupper() and not re.search(r"\d", sentence[start:end])
+            if name and (apposition := _APPOSITION.match(sentence, right)):
+                return left, apposition.end()  # "forcing Emperor Gong, the last Later Zhou ruler, to abdicate"
+            return left, right
+        if i == 2:
+            return left, right
+    return left, len(sentence)
+
+
+_APPOSITION = lazy_compile(r",\s+(?:the|a|an)\s+[^,;:()]{1,60}?(?=,|;|\.\s|\.?$)")
+
+
+def _own_clause_end(sentence: str, end: int) -> int:
+    """Where the span's own clause ends (the first break after it)."""
+    m = _CLAUSE_BREAK.search(sentence, end)
+    return m.start() if m else len(sentence)
+
+
+def _near_stems(analysis: QuestionAnalysis) -> frozenset[str]:
+    """The question's words an answer span should stand next to: what it asks about its subject, and the
+    names beside the main subject ("when did Ponce de León reach **Florida**"); for a role, the person."""
+    if analysis.focus == "role" and analysis.subject_stems:
+        return frozenset().union(*analysis.subject_stems)  # the role next to the person's name
+    groups = subject_groups(analysis)
+    near = _asked(analysis).union(*groups[1:]) if len(groups) > 1 else _asked(analysis)
+    if not near and groups:
+        return groups[0]  # "Who is Iran's Supreme Leader?": the name next to the title
+    return near
+
+
+@lru_cache(maxsize=1024)
+def _asked(analysis: QuestionAnalysis) -> frozenset[str]:
+    """The question's words about its subject (`predicate`), without a spelling of the subject's own name
+    ("León" of "Ponce de León") and without the noun a "which X" question asks for (ranked on its own)."""
+    names = frozenset().union(*analysis.subject_stems) if analysis.subject_stems else frozenset()
+    kept = {s for s in analysis.predicate if not set(entity_stems(s)) <= names or not entity_stems(s)}
+    return frozenset(kept) - _focus_nouns(analysis)
+
+
+# Words that state the same event ("when did Stanford die?" - "until his death in 1893").
+_SAME_EVENT = [
+    frozenset(tokenize(words))
+    for words in (
+        "die died death dead killed executed assassinated murdered",
+        "born birth",
+        "found founded establish established form formed create created",
+        "build built construct constructed complete completed finish finished",
+        "end ended finish finished conclude concluded",
+        "begin began start started",
+    )
+]
+
+
+@lru_cache(maxsize=4096)
+def _forms(stem: str) -> frozenset[str]:
+    """The stem and the stems of words stating the same event."""
+    return frozenset({stem}).union(*(group for group in _SAME_EVENT if stem in group))
+
+
+def _said(stem: str, said: set[str]) -> bool:
+    """Is the stem, a typo of it, a longer or shorter form of it ("adult", "adulthood") or a word for the
+    same event among the words said?"""
+    for form in _forms(stem):
+        if near_stem(form, said):
+            return True
+        if len(form) >= 5 and any(len(w) >= 5 and (w.startswith(form) or form.startswith(w)) for w in said):
+            return True
+    return False
+
+
+def with_title(analysis: QuestionAnalysis, title: str) -> QuestionAnalysis:
+    """The analysis for a sentence of the document titled `title`: a lower-case question's words that
+    name the document ("who starred in the birth of a nation" over "The Birth of a Nation") are its
+    subject, not what it asks, so they do not pull the short answer towards them."""
+    named = set(tokenize(title))
+    if not named or not analysis.predicate & named or analysis.predicate <= named:
+        return analysis
+    return replace(analysis, predicate=analysis.predicate - named)
+
+
+def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
+    """How much of what the question asks the span's clause holds besides the span: each of the
+    question's words about its subject counts 1 (a typo or another form of it too: "overthrown" is
+    "overthrow"), each other name it gives ("Florida", "a Grammy") 0.5."""
+    left, right = _clause(sentence, start, end)
+    said = set(tokenize(f"{sentence[left:start]} {sentence[end:right]}"))
+    if not said:
+        return 0.0
+    if analysis.focus == "role":
+        return float(sum(1 for s in _near_stems(analysis) if _said(s, said)))
+    groups = subject_groups(analysis)
+    share = sum(1 for s in _asked(analysis) if _said(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
+    main = groups[0] if groups else frozenset()  # the subject itself: what a list item is about
+    return share + (0.25 * len(main & said) / len(main) if main else 0.0)
+
+
+def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[str], left: int = 0) -> float:
+    """Characters between the span and the nearest word outside it (from `left` on) with one of `stems`
+    (or a typo or another form of one), capped at 200."""
+    if not stems:
+        return 200.0
+    gaps = []
+    for m in re.finditer(r"\w+", sentence[left:]):
+        at, to = m.start() + left, m.end() + left
+        if start <= at < end:
+            continue
+        words = set(tokenize(m.group(0)))
+        if words and any(_said(s, words) for s in stems):
+            gaps.append(start - to if to <= start else at - end)
+    return float(min(200, max(0, min(gaps)))) if gaps else 200.0
+
+
+# ---- what the question asks for beyond its answer type -------------------------------------------
+
+_ASKS_ALIAS = lazy_compile(
+    r"\b(?:nick ?names?|nicknamed|(?:an)?other names?|also (?:called|known)|known as|courtesy name|pen name|"
+    r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called|"
+    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden) name)\b",
+    re.IGNORECASE,
+)
+_ALIAS = lazy_compile(
+    r"\b(?:nicknamed|(?:also |better |commonly |popularly )?known as|also called|"
+    r"(?:once |originally |formerly )?called|courtesy name|pen name|real name|birth name|stage name|"
+    r"by (?:his|her|the|their) (?:title|name)|known by (?:the|his|her|its) (?:\w+ )?(?:name|variant|title)|a\.k\.a\.?)"
+    r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
+    r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
+)
+_ASKS_ORDINAL = lazy_compile(r"\b(?:what|which) number\b|\bwhich in (?:line|order)\b", re.IGNORECASE)
+_ORDINAL = lazy_compile(
+    r"\b(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+    r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth|fortieth|"
+    r"(?:twenty|thirty|forty)-(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))\b",
+    re.IGNORECASE,
+)
+_ASKS_KNOWN_FOR = lazy_compile(
+    r"\b(?:known|famous|remembered|noted|renowned|celebrated)\s+for\b|\bbest known\b", re.IGNORECASE
+)
+_KNOWN_FOR = lazy_compile(
+    r"\b(?:(?:best |most |widely |well |mainly )?(?:known|famous|remembered|noted|renowned|celebrated)\s+(?:for|as)"
+    r"(?:\s+(?:being|creating|writing|inventing|developing|founding|discovering|his|her|their))?"
+    r"|(?:inventor|creator|founder|father|mother|author|discoverer|developer|originator|pioneer) of)"
+    r"\s+((?:the\s+)?[^,;:.()]{3,80}?)(?=\s*(?:[,;:.()]|\sand the\b|\swho\b|\swhich\b|$))"
+)
+# A question asked as a description whose answer is a number: "what's the area of the Sahara?",
+# "what is the atomic number of gold?" (stems, as `tokenize` gives them).
+_QUANTITY_STEMS = frozenset(
+    tokenize(
+        "number value area altitude elevation population basin height length depth size speed temperature weight "
+        "mass distance rate total volume density capacity diameter radius width"
+    )
+)
+_NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before|that|which)\b)"
+_AMOUNT = lazy_compile(
+    rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
+    rf"(?:\s?(?:%|°\s?[CFK]|(?:square |cubic )?{_NOT_UNIT}[A-Za-z]+[²³23]?\b))?"
+)
+
+
+def _alias(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What was Charlie Parker's nickname?" - "nicknamed "Bird""; "what is al-Razi also called?" -
+    "also known as Rhazes": the first name the sentence gives that way and the question does not."""
+    for m in _ALIAS.finditer(sentence):
+        group = next(i for i in range(1, 5) if m.group(i) is not None)
+        start, end = m.span(group)
+        text = m.group(group)
+        if not text.strip() or not set(tokenize(text)) - analysis.stems:
+            continue
+        if group == 4 and (lead := re.match(r"(?:a|an|the)\s+", text)) and not text.lower().startswith("the "):
+            start += lead.end()
+        return start, end
+    return None
+
+
+def _ordinal(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"Which number president was Franklin Roosevelt?" - "the 32nd president": the ordinal next to a
+    word of the question."""
+    for m in _ORDINAL.finditer(sentence):
+        following = set(tokenize(sentence[m.end() : m.end() + 30])[:2])
+        if any(near_stem(s, following) for s in analysis.predicate):
+            return m.span()
+    return None
+
+
+def _known_for(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What is Gaspard Monge known for?" - "the inventor of descriptive geometry"."""
+    for m in _KNOWN_FOR.finditer(sentence):
+        if set(tokenize(m.group(1))) - analysis.stems:
+            return m.span(1)
+    return None
+
+
+def _amount(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """A number for a question that asks one as a description ("what's the area of the Sahara?"): the
+    first after the asked word ("an area of 9,200,000 square kilometres"), else the first at all."""
+    amounts = [m for m in _AMOUNT.finditer(sentence) if not re.fullmatch(r"(?:1\d|20)\d\d", m.group(0))]
+    if not amounts:
+        return None
+    asked = [
+        w.end()
+        for w in re.finditer(r"\w+", sentence)
+        if any(near_stem(s, set(tokenize(w.group(0)))) for s in analysis.predicate & _QUANTITY_STEMS)
+    ]
+    chosen = amounts[0]
+    for at in asked:
+        after = [m for m in amounts if 0 <= m.start() - at <= 40]
+        if after:
+            chosen = after[0]
+            break
+    return _with_range(sentence, *chosen.span(), "amount")
+
+
+_ENDS_IN_PREPOSITION = lazy_compile(
+    r"\b([a-z]{3,})\s+(with|after|by|from|of|for|as|into|onto|on|in|to)\s*\??\s*$", re.IGNORECASE
+)
+
+
+def _after_verb(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What is sushi rice seasoned with?" - "seasoned with sugar and salt": what follows the question's
+    last verb and its preposition in the sentence."""
+    asked = _ENDS_IN_PREPOSITION.search(analysis.text)
+    if asked is None or not (verb := tokenize(asked.group(1))):
+        return None
+    for m in re.finditer(rf"\b(\w+)\s+{asked.group(2)}\s+([^,;:.()]+)", sentence, re.IGNORECASE):
+        if _said(verb[0], set(tokenize(m.group(1)))) and set(tokenize(m.group(2))) - analysis.stems:
+            return m.span(2)
+    return None
+
+
+def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> tuple[int, int] | None:
+    """The short answer when the question asks for a shape its answer type does not give: another name,
+    an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
+    ("the exact speed of light": "299792458 m⋅s−1"). None when the sentence has no such span."""
+    text = analysis.text
+    alias = _ASKS_ALIAS.search(text) and analysis.family in {"description", "name", "place", "country"}
+    if alias and (found := _alias(analysis, sentence)):
+        return found
+    if _ASKS_ORDINAL.search(text) and (found := _ordinal(analysis, sentence)):
+        return found
+    known_for = analysis.answer_type == "description" and _ASKS_KNOWN_FOR.search(text)
+    if known_for and (found := _known_for(analysis, sentence)):
+        return found
+    if analysis.answer_type == "description" and (found := _after_verb(analysis, sentence)):
+        return found
+    wants_amount = analysis.answer_type == "description" and analysis.focus != "role" and bool(
+        analysis.predicate & _QUANTITY_STEMS
+    )
+    if wants_amount or (analysis.family in {"measure", "count"} and not spans):
+        return _amount(analysis, sentence)
+    return None
+
+
+# ---- the hand preference -------------------------------------------------------------------------
+
+_MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_ADJECTIVE_AFTER = lazy_compile(r"\s+(?!(?:of|and|de|the|von|van|der|da|du|la|le|al|bin|y)\b)[a-z]")
+_OF_THE_BEFORE = lazy_compile(r"\b(?:of the|out of)\s+$", re.IGNORECASE)
+# Units a question may name ("how long is the Nile in km?", "how many acres"), each with its spellings.
+_UNIT_NAMES = {
+    "km": r"km|kilomet(?:re|er)s?", "mi": r"mi|miles?", "m": r"m|met(?:re|er)s?", "ft": r"ft|feet|foot",
+    "cm": r"cm|centimet(?:re|er)s?", "kg": r"kg|kilograms?", "lb": r"lbs?|pounds?", "acre": r"acres?",
+    "ha": r"ha|hectares?", "k": r"K|kelvin", "c": r"°\s?C|celsius", "f": r"°\s?F|fahrenheit",
+    "mph": r"mph|miles per hour", "kmh": r"km/h|kph|kilomet(?:re|er)s per hour",
+    "sqkm": r"km2|km²|square kilomet(?:re|er)s?", "sqmi": r"sq ?mi|square miles?",
+}  # fmt: skip
+_UNIT_IN_QUESTION = {u: lazy_compile(rf"\b(?:in|how many)\s+(?:{w})\b", re.IGNORECASE) for u, w in _UNIT_NAMES.items()}
+_UNIT_IN_SPAN = {u: lazy_compile(rf"(?<![\w])(?:{w})(?![\w])") for u, w in _UNIT_NAMES.items()}
+
+
+def _asked_unit(analysis: QuestionAnalysis) -> str | None:
+    """The unit the question names ("in km", "how many acres"), if any."""
+    for unit, pattern in _UNIT_IN_QUESTION.items():
+        if pattern.search(analysis.text):
+            return unit
+    return None
+
+
+def _focus_nouns(analysis: QuestionAnalysis) -> set[str]:
+    """The noun a "which X" question asks for ("dynasty", "company"), as stems."""
+    if analysis.family != "name" or not analysis.focus or analysis.focus == analysis.event:
+        return set()  # "who founded ...?": the focus is the event, not a noun
+    return set(tokenize(analysis.focus))
 
 
 def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
-    """Higher for the span most likely to be the answer: near the question's words, person-like for who."""
-    score = 0.0
+    """Higher for the span most likely to be the answer: in the clause that says what the question asks,
+    near the question's words, person-like for who, of the unit asked, next to the noun asked for."""
+    score = CLAUSE_WEIGHT * _clause_share(analysis, sentence, start, end)
     text = sentence[start:end]
-    if analysis.answer_type == "person":
+    kind = analysis.answer_type
+    if kind in {"person", "organisation"} and " " not in text and _ADJECTIVE_AFTER.match(sentence, end):
+        score -= 1.0  # "an English computer scientist", "Successive dynasties": a word describing a noun
+    if nouns := _focus_nouns(analysis):
+        before = set(tokenize(sentence[max(0, start - 20) : start])[-1:])
+        if nouns & (set(tokenize(text)) | before):
+            score += 0.5  # "the Ming dynasty", "the company Horizon Pictures"
+    if kind == "person":
         words = text.split()
         if 2 <= len(words) <= 5:
             score += 1.0
@@ -31,32 +351,81 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
             score -= 1.0
         if _ROLE_WORDS.search(text.split()[-1]):
             score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
-    if analysis.answer_type == "count" and analysis.focus:
+    if analysis.focus == "role" and _ROLE_WORDS.fullmatch(text) and _names_another(analysis, sentence, end):
+        score -= 2.0  # "President Gamal Abdel Nasser": the title of someone else
+    if kind == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))
-        if wanted & set(tokenize(sentence[end : end + 30])):
+        if wanted & set(tokenize(sentence[end : min(end + 30, _own_clause_end(sentence, end))])):
             score += 2.0  # "75 districts" for "how many districts"
-    near = analysis.predicate
-    if analysis.focus == "role" and analysis.subject_stems:
-        near = frozenset().union(*analysis.subject_stems)  # the role next to the person's name
-    positions = [m.start() for m in re.finditer(r"\w+", sentence) if set(tokenize(m.group(0))) & near]
-    if positions:
-        distance = min(abs(p - start) if p < start else abs(p - end) for p in positions)
+        if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
+            score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
+    if kind == "count" and start > 0 and text[:1].isupper() and not text[:1].isdigit():
+        score -= 2.0  # "the anthology Three Hundred Tang Poems": a number inside a name
+    if analysis.family == "date":
+        if _IN_NAME.fullmatch(text) and _CAPITAL_BEFORE.search(sentence[:start]) and _CAPITAL_NEXT.match(sentence, end):
+            score -= 2.0  # "Johann August Ephraim Goeze": a month inside a name
+        event = (analysis.event or "").lower()
+        if event in {"born", "birth"} and _LIFE_FROM.match(sentence, end):
+            score += 1.0  # "864 or 865 – 925 or 935": born first, died second
+        if event in {"die", "died", "death", "dies"} and _LIFE_TO.search(sentence[max(0, start - 4) : start]):
+            score += 1.0
+    unit = _asked_unit(analysis) if analysis.family in {"measure", "count"} else None
+    if unit and _UNIT_IN_SPAN[unit].search(text):
+        score += 3.0  # "how long is the Nile in km?": the figure in kilometres, not the one in miles
+    left, right = _clause(sentence, start, end)  # a word of another clause is not near ("crust and 41%")
+    distance = _distance(sentence[:right], start, end, _near_stems(analysis), left)
+    if distance < 200:
         score -= distance / 200.0
     return score
 
 
-_RANGE_END = re.compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
+CLAUSE_WEIGHT = 1.0
+_IN_NAME = lazy_compile(_MONTH_NAME)
+_CAPITAL_BEFORE = lazy_compile(r"\b[A-Z][\w’'-]*\s$")
+_CAPITAL_NEXT = lazy_compile(r"\s[A-Z]")
+_LIFE_FROM = lazy_compile(r"\s?[–-]\s?")
+_LIFE_TO = lazy_compile(r"[–-]\s?$")
+
+_NAME_AFTER = lazy_compile(r"\s+((?:[A-Z][\w’'.-]*)(?:\s+(?:[A-Z][\w’'.-]*|[IVX]+))*)")
 
 
+def _names_another(analysis: QuestionAnalysis, sentence: str, end: int) -> bool:
+    """Is the role word at `end` followed by the name of someone the question does not ask about?"""
+    m = _NAME_AFTER.match(sentence, end)
+    if m is None:
+        return False
+    groups = subject_groups(analysis)
+    main = groups[0] if groups else frozenset()
+    return not (set(tokenize(m.group(1))) & main)
+
+
+# ---- widening -------------------------------------------------------------------------------------
+
+_RANGE_END = lazy_compile(r"\s*(?:to|and|until|till|–|-)\s*(?:\d{1,2}\s+\w+\s+)?(?:\d{3,4}|\d{1,4}\s?(?:BC|BCE|AD|CE))\b(?:\s?(?:BC|BCE|AD|CE)\b)?")  # noqa: E501
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred"
 )
 _QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
-_RANGE_LEFT = re.compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
-_AND_LEFT = re.compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
-_NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before)\b)"
-_RANGE_RIGHT = re.compile(rf"\s*(?:to|–|—|or)\s*\d[\d,.]*(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
-_DURATION_RIGHT = re.compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
+_RANGE_LEFT = lazy_compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
+_AND_LEFT = lazy_compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
+_RANGE_RIGHT = lazy_compile(rf"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_COUNT_RIGHT = lazy_compile(
+    r"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:million|billion|thousand|%|"
+    + "|".join(_UNIT_NAMES.values())
+    + r")\b)?",
+    re.IGNORECASE,
+)
+_DURATION_RIGHT = lazy_compile(r"\s+and\s+\d+\s+(?:days|weeks|months|hours|minutes)\b", re.IGNORECASE)
+_OPEN_END = lazy_compile(r"\s+(?:ago|or (?:longer|more|less|fewer|so|older|younger|earlier|later|above|below))\b")
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_MONTH_ONLY = lazy_compile(rf"(?:\w+\s+)?{_MONTH}(?:\s+\d{{1,2}})?")
+_DATE_RIGHT = lazy_compile(
+    rf"\s+(?:and|to|until|till|through)\s+(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}})?,?\s+\d{{3,4}}\b"
+)
+_ERA_LEFT = lazy_compile(
+    r"\b(?:the\s+)?(?:early|late|mid|middle|(?:end|beginning|start|middle|turn) of(?: the)?)[\s-]+$", re.IGNORECASE
+)
+_SECONDS = lazy_compile(r":\d{2}\b")
 
 
 def _with_range(sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
@@ -66,55 +435,167 @@ def _with_range(sentence: str, start: int, end: int, kind: str) -> tuple[int, in
     left = _AND_LEFT.search(before) or _RANGE_LEFT.search(before)
     if left:
         start -= len(before) - left.start()
-    right = _RANGE_RIGHT.match(sentence, end)
+    right = (_COUNT_RIGHT if kind == "count" else _RANGE_RIGHT).match(sentence, end)
     if right and not re.match(r"\s*-", sentence[end:]):
         end = right.end()
     elif kind == "duration" and (more := _DURATION_RIGHT.match(sentence, end)):
         end = more.end()
+    if kind != "count" and (open_end := _OPEN_END.match(sentence, end)):
+        end = open_end.end()  # "six months or longer", "251.9 million years ago"
     return start, end
 
 
-def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
-    """A role word with the words that make it a title ("foreign minister", "minister of defence")."""
-    if kind == "year":
-        more = _RANGE_END.match(sentence, end)
-        start, end = (start, more.end()) if more else (start, end)
-    if kind not in {"role", "description", "person", "organisation", "city", "country", "place", "title", "yesno"}:
-        return _with_range(sentence, start, end, kind)
-    if kind != "role":
-        return start, end
+def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A date with the rest of what it is part of: "between April and July 1887", "the early 19th century",
+    "07:58:53"."""
+    if _MONTH_ONLY.fullmatch(sentence[start:end]) and (more := _DATE_RIGHT.match(sentence, end)):
+        end = more.end()
+    if re.match(r"\d", sentence[start:end]) and (era := _ERA_LEFT.search(sentence[max(0, start - 20) : start])):
+        start -= len(sentence[max(0, start - 20) : start]) - era.start()
+    if seconds := _SECONDS.match(sentence, end):
+        end = seconds.end()
+    return start, end
+
+
+_SENTENCE_END = lazy_compile(r"(\w{2,})\.\s+(?=[A-Z])")
+_ABBREVIATIONS = frozenset(
+    ["gen", "col", "capt", "cpt", "maj", "adm", "sgt", "cpl", "lt", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "gov",
+     "sen", "rep", "prof", "rev", "mt", "ft", "co", "no", "vol"]
+)  # fmt: skip
+
+
+def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A name without the question's own words in front ("Iran’s Supreme Leader Ayatollah Ali Khamenei"
+    for "Who is Iran's Supreme Leader?" is "Ayatollah Ali Khamenei"), without the next sentence's first
+    word ("King Frederick William IV. During"), with "The" that belongs to it ("the magazine The
+    Criterion") and with the noun the question asks for ("the Ming dynasty" for "which dynasty")."""
+    for cut in _SENTENCE_END.finditer(sentence, start, end):
+        if cut.group(1).lower() not in _ABBREVIATIONS:
+            end = cut.end(1)
+            break
+    words = list(re.finditer(r"\S+", sentence[start:end]))
+    for i, w in enumerate(words[:-1]):
+        stems = tokenize(w.group(0))
+        if stems and all(st in analysis.stems for st in stems):
+            continue
+        if i and words[i].group(0)[:1].isupper():
+            start += words[i].start()
+        break
+    if start >= 4 and sentence[start - 4 : start] == "The " and sentence[: start - 4].rstrip()[-1:].isalnum():
+        start -= 4
+    if analysis.focus and analysis.family == "name":
+        noun = re.escape(analysis.focus.split()[-1])
+        more = re.match(rf"(?:\s+[a-z][\w-]*){{0,2}}\s+{noun}s?\b(?!\s+[A-Z])", sentence[end:])
+        if more:
+            end += more.end()
+    if acronym := _ACRONYM_AFTER.match(sentence, end):
+        end = acronym.end()  # "the People's Movement for the Liberation of Angola (MPLA)"
+    elif analysis.answer_type == "person" and (group := _GROUP_AFTER.match(sentence, end)):
+        end = group.end()  # "British Army officers"
+    return start, end
+
+
+_ACRONYM_AFTER = lazy_compile(
+    r"(?:\s+(?:for|of)\s+(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:(?:of|the|for|and)\s+)*[A-Z][\w’'-]*)*)?\s+\([A-Z][A-Za-z.&]{1,9}\)"
+)
+_GROUP_AFTER = lazy_compile(
+    r"\s+(?:officers|soldiers|troops|personnel|officials|forces|members|scientists|researchers|engineers|workers|"
+    r"settlers|missionaries|sailors|colonists|monks|priests|merchants|traders|students|leaders|rebels|fighters)\b"
+)
+
+
+_DIRECTION_LEFT = lazy_compile(
+    r"\b(?:north|south|east|west|central|northern|southern|eastern|western|north-?eastern|north-?western|"
+    r"south-?eastern|south-?western|upper|lower)\s+$",
+    re.IGNORECASE,
+)
+
+
+def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A place with the direction in front of it: "western Iraq"."""
+    if direction := _DIRECTION_LEFT.search(sentence[max(0, start - 16) : start]):
+        start -= len(sentence[max(0, start - 16) : start]) - direction.start()
+    return start, end
+
+
+_ROLE_MODIFIER = lazy_compile(r"chief|head|deputy|vice|assistant|senior|junior|acting|general", re.IGNORECASE)
+_TITLE_LEFT = lazy_compile(
+    r"\b(?:a|an|the|as|became|become|becomes|was|is|named|appointed|elected)\s+((?:[A-Z][\w’'-]*\s+)+)$"
+)
+
+
+_LIST_WORD = r"(?!(?:who|which|that|whose|and|or|from|in|at|of|with|for|by)\b)[\w’'-]+"
+_ITEM = rf"(?:{_LIST_WORD}\s){{0,3}}{_LIST_WORD}"
+_COPULA_LIST = lazy_compile(
+    rf"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?({_ITEM}(?:,\s+(?:and\s+)?{_ITEM})+)"
+    r"(?=\s+(?:who|which|that|whose)\b|\s*[;:(.]|\s*$)"
+)
+
+
+def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A role word with the words that make it a title ("foreign minister", "minister of defence", "a Royal
+    Society Research Professor", "Emperor Seon" when a title is asked), or the list of what someone was
+    when it is one of them ("a German sociologist, historian, jurist, and political economist")."""
+    for listed in _COPULA_LIST.finditer(sentence):
+        if listed.start(1) <= start and end <= listed.end(1):
+            return listed.span(1)
     before = sentence[:start]
-    m = re.search(r"((?:[A-Za-z’'-]+\s+){0,2})$", before)
-    if m:
-        words = m.group(1).split()
-        keep: list[str] = []
-        for word in reversed(words):
-            if word.lower() in {"the", "a", "an", "and", "was", "is", "as", "his", "her", "their", "its", "of"}:
-                break
-            if word[0].isupper() and not word.endswith(("’s", "'s")):
-                break
-            keep.insert(0, word)
-        if keep:
-            start = sentence.rindex(" ".join(keep), 0, start + 1) if " ".join(keep) in before else start
+    if title := _TITLE_LEFT.search(before[-60:]):
+        start -= len(title.group(1))
+    else:
+        m = re.search(r"((?:[A-Za-z’'-]+\s+){0,2})$", before)
+        if m:
+            words = m.group(1).split()
+            keep: list[str] = []
+            for word in reversed(words):
+                if word.lower() in {"the", "a", "an", "and", "was", "is", "as", "his", "her", "their", "its", "of"}:
+                    break
+                if word[0].isupper() and not word.endswith(("’s", "'s")):
+                    break
+                keep.insert(0, word)
+            if keep:
+                start = sentence.rindex(" ".join(keep), 0, start + 1) if " ".join(keep) in before else start
+    noun = re.match(r"\s+[a-z]{4,}\b", sentence[end:])
+    if noun and _ROLE_MODIFIER.fullmatch(sentence[start:end].split()[-1]):
+        end += noun.end()  # "the chief librarian", "head coach"
     after = re.match(r"\s+(?:of|for)\s+(?:the\s+)?(?:[A-Z][\w’'-]*\s*)+", sentence[end:])
     if after:
         end += len(after.group(0).rstrip())
+    elif re.search(r"\btitle\b", analysis.text, re.IGNORECASE) and (name := _NAME_AFTER.match(sentence, end)):
+        end = name.start(1) + len(name.group(1).rstrip("."))
     return start, end
 
+
+_LIFE_EVENTS = frozenset({"born", "birth", "die", "died", "death", "dies"})
+
+
+def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
+    """What a reader would quote around a span of the given kind."""
+    if (analysis.event or "") in _LIFE_EVENTS and (
+        re.match(r"\s*[–-]", sentence[end:]) or re.search(r"[–-]\s*$", sentence[:start])
+    ):
+        return _date(sentence, start, end)  # "1332 – 1406": born is the first year only, died the second
+    if kind == "year" and (more := _RANGE_END.match(sentence, end)):
+        end = more.end()
+    if kind in {"year", "date", "time"}:
+        start, end = _date(sentence, start, end)
+    if kind not in {"role", "description", "person", "organisation", "city", "country", "place", "title", "yesno"}:
+        return _with_range(sentence, start, end, kind)
+    if kind in {"person", "organisation"}:
+        return _name(analysis, sentence, start, end)
+    if kind in {"city", "country", "place"}:
+        return _place(sentence, start, end)
+    if kind == "role":
+        return _role(analysis, sentence, start, end)
+    return start, end
+
+
+# ---- features and ranking ---------------------------------------------------------------------------
 
 SPAN_FEATURES = (
     "preference", "words", "position", "index", "prep_before", "role_last", "focus_after",
     "near_predicate", "near_subject", "digits", "capitals", "whole", "in_brackets", "after_copula",
 )  # fmt: skip
-
-
-def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[str]) -> float:
-    """Characters from the span to the nearest word with one of `stems` (capped at 200)."""
-    positions = [m.start() for m in re.finditer(r"\w+", sentence) if set(tokenize(m.group(0))) & stems]
-    positions = [p for p in positions if not start <= p < end]
-    if not positions:
-        return 200.0
-    return float(min(200, min(start - p if p < start else p - end for p in positions)))
 
 
 def span_row(analysis: QuestionAnalysis, sentence: str, start: int, end: int, index: int) -> list[float]:
@@ -142,13 +623,14 @@ def span_row(analysis: QuestionAnalysis, sentence: str, start: int, end: int, in
 
 
 def widened(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> list[tuple[int, int]]:
-    """Each span widened to what a reader would quote, duplicates dropped, in sentence order."""
+    """Each span widened to what a reader would quote, in sentence order; a span inside another's
+    widening ("Leader" inside "Representative of the Supreme Leader") and duplicates dropped."""
     out: list[tuple[int, int]] = []
     for f in spans:
         span = _widen(analysis, sentence, f.start, f.end, f.kind)
         if span not in out:
             out.append(span)
-    return out
+    return [s for s in out if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in out)]
 
 
 def span_feature_rows(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> list[list[float]]:
@@ -162,8 +644,7 @@ def best_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> 
 
     options = widened(analysis, sentence, spans)
     if not SPAN_MODEL or len(options) == 1:
-        firsts = sorted(spans, key=lambda f: (-_span_preference(analysis, sentence, f.start, f.end), f.start))
-        return _widen(analysis, sentence, firsts[0].start, firsts[0].end, firsts[0].kind)
+        return max(options, key=lambda o: (_span_preference(analysis, sentence, *o), -o[0]))
     coef = SPAN_MODEL["coef"]
     mean, scale = SPAN_MODEL["mean"], SPAN_MODEL["scale"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from qabot.question import analyze, find_spans
@@ -32,3 +34,211 @@ def test_a_range_does_not_swallow_the_next_word() -> None:
     sentence = "Al-Razi was born in 1864 or 1865 in Ray."
     start, end = best_span(analysis, sentence, find_spans(analysis, sentence))
     assert sentence[start:end] == "in 1864 or 1865"
+
+
+# ---- which span: the clause that says what is asked (quality.md #60) -------------------------------
+
+
+def _short(question: str, sentence: str) -> str:
+    """The short answer `qabot ask` would mark in this sentence."""
+    from qabot.answer import Candidate, short_span
+
+    found = short_span(analyze(question), Candidate("doc.txt", 0, len(sentence), sentence, 0, 0.0, 0.0, 0.0, 0.0))
+    return sentence[found.start : found.end]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # the clause holding the question's words, not the nearest number
+        (
+            "When did the French Revolution end?",
+            "The French Revolution began with the Estates General of 1789 and ended with the Coup of 18 Brumaire "
+            "on 9 November 1799.",
+            "9 November 1799",
+        ),
+        (
+            "When was Idi Amin overthrown?",
+            "Idi Amin was a Ugandan officer who served as president from 1971 until his overthrow in 1979.",
+            "in 1979",
+        ),
+        (
+            "how many people speak vietnamese as a second language",
+            "Vietnamese is spoken natively by around 86 million people, and as a second language by 11 million people.",
+            "11 million",
+        ),
+        # another name the question gives stands next to the answer
+        (
+            "When did Ponce de León reach Florida?",
+            "Ponce de León led the first European expeditions to Puerto Rico in 1508 and Florida in 1513.",
+            "in 1513",
+        ),
+        # a name alone between commas is read with what follows it
+        (
+            "Who founded Macondo in One Hundred Years of Solitude?",
+            "One Hundred Years of Solitude is a novel by Colombian author Gabriel García Márquez that tells the story "
+            "of the Buendía family, whose patriarch, José Arcadio Buendía, founded the town of Macondo.",
+            "José Arcadio Buendía",
+        ),
+        # the unit the question names
+        (
+            "How long is the river Nile in km?",
+            "At 7,088 kilometers (4,404 mi) long, it is the longest river in the world.",
+            "7,088 kilometers",
+        ),
+        # a word describing a noun is not a name; a title is not the person
+        (
+            "Who invented the world wide web?",
+            "Sir Tim Berners-Lee is an English computer scientist best known as the inventor of the World Wide Web.",
+            "Sir Tim Berners-Lee",
+        ),
+        (
+            "Who is Iran's Supreme Leader?",
+            "The New York Times reported that Iran’s Supreme Leader Ayatollah Ali Khamenei told the council that a "
+            "response was necessary.",
+            "Ayatollah Ali Khamenei",
+        ),
+        # a count and the whole it is taken from
+        ("how many UN members voted for the UDHR", "Of the 58 members of the UN at the time, 48 voted in favour.", "48"),  # noqa: E501
+        ("How many poems did Wang Wei write?", "Wang Wei wrote about 400 poems; 29 of his poems are in the anthology Three Hundred Tang Poems.", "about 400"),  # noqa: E501
+        # a month inside a name is not a date; born is a life's first year
+        ("When were tardigrades first described?", "They were first described by the zoologist Johann August Ephraim Goeze in 1773.", "in 1773"),  # noqa: E501
+        ("when was ibn khaldun born", "Ibn Khaldun, also known as Abu Zayd, 1332 – 1406, was an Arab historian.", "1332"),  # noqa: E501
+    ],
+)
+def test_the_span_in_the_clause_that_answers(question: str, sentence: str, expected: str) -> None:
+    assert _short(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("who is saeed jalili?", "Iran’s top nuclear negotiator and Representative of the Supreme Leader, Saeed Jalili, mirrored the response.", "Representative of the Supreme Leader"),  # noqa: E501
+        ("What position did W. D. Hamilton hold at Oxford?", "From 1984 to his death in 2000, he was a Royal Society Research Professor at Oxford University.", "Royal Society Research Professor"),  # noqa: E501
+        ("What position did Vesalius hold at the court of Charles V?", "He was a professor at Padua and later became Imperial physician at the court of Emperor Charles V.", "Imperial physician"),  # noqa: E501
+        ("what posthumous title did jeongjo get", "Following the establishment of the Korean Empire, he was honored as Emperor Seon.", "Emperor Seon"),  # noqa: E501
+        ("When was the Michelson–Morley experiment carried out?", "The experiment was performed between April and July 1887 in Cleveland.", "between April and July 1887"),  # noqa: E501
+        ("When were ancient Egyptian texts deciphered?", "It is known from texts which were deciphered in the early 19th century.", "the early 19th century"),  # noqa: E501
+        ("what time did the earthquake hit", "On 26 December 2004, at 07:58:53 local time, an earthquake struck.", "07:58:53"),  # noqa: E501
+        ("Which country did the missiles hit?", "The missiles hit a base in western Iraq.", "western Iraq"),
+        ("Which dynasty built the best-known sections of the Great Wall?", "Successive dynasties expanded the wall; the best-known sections were built by the Ming dynasty.", "Ming dynasty"),  # noqa: E501
+        ("In which magazine did The Waste Land first appear?", "The poem first appeared in the October issue of Eliot's magazine The Criterion.", "The Criterion"),  # noqa: E501
+        ("Who were the two sides in the Angolan Civil War?", "It was a struggle between the communist People's Movement for the Liberation of Angola (MPLA) and others.", "People's Movement for the Liberation of Angola (MPLA)"),  # noqa: E501
+        ("who first played snooker", "First played by British Army officers stationed in India, the game is played with 22 balls.", "British Army officers"),  # noqa: E501
+    ],
+)
+def test_a_span_is_widened_to_what_a_reader_would_quote(question: str, sentence: str, expected: str) -> None:
+    assert _short(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("What was Charlie Parker's nickname?", 'Charles Parker Jr., nicknamed "Bird" or "Yardbird", was an American jazz saxophonist.', "Bird"),  # noqa: E501
+        ("whats another name for a cloud chamber", "A cloud chamber, also known as a Wilson chamber, is a particle detector.", "Wilson chamber"),  # noqa: E501
+        ("what was zhuge liangs courtesy name", "Zhuge Liang, courtesy name Kongming, was a statesman.", "Kongming"),
+        ("what number president was franklin roosevelt", "Franklin Delano Roosevelt was the 32nd president of the United States.", "32nd"),  # noqa: E501
+        ("What is Gaspard Monge known for?", "Gaspard Monge was a French mathematician, the inventor of descriptive geometry, and a teacher.", "descriptive geometry"),  # noqa: E501
+        ("What is the atomic number of gold?", "Gold is a chemical element; its chemical symbol is Au and atomic number 79.", "79"),  # noqa: E501
+        ("whats the drainage basin of the amur", "The Amur is 2,824 km long, and has a drainage basin of 1,855,000 km2 (716,000 mi2).", "1,855,000 km2"),  # noqa: E501
+        ("what is the exact speed of light in a vacuum", "The speed of light in vacuum is a constant denoted c, exactly equal to 299792458 m⋅s−1.", "299792458 m"),  # noqa: E501
+    ],
+)
+def test_a_shape_the_answer_type_does_not_give(question: str, sentence: str, expected: str) -> None:
+    assert _short(question, sentence) == expected
+
+
+def _short_in(question: str, sentence: str, title: str) -> str:
+    """The short answer in a sentence of the document titled `title`."""
+    from qabot.answer import Candidate, short_span
+
+    cand = Candidate("doc.txt", 0, len(sentence), sentence, 0, 0.0, 0.0, 0.0, 0.0, None, title)
+    found = short_span(analyze(question), cand)
+    return sentence[found.start : found.end]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "title", "expected"),
+    [
+        # a lower-case question's words naming the document are its subject, not what it asks
+        ("who starred in the birth of a nation", "The Birth of a Nation is a 1915 silent film directed by D. W. Griffith and starring Lillian Gish.", "The Birth of a Nation", "Lillian Gish"),  # noqa: E501
+        # the same event in other words, a longer form of a word
+        ("when did leland stanford die", "He was governor of California from 1862 to 1863 and sat in the Senate from 1885 until his death in 1893.", "Leland Stanford", "in 1893"),  # noqa: E501
+        ("when was the colosseum finished", "Construction began under the Emperor Vespasian in 72 and was completed in AD 80 under Titus.", "Colosseum", "AD 80"),  # noqa: E501
+        ("how many bones does an adult human have", "It is composed of around 270 bones at birth – this total decreases to around 206 bones by adulthood.", "Human skeleton", "around 206"),  # noqa: E501
+        # a bracket is about what stands before it; an apposition about the name before it
+        ("In what year was Lady Chatterley's Lover published?", "His novels Sons and Lovers (1913), Women in Love (1920), and Lady Chatterley's Lover (1928) were censored.", "D. H. Lawrence", "1928"),  # noqa: E501
+        ("who was the last ruler of the later zhou", "Emperor Taizu came to power after forcing Emperor Gong, the last Later Zhou ruler, to abdicate.", "Song dynasty", "Emperor Gong"),  # noqa: E501
+        # widened: "ago", "or longer", "the end of", "chief librarian", a list of professions
+        ("how long do dormice hibernate", "They are named for their long hibernation period of six months or longer.", "Dormouse", "six months or longer"),  # noqa: E501
+        ("when did david gilmour join pink floyd", "Pink Floyd formed in London in 1965, with David Gilmour joining at the end of 1967.", "Pink Floyd", "the end of 1967"),  # noqa: E501
+        ("what was eratosthenes job at the library", "Eratosthenes eventually became the chief librarian at the Library of Alexandria.", "Eratosthenes", "chief librarian"),  # noqa: E501
+        ("what was max weber's profession", "Max Weber was a German sociologist, historian, jurist, and political economist who shaped sociology.", "Max Weber", "German sociologist, historian, jurist, and political economist"),  # noqa: E501
+        # asked shapes: a name in a language, what follows the question's last verb
+        ("what is the latin name of odysseus", "Odysseus, also known by the Latin variant Ulysses, is a legendary Greek king of Ithaca.", "Odysseus", "Ulysses"),  # noqa: E501
+        ("what is sushi rice seasoned with", "Sushi is a Japanese dish made with vinegared rice, typically seasoned with sugar and salt, and fish.", "Sushi", "sugar and salt"),  # noqa: E501
+    ],
+)
+def test_the_span_in_its_document(question: str, sentence: str, title: str, expected: str) -> None:
+    assert _short_in(question, sentence, title) == expected
+
+
+def test_no_asked_shape_in_the_sentence_leaves_the_typed_span() -> None:
+    assert _short("What was Charlie Parker's nickname?", "Charlie Parker was an American jazz saxophonist.") == (
+        "American jazz saxophonist"
+    )
+    roosevelt = "Roosevelt was president from 1933 to 1945."
+    assert _short("what number president was franklin roosevelt", roosevelt) != "1933"
+
+
+# ---- on the real engine ---------------------------------------------------------------------------
+
+REVOLUTION = (
+    "French Revolution\n\nThe French Revolution was a period of political change in France that began with the "
+    "Estates General of 1789 and ended with the Coup of 18 Brumaire on 9 November 1799.\n"
+)
+PARKER = (
+    'Charlie Parker\n\nCharles Parker Jr., nicknamed "Bird" or "Yardbird", was an American jazz saxophonist, '
+    "bandleader, and composer.\n"
+)
+NILE = (
+    "Nile\n\nThe Nile is a major north-flowing river in northeastern Africa. At 7,088 kilometers (4,404 mi) long, "
+    "it is the longest river in the world.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def span_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    from .small_corpus import engine_over
+
+    documents = {"French_Revolution.txt": REVOLUTION, "Charlie_Parker.txt": PARKER, "Nile.txt": NILE}
+    yield engine_over(tmp_path_factory.mktemp("spans"), embedder, documents)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did the French Revolution end?", "9 November 1799"),
+        ("What was Charlie Parker's nickname?", "Bird"),
+        ("How long is the Nile in km?", "7,088 kilometers"),
+    ],
+)
+def test_the_engine_marks_the_span_that_answers(span_engine, question: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    answer = span_engine.ask(question)
+    assert answer.short_answer is not None, answer.signals
+    assert answer.short_answer.text == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("who is saeed jalili?", "Representative of the Supreme Leader"),  # the widened role, not "Leader"
+        ("Who is Iran's Supreme Leader?", "Ali Khamenei"),  # the name next to the title, not the newspaper
+    ],
+)
+def test_the_seed_engine_marks_the_span_that_answers(seed_engine, question: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    answer = seed_engine.ask(question)
+    assert answer.short_answer is not None, answer.signals
+    assert expected in answer.short_answer.text
