@@ -393,10 +393,13 @@ def _subjects(question: str) -> list[str]:
     return out
 
 
+_CONTRACTION = re.compile(r"\b(what|who|where|when|how)(?:'|’)?s\b")
+
+
 @lru_cache(maxsize=4096)
 def analyze(question: str) -> QuestionAnalysis:
     """The answer type, focus and subjects of one question."""
-    q = " ".join(question.lower().split())
+    q = _CONTRACTION.sub(r"\1 is", " ".join(question.lower().split()))  # "whats the area" asks like "what is"
     answer_type, focus = _answer_type(q)
     stems = frozenset(tokenize(question))
     subjects = tuple(_subjects(question))
@@ -513,7 +516,7 @@ _YEAR = lazy_compile(
 )
 _EARLY_YEAR = lazy_compile(
     r"\b(?:AD|CE)\s?\d{1,4}\b|\b\d{1,4}\s?(?:AD|CE)\b|"
-    r"\b(?:in|from|until|till|to|by|since|circa|c\.)\s+\d{2,3}(?=\s*(?:[,.;:)–-]|$|\s+(?:and|to|until|BC|BCE|AD|CE)\b))"
+    r"\b(?i:in|from|until|till|to|by|since|circa|c\.)\s+\d{2,3}(?=\s*(?:[,.;:)–-]|$|\s+(?:and|to|until|BC|BCE|AD|CE)\b))"
 )
 _YEAR_RANGE = lazy_compile(r"\b(?:1\d{3}|20\d{2}|\d{2,3})\s?[–-]\s?(?:1\d{3}|20\d{2}|\d{2,3})\b")
 _DAY_MONTH = lazy_compile(
@@ -985,7 +988,10 @@ def find_spans(question: QuestionAnalysis, sentence: str, is_title: bool = False
                 continue
             if piece.strip().lower() in {"no", "none"}:
                 continue
-            if re.match(r"\s*of\b", after) or _UNIT_AFTER.match(sentence, m.end()):
+            word = piece.strip().lower()
+            part = re.match(r"\s*of\s+(?:those|these|them|his|her|their|its|which|whom)\b", after) and word != "one"
+            many = word in {"hundreds", "thousands", "millions", "billions", "dozens", "tens", "scores"}
+            if not (part or many) and (re.match(r"\s*of\b", after) or _UNIT_AFTER.match(sentence, m.end())):
                 continue  # "one of the ...", "2,639 m": not a count
             if not _counts_focus(question, sentence, m.start(), m.end()):
                 continue

@@ -566,6 +566,8 @@ def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
     return start, end
 
 
+_MANY = lazy_compile(r"(?:hundreds|thousands|millions|billions|dozens|tens|scores)", re.IGNORECASE)
+_MANY_OF = lazy_compile(r"\s+of\s+(?:[A-Z][\w’'-]*|[a-z]+)")
 _LIFE_EVENTS = frozenset({"born", "birth", "die", "died", "death", "dies"})
 
 
@@ -579,6 +581,8 @@ def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind
         end = more.end()
     if kind in {"year", "date", "time"}:
         start, end = _date(sentence, start, end)
+    if kind == "count" and (many := _MANY_OF.match(sentence, end)) and _MANY.fullmatch(sentence[start:end]):
+        return start, many.end()  # "hundreds of Americans"
     if kind not in {"role", "description", "person", "organisation", "city", "country", "place", "title", "yesno"}:
         return _with_range(sentence, start, end, kind)
     if kind in {"person", "organisation"}:

@@ -183,6 +183,20 @@ def test_the_span_in_its_document(question: str, sentence: str, title: str, expe
     assert _short_in(question, sentence, title) == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("what year did huang chao declare himself emperor", "In 881, he proclaimed himself emperor of the Qi dynasty, and held the title until his death in 884.", "In 881"),  # noqa: E501
+        ("How many of the missiles struck the base in western Iraq?", "Ten of those hit a base in western Iraq, one hit a base in Irbil.", "Ten"),  # noqa: E501
+        ("How many Americans could the attacks have killed?", "He planned attacks that could have killed hundreds of Americans, but did not.", "hundreds of Americans"),  # noqa: E501
+        ("whats the area of the sahara", "With an area of 9,200,000 square kilometres (3,600,000 sq mi), it is the largest hot desert.", "9,200,000 square kilometres"),  # noqa: E501
+    ],
+)
+def test_spans_find_spans_now_finds(question: str, sentence: str, expected: str) -> None:
+    """A capitalised "In" before a year, a count "of those", "hundreds of", a contracted "whats" (quality.md #61)."""
+    assert _short(question, sentence) == expected
+
+
 def test_no_asked_shape_in_the_sentence_leaves_the_typed_span() -> None:
     assert _short("What was Charlie Parker's nickname?", "Charlie Parker was an American jazz saxophonist.") == (
         "American jazz saxophonist"
