@@ -53,7 +53,8 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
                 return left, apposition.end()  # "forcing Emperor Gong, the last Later Zhou ruler, to abdicate"
             return left, right
         if i == 0 and name and breaks and breaks[-1].group(0).startswith(","):
-            left = breaks[-3].end() if len(breaks) >= 3 else 0  # "Iran’s top nuclear negotiator and ..., Saeed Jalili, mirrored": what it names
+            # "Iran’s top nuclear negotiator and ..., Saeed Jalili, mirrored": the words before say what it names
+            left = breaks[-3].end() if len(breaks) >= 3 else 0
         if i == 2:
             return left, right
     return left, len(sentence)
@@ -698,7 +699,7 @@ def best_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> 
     if not SPAN_MODEL or len(options) == 1:
         numeric = analysis.family in {"measure", "count", "date"}  # words of a competing figure are its own
         others = {o: tuple(p for p in options if p != o and numeric) for o in options}
-        return max(options, key=lambda o: (_span_preference(analysis, sentence, *o, others[o]), -o[0]))
+        return max(options, key=lambda o: (_span_preference(analysis, sentence, o[0], o[1], others[o]), -o[0]))
     coef = SPAN_MODEL["coef"]
     mean, scale = SPAN_MODEL["mean"], SPAN_MODEL["scale"]
 
