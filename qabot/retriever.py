@@ -78,35 +78,17 @@ def exact_identifiers_first(reader: IndexView, query: str, order: list[int], fus
 
 
 def lexical_in_background(reader: IndexView, query: str, k: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-    """Start `reader.lexical.search(query, k)` in another thread; the returned function waits for its
-    result (and raises what it raised). The folder's BM25 is numpy over memory-mapped arrays, so it
-    runs beside the question's embedding; another backend's search runs when asked, in the caller."""
-    import threading
-
+    """Start `reader.lexical.search(query, k)` in a background thread; the returned function waits
+    for its result (and raises what it raised). The folder's BM25 is numpy over memory-mapped
+    arrays, so it runs beside the question's embedding; another backend's search runs when asked,
+    in the caller."""
+    from .background import submit
     from .lexical import LexicalIndex
 
     lexical = reader.lexical
     if not isinstance(lexical, LexicalIndex):
         return lambda: lexical.search(query, k)
-    out: list[tuple[np.ndarray, np.ndarray]] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            out.append(lexical.search(query, k))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=run, name="qabot-bm25", daemon=True)
-    worker.start()
-
-    def result() -> tuple[np.ndarray, np.ndarray]:
-        worker.join()
-        if failed:
-            raise failed[0]
-        return out[0]
-
-    return result
+    return submit(lexical.search, query, k)
 
 
 def retrieve(

@@ -279,3 +279,19 @@ def test_the_stale_count_taken_before_the_index_opens_is_the_engines(tmp_path: P
     assert _stale_count(engine, lambda: ("gen-999999", 7)) == 2  # a build switched meanwhile: counted again
     assert _stale_count(engine, lambda: None) == 2  # none taken (Milvus, no index yet)
     assert backends.folder_stale_count(settings.model_copy(update={"index_dir": tmp_path / "none"})) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is for Linux")
+def test_a_count_made_in_a_child_process_comes_back_or_is_none() -> None:
+    """The `qabot` command counts stale sources in a forked child: its result comes through a
+    pipe; a child that fails gives None, and the engine counts in the process instead."""
+    from qabot.cli.app import _in_child
+
+    assert _in_child(lambda: ("gen-000003", 12))() == ("gen-000003", 12)
+    assert _in_child(lambda: None)() is None
+
+    def fails() -> tuple[str, int]:
+        raise OSError("the seeds folder went away")
+
+    assert _in_child(fails)() is None
+    assert _in_child(lambda: (str(os.getpid()), 0))()[0] != str(os.getpid())  # type: ignore[index]
