@@ -295,3 +295,22 @@ def test_a_count_made_in_a_child_process_comes_back_or_is_none() -> None:
 
     assert _in_child(fails)() is None
     assert _in_child(lambda: (str(os.getpid()), 0))()[0] != str(os.getpid())  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_the_command_builds_a_missing_index_then_answers(tmp_path: Path) -> None:
+    """The one-question command path (stale count in a child, no collector, quick exit) with no
+    index yet: the build runs (with the collector back on), then the answer and a clean exit."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy2(SEED_FILE, seeds / SEED_FILE.name)
+    exe = Path(sys.executable).parent / "qabot"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "qabot.cli"]
+    proc = subprocess.run(
+        [*cmd, "ask", "--json", "How many ballistic missiles were launched?", "--seeds", str(seeds),
+         "--index", str(tmp_path / "index")],
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "building it" in proc.stderr and "stale" not in proc.stderr
+    assert "15 ballistic missiles" in json.loads(proc.stdout)["answer"]

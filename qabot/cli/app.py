@@ -192,8 +192,12 @@ def _open_engine(
     try:
         engine.reload(force=True)
     except IndexMissing:
+        import gc
+
         from .progress import build_progress
         from .render import print_build
+
+        gc.enable()  # a whole build follows (a one-question `qabot ask` runs without the collector)
 
         err.print(f"No index in {settings.index_dir} yet: building it from {settings.seeds_dir} …", markup=False)
         with build_progress(err) as progress:
