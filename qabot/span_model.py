@@ -45,13 +45,16 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     if breaks and breaks[-1].group(0) == "(":
         left = breaks[-2].end() if len(breaks) > 1 else 0  # "Lady Chatterley's Lover (1928)": what the bracket is about
     right = end
+    name = sentence[start : start + 1].isupper() and not re.search(r"\d", sentence[start:end])
     for i, m in enumerate(_CLAUSE_BREAK.finditer(sentence, end)):
         right = m.start()
         if i == 0 and tokenize(f"{sentence[left:start]} {sentence[end:right]}"):
-            name = sentence[start:start + 1].isupper() and not re.search(r"\d", sentence[start:end])
             if name and (apposition := _APPOSITION.match(sentence, right)):
                 return left, apposition.end()  # "forcing Emperor Gong, the last Later Zhou ruler, to abdicate"
             return left, right
+        if i == 0 and name and breaks and breaks[-1].group(0).startswith(","):
+            # "Iran’s top nuclear negotiator and ..., Saeed Jalili, mirrored": the words before say what it names
+            left = breaks[-3].end() if len(breaks) >= 3 else 0
         if i == 2:
             return left, right
     return left, len(sentence)
@@ -128,12 +131,18 @@ def with_title(analysis: QuestionAnalysis, title: str) -> QuestionAnalysis:
     return replace(analysis, predicate=analysis.predicate - named)
 
 
-def _clause_share(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
+def _clause_share(
+    analysis: QuestionAnalysis, sentence: str, start: int, end: int, others: tuple[tuple[int, int], ...] = ()
+) -> float:
     """How much of what the question asks the span's clause holds besides the span: each of the
     question's words about its subject counts 1 (a typo or another form of it too: "overthrown" is
     "overthrow"), each other name it gives ("Florida", "a Grammy") 0.5."""
     left, right = _clause(sentence, start, end)
-    said = set(tokenize(f"{sentence[left:start]} {sentence[end:right]}"))
+    chars = list(sentence[left:right])
+    for a, b in ((start, end), *others):  # the span itself and the other candidates ("251.9 million years ago")
+        for i in range(max(a, left), min(b, right)):
+            chars[i - left] = " "
+    said = set(tokenize("".join(chars)))
     if not said:
         return 0.0
     if analysis.focus == "role":
@@ -165,12 +174,14 @@ def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[s
 _ASKS_ALIAS = lazy_compile(
     r"\b(?:nick ?names?|nicknamed|(?:an)?other names?|also (?:called|known)|known as|courtesy name|pen name|"
     r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called|"
-    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden) name)\b",
+    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden|personal) "
+    r"name|epithet|another word for|historically called|called in)\b",
     re.IGNORECASE,
 )
 _ALIAS = lazy_compile(
-    r"\b(?:nicknamed|(?:also |better |commonly |popularly )?known as|also called|"
-    r"(?:once |originally |formerly )?called|courtesy name|pen name|real name|birth name|stage name|"
+    r"\b(?:nicknamed|(?:also |better |commonly |popularly |sometimes |often )?known(?: [\w-]+){0,3} as|also called|"
+    r"(?:once |originally |formerly |informally )?called|courtesy name|pen name|real name|birth name|stage name|"
+    r"personal name|(?:given )?the epithet|historically|formerly|originally|"
     r"by (?:his|her|the|their) (?:title|name)|known by (?:the|his|her|its) (?:\w+ )?(?:name|variant|title)|a\.k\.a\.?)"
     r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
     r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
@@ -259,8 +270,26 @@ def _amount(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None
     return _with_range(sentence, *chosen.span(), "amount")
 
 
+_ASKS_THE = lazy_compile(r"\s*(?:what|which)(?:'s|’s| is| was| are| were)\s+(?:the|its|his|her|their)\b", re.IGNORECASE)
 _ENDS_IN_PREPOSITION = lazy_compile(
     r"\b([a-z]{3,})\s+(with|after|by|from|of|for|as|into|onto|on|in|to)\s*\??\s*$", re.IGNORECASE
+)
+
+
+def _named_by_noun(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What is the biggest tributary of the Columbia?" - "its largest tributary is the Snake River";
+    "what is the administrative centre of Vojvodina?" - "its administrative centre, Novi Sad,": the name
+    the sentence gives right after a noun of the question."""
+    for m in _NAMED_AFTER.finditer(sentence):
+        words = set(tokenize(m.group(1)))
+        if any(_said(s, words) for s in _asked(analysis)) and set(tokenize(m.group(2))) - analysis.stems:
+            return m.span(2)
+    return None
+
+
+_NAMED_AFTER = lazy_compile(
+    r"\b([a-z]{4,})(?:,\s+|\s+(?:is|was|are|were)\s+(?:the\s+)?)"
+    r"([A-Z][\w’'-]*(?:\s+(?:(?:of|de|di|da|del|la|le|von|van|al)\s+)?[A-Z][\w’'-]*)*)"
 )
 
 
@@ -291,6 +320,9 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
         return found
     if analysis.answer_type == "description" and (found := _after_verb(analysis, sentence)):
         return found
+    names_noun = analysis.answer_type == "description" and analysis.focus != "role" and _ASKS_THE.match(text)
+    if names_noun and (found := _named_by_noun(analysis, sentence)):
+        return found
     wants_amount = analysis.answer_type == "description" and analysis.focus != "role" and bool(
         analysis.predicate & _QUANTITY_STEMS
     )
@@ -303,6 +335,7 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
 
 _MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _ADJECTIVE_AFTER = lazy_compile(r"\s+(?!(?:of|and|de|the|von|van|der|da|du|la|le|al|bin|y)\b)[a-z]")
+_WHOSE = lazy_compile(r"\bwhose\b", re.IGNORECASE)
 _OF_THE_BEFORE = lazy_compile(r"\b(?:of the|out of)\s+$", re.IGNORECASE)
 # Units a question may name ("how long is the Nile in km?", "how many acres"), each with its spellings.
 _UNIT_NAMES = {
@@ -331,10 +364,12 @@ def _focus_nouns(analysis: QuestionAnalysis) -> set[str]:
     return set(tokenize(analysis.focus))
 
 
-def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> float:
+def _span_preference(
+    analysis: QuestionAnalysis, sentence: str, start: int, end: int, others: tuple[tuple[int, int], ...] = ()
+) -> float:
     """Higher for the span most likely to be the answer: in the clause that says what the question asks,
     near the question's words, person-like for who, of the unit asked, next to the noun asked for."""
-    score = CLAUSE_WEIGHT * _clause_share(analysis, sentence, start, end)
+    score = CLAUSE_WEIGHT * _clause_share(analysis, sentence, start, end, others)
     text = sentence[start:end]
     kind = analysis.answer_type
     if kind in {"person", "organisation"} and " " not in text and _ADJECTIVE_AFTER.match(sentence, end):
@@ -343,6 +378,8 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
         before = set(tokenize(sentence[max(0, start - 20) : start])[-1:])
         if nouns & (set(tokenize(text)) | before):
             score += 0.5  # "the Ming dynasty", "the company Horizon Pictures"
+    if kind == "person" and _WHOSE.search(analysis.text) and text.endswith(("'s", "’s")):
+        score += 1.0  # "whose comments did he mirror?": "President Trump’s"
     if kind == "person":
         words = text.split()
         if 2 <= len(words) <= 5:
@@ -359,6 +396,9 @@ def _span_preference(analysis: QuestionAnalysis, sentence: str, start: int, end:
             score += 2.0  # "75 districts" for "how many districts"
         if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
+    if analysis.family in {"measure", "date"}:
+        inside = set(tokenize(text))
+        score += sum(1 for s in _asked(analysis) if s in inside)  # "how long ago": "251.9 million years ago"
     if kind == "count" and start > 0 and text[:1].isupper() and not text[:1].isdigit():
         score -= 2.0  # "the anthology Three Hundred Tang Poems": a number inside a name
     if analysis.family == "date":
@@ -454,6 +494,8 @@ def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
         start -= len(sentence[max(0, start - 20) : start]) - era.start()
     if seconds := _SECONDS.match(sentence, end):
         end = seconds.end()
+    if split := re.search(r"\d{1,3}(?:,\d{3})*,$", sentence[max(0, start - 16) : start]):
+        start -= len(split.group(0))  # "105,000 years ago", not "000 years ago"
     return start, end
 
 
@@ -515,7 +557,14 @@ def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
     """A place with the direction in front of it: "western Iraq"."""
     if direction := _DIRECTION_LEFT.search(sentence[max(0, start - 16) : start]):
         start -= len(sentence[max(0, start - 16) : start]) - direction.start()
+    if more := _PLACE_MORE.match(sentence, end):
+        end = more.end()  # "Pieve di Cadore"
     return start, end
+
+
+_PLACE_MORE = lazy_compile(
+    r"(?:\s+(?:di|da|del|della|dei|de|do|dos|das|du|des|von|van|der|den|el|al|y)\s+[A-Z][\w’'-]*)+"
+)
 
 
 _ROLE_MODIFIER = lazy_compile(r"chief|head|deputy|vice|assistant|senior|junior|acting|general", re.IGNORECASE)
@@ -648,7 +697,9 @@ def best_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> 
 
     options = widened(analysis, sentence, spans)
     if not SPAN_MODEL or len(options) == 1:
-        return max(options, key=lambda o: (_span_preference(analysis, sentence, *o), -o[0]))
+        numeric = analysis.family in {"measure", "count", "date"}  # words of a competing figure are its own
+        others = {o: tuple(p for p in options if p != o and numeric) for o in options}
+        return max(options, key=lambda o: (_span_preference(analysis, sentence, o[0], o[1], others[o]), -o[0]))
     coef = SPAN_MODEL["coef"]
     mean, scale = SPAN_MODEL["mean"], SPAN_MODEL["scale"]
 

@@ -276,7 +276,7 @@ def probabilities(rows: np.ndarray) -> np.ndarray:
     """P(the sentence answers the question) for each row (one question's candidates), from the shipped weights.
 
     A "listwise" model makes the candidates compete: P(i) = exp(s_i) / (1 + sum_j exp(s_j)), the 1
-    standing for "none of them states the answer" (docs/quality.md #62); a "logistic" one judges
+    standing for "none of them states the answer" (docs/quality.md #63); a "logistic" one judges
     each candidate alone.
     """
     import numpy as np

@@ -1,4 +1,4 @@
-"""The fitted weights of the learned support check and span ranker (docs/quality.md #55, #62).
+"""The fitted weights of the learned support check and span ranker (docs/quality.md #55, #63).
 
 Written by scripts/fit_support.py; do not edit by hand.
 """

@@ -8,7 +8,7 @@ Needs scikit-learn (`pip install -e '.[tune]'`). Input: the dumps of scripts/sup
 A question's candidates are its best DEPTH sentences; each is labelled 1 when it holds a gold
 answer. The model scores every candidate; qabot answers with the highest-scoring one when its
 probability reaches the threshold, else says "The documents don't say." Two kinds of model:
-"listwise" (the default, docs/quality.md #62): one choice per question among its candidates and
+"listwise" (the default, docs/quality.md #63): one choice per question among its candidates and
 "none of them" (a softmax over the candidates' scores and a fixed score 0 for none), fitted by
 maximum likelihood with an L2 penalty 1/C, so the candidates compete for the answer; "logistic"
 (#55): each candidate judged alone (and "trees", gradient-boosted, for comparison). Cross-validation folds
@@ -34,7 +34,7 @@ from qabot.span_model import SPAN_FEATURES
 from qabot.support_model import FEATURES
 
 DEPTH = 8  # candidates per question scored at query time (qabot/answer.py LEARNED_DEPTH)
-HEADER = '''"""The fitted weights of the learned support check and span ranker (docs/quality.md #55, #62).
+HEADER = '''"""The fitted weights of the learned support check and span ranker (docs/quality.md #55, #63).
 
 Written by scripts/fit_support.py; do not edit by hand.
 """

@@ -197,6 +197,31 @@ def test_spans_find_spans_now_finds(question: str, sentence: str, expected: str)
     assert _short(question, sentence) == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # a name between commas is about the words before it too; "whose" asks for a possessive
+        ("Who is Iran's top nuclear negotiator?", "Iran’s top nuclear negotiator and Representative of the Supreme Leader, Saeed Jalili, mirrored the response to the airstrike that killed top leader Qasem Soleimani.", "Saeed Jalili"),  # noqa: E501
+        ("whose comments did he mirror?", "Iran’s negotiator, Saeed Jalili, mirrored President Trump’s comments.", "President Trump’s"),  # noqa: E501
+        # the question's word inside the span ("how long ago")
+        ("how long ago was the permian extinction", "The extinction took place in a 60,000-100,000 year interval around 251.9 million years ago.", "around 251.9 million years ago"),  # noqa: E501
+        ("when did people start gathering grains", "Humans started gathering grains at least 105,000 years ago.", "105,000 years ago"),  # noqa: E501
+        # other names: "known in X as", "the epithet", "personal name", "historically"
+        ("What is the Holocaust called in Hebrew?", "The Holocaust, known in Hebrew as the Shoah, was the genocide of European Jews.", "the Shoah"),  # noqa: E501
+        ("What was Basil II's epithet?", "Basil II, given the epithet the Bulgar Slayer, was the senior Byzantine emperor.", "the Bulgar Slayer"),  # noqa: E501
+        ("What was the Yongle Emperor's personal name?", "The Yongle Emperor, personal name Zhu Di, was the third emperor of the Ming dynasty.", "Zhu Di"),  # noqa: E501
+        ("what was gaziantep historically called", "Gaziantep, historically Aintab, is a city in Turkey.", "Aintab"),
+        # the name right after a noun of the question; a place's lower-case particles
+        ("What is the biggest tributary of the Columbia River?", "The river is 1,243 miles long, and its largest tributary is the Snake River.", "Snake River"),  # noqa: E501
+        ("what is the administrative centre of vojvodina", "Vojvodina has 1.7 million inhabitants, and its administrative centre, Novi Sad, is the second largest city in Serbia.", "Novi Sad"),  # noqa: E501
+        ("Where was Titian born?", "The most important artist of Venetian painting, he was born in Pieve di Cadore, near Belluno.", "Pieve di Cadore"),  # noqa: E501
+    ],
+)
+def test_round_three_rules(question: str, sentence: str, expected: str) -> None:
+    """quality.md #62."""
+    assert _short(question, sentence) == expected
+
+
 def test_no_asked_shape_in_the_sentence_leaves_the_typed_span() -> None:
     assert _short("What was Charlie Parker's nickname?", "Charlie Parker was an American jazz saxophonist.") == (
         "American jazz saxophonist"

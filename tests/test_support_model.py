@@ -188,7 +188,7 @@ def history_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterat
 @pytest.mark.slow
 def test_the_sentence_stating_the_asked_event_wins_over_the_first_that_passes_the_rules(history_engine) -> None:  # type: ignore[no-untyped-def]
     """The pointwise check (#55) answered with the first sentence passing every rule ("From its
-    dedication in 360 ..."); the listwise one lets the sentence saying "completed" win (#62)."""
+    dedication in 360 ..."); the listwise one lets the sentence saying "completed" win (#63)."""
     answer = history_engine.ask("When was the Hagia Sophia completed?")
     assert not answer.abstained, answer.signals
     assert "537" in (answer.text or "").split("[1]")[0]
