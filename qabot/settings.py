@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(400, ge=40, le=4000, description="Longest answer, in characters.")
     answer_max_sentences: int = Field(2, ge=1, le=5, description="Most sentences in an answer.")
     abstain_threshold: float = Field(
-        0.22, ge=0, le=1,
+        0.23, ge=0, le=1,
         description="Answer only when the learned support check's probability reaches this (0 never abstains).",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,7 @@ FEATURES = (
     *(f"type_{f}" for f in FAMILIES),
     "rule", "first_rule", "subject_focus", "span_new", "personal", "copula_new", "predicate_all",
     "span_subject_distance",
-    "rare_cover", "focus_loose",
+    "rare_cover", "focus_loose", "numeral_missing", "rest_cover",
 )  # fmt: skip
 
 # A request to qabot or about the asker ("how do I ...", "can you book me ...", "near me", "my bank"):
@@ -172,6 +173,14 @@ def _focus_loose(analysis: QuestionAnalysis, context: set[str]) -> float:
     asked = tokenize(analysis.event) if analysis.event else predicate_stems(analysis)
     if not asked:
         return 1.0
+    return _loose_share(asked, context)
+
+
+def _loose_share(asked: Iterable[str], context: set[str]) -> float:
+    """Share of `asked` stems the context holds in any form (see `_focus_loose`); 1 when none is asked."""
+    asked = list(asked)
+    if not asked:
+        return 1.0
     prefixes = {w[:5] for w in context if len(w) >= 5}  # a stem shorter than 5 letters is never among them
     hits = 0
     for s in asked:
@@ -179,6 +188,44 @@ def _focus_loose(analysis: QuestionAnalysis, context: set[str]) -> float:
         if s in context or s[:5] in prefixes or not related.isdisjoint(context) or near_stem(s, context):
             hits += 1
     return hits / len(asked)
+
+
+def _rest_cover(analysis: QuestionAnalysis, title_stems: set[str], context: set[str]) -> float:
+    """Share of the question's words its title does not hold that the sentence holds in any form: with
+    the title standing in for the subject, what is left is what is asked, even in a lower-case question
+    ("who commissioned the taj mahal": "commissioned" is in "It was commissioned in 1631 by ...", not in
+    "The Taj Mahal is an ivory-white marble mausoleum ..."). 1 when the title holds every word."""
+    return _loose_share(sorted(s for s in analysis.stems if not near_stem(s, title_stems)), context)
+
+
+# A regnal or serial numeral after a name ("Leopold II", "louis xiv's", "emperor leopold i"): upper case
+# after a capitalised word, lower case of two or more letters (or a lone "i" ending the question or
+# before "'s") after any word; the word before must not be an auxiliary or a question word ("Should I").
+_NUMERAL = re.compile(r"\b(?:([A-Z][a-z]+)\s+([IVX]{1,5})|([a-z]+)\s+([ivx]{2,5}|i(?=\s*$|\W*'s\b|[?.,])))\b")
+_NOT_NAME = frozenset((
+    "am", "are", "be", "can", "could", "did", "do", "does", "had", "has", "have", "how", "if", "is", "may",
+    "might", "must", "shall", "should", "so", "was", "were", "what", "when", "where", "which", "who", "whom",
+    "why", "will", "would", "and", "or", "then",
+))  # fmt: skip
+_ROMAN = re.compile(r"\b[IVXivx]+\b")
+
+
+def question_numerals(question: str) -> frozenset[str]:
+    """The lower-cased numerals that follow a name in the question ("leopold ii" -> {"ii"})."""
+    found = set()
+    for m in _NUMERAL.finditer(question):
+        word, numeral = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        if word.lower() not in _NOT_NAME:
+            found.add(numeral.lower())
+    return frozenset(found)
+
+
+def _numeral_missing(numerals: frozenset[str], title: str, text: str) -> float:
+    """1 when the question's numeral after a name is neither in the sentence nor its title: Leopold I's
+    wife is not Leopold II's, Louis XVI is not Louis XIV (a namesake standing in for the subject)."""
+    if not numerals:
+        return 0.0
+    return 0.0 if numerals <= {w.lower() for w in _ROMAN.findall(f"{title} {text}")} else 1.0
 
 
 def _copula_new(analysis: QuestionAnalysis, text: str) -> float:
@@ -209,6 +256,8 @@ def feature_row(
     groups = subject_groups(analysis)
     title_stems = set(entity_stems(title)) | set(tokenize(title))
     sentence_stems = set(entity_stems(text)) | said
+    in_title = bool(groups) and all(near_stem(s, title_stems) for s in groups[0])
+    in_sentence = bool(groups) and all(near_stem(s, sentence_stems) for s in groups[0])
     passage = ctx.passages[cand.passage_rank] if cand.passage_rank < len(ctx.passages) else text
     fam = family(analysis)
     subject_ok = subject_found(analysis, text, title, before, ctx.idf)
@@ -233,8 +282,8 @@ def feature_row(
         float(min(len(spans), 4)),
         predicate_cover,
         predicate_cosine,
-        1.0 if groups and all(near_stem(s, title_stems) for s in groups[0]) else 0.0,
-        1.0 if groups and all(near_stem(s, sentence_stems) for s in groups[0]) else 0.0,
+        1.0 if in_title else 0.0,
+        1.0 if in_sentence else 0.0,
         weighted_share(ctx.idf, title_stems),
         weighted_share(ctx.idf, set(tokenize(f"{title} {passage}"))),
         _number_missing(analysis, passage),
@@ -254,6 +303,8 @@ def feature_row(
         _span_subject_distance(analysis, text, spans),
         _rare_cover(analysis, present, ctx.idf),
         _focus_loose(analysis, context),
+        _numeral_missing(question_numerals(analysis.text), title, text),
+        _rest_cover(analysis, title_stems, context),
     ]
     return row
 

@@ -41,7 +41,7 @@ Written by scripts/fit_support.py; do not edit by hand.
 
 '''
 NO_SPAN_MODEL = "# the learned span ranker lost to the hand preference in CV (docs/quality.md #55)"
-THRESHOLDS = (0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.3, 0.4)
+THRESHOLDS = (0.14, 0.16, 0.18, 0.2, 0.21, 0.22, 0.23, 0.24, 0.25, 0.26, 0.3, 0.4)
 
 
 def load(paths: list[str]) -> list[dict]:
