@@ -78,7 +78,7 @@ REQUEST = re.compile(
     r"(?:what|which) (?:should|can) (?:i|we)|is it (?:safe|ok|okay|good|worth))\b|"
     r"^\s*(?:please\s+)?(?:translate|write|book|order|buy|calculate|convert|remind|set|play|show me|find me|give me|"
     r"tell me a)\b|"
-    r"\b(?:near me|for me|recommend|my|tomorrow|tonight|last night|right now|this weekend|next week)\b",
+    r"\b(?:should (?:i|we)|near me|for me|recommend|my|tomorrow|tonight|last night|right now|this weekend|next week)\b",
     re.IGNORECASE,
 )  # also tasks ("translate ...", "remind me ...") and the moment of asking ("tomorrow", "last night")
 _PERSONAL = re.compile(r"\b(i|me|my|mine|you|your|yours|we|us|our)\b", re.IGNORECASE)
