@@ -78,9 +78,11 @@ REQUEST = re.compile(
     r"(?:what|which) (?:should|can) (?:i|we)|is it (?:safe|ok|okay|good|worth))\b|"
     r"^\s*(?:please\s+)?(?:translate|write|book|order|buy|calculate|convert|remind|set|play|show me|find me|give me|"
     r"tell me a)\b|"
-    r"\b(?:should (?:i|we)|near me|for me|recommend|my|tomorrow|tonight|last night|right now|this weekend|next week)\b",
+    r"\b(?:should (?:i|we)|near me|for me|recommend|my|tomorrow|tonight|last night|right now|this weekend|next week|"
+    r"this year|cheapest|(?:has|have|is|are) the best)\b|^\s*(?:what'?s |whats )?(?:the )?best\b",
     re.IGNORECASE,
-)  # also tasks ("translate ...", "remind me ...") and the moment of asking ("tomorrow", "last night")
+)  # also tasks ("translate ...", "remind me ...") and the moment of asking ("tomorrow", "last night"), advice
+# ("what painkiller should I take") and shopping ("which laptop has the best ...", "best way to ...", "cheapest")
 _PERSONAL = re.compile(r"\b(i|me|my|mine|you|your|yours|we|us|our)\b", re.IGNORECASE)
 COPULA = re.compile(r"\b(?:is|was|are|were)\s+(?:(?:a|an|the)\s+)?([^,;:()]+?)(?=\s*(?:[,;:(]|\.\s|\.?$|\swho\b|\swhich\b))")  # noqa: E501
 
@@ -198,10 +200,12 @@ def _rest_cover(analysis: QuestionAnalysis, title_stems: set[str], context: set[
     return _loose_share(sorted(s for s in analysis.stems if not near_stem(s, title_stems)), context)
 
 
-# A regnal or serial numeral after a name ("Leopold II", "louis xiv's", "emperor leopold i"): upper case
-# after a capitalised word, lower case of two or more letters (or a lone "i" ending the question or
-# before "'s") after any word; the word before must not be an auxiliary or a question word ("Should I").
-_NUMERAL = re.compile(r"\b(?:([A-Z][a-z]+)\s+([IVX]{1,5})|([a-z]+)\s+([ivx]{2,5}|i(?=\s*$|\W*'s\b|[?.,])))\b")
+# A regnal or serial numeral after a name ("Leopold II", "leopold II's", "louis xiv's", "emperor leopold i"):
+# two or more letters after any word; a lone "I", "V" or "X" only after a capitalised word, a lone "i"
+# only ending the question or before "'s"; the word before must not be an auxiliary or a question word
+# ("Should I", "how do i").
+_NUMERAL = re.compile(r"\b([A-Za-z]+)\s+([IVX]{1,5}|[ivx]{1,5})\b")
+_LONE_I_END = re.compile(r"\s*$|\W*'s\b|[?.,!;:]")
 _NOT_NAME = frozenset((
     "am", "are", "be", "can", "could", "did", "do", "does", "had", "has", "have", "how", "if", "is", "may",
     "might", "must", "shall", "should", "so", "was", "were", "what", "when", "where", "which", "who", "whom",
@@ -214,9 +218,15 @@ def question_numerals(question: str) -> frozenset[str]:
     """The lower-cased numerals that follow a name in the question ("leopold ii" -> {"ii"})."""
     found = set()
     for m in _NUMERAL.finditer(question):
-        word, numeral = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        if word.lower() not in _NOT_NAME:
-            found.add(numeral.lower())
+        word, numeral = m.group(1), m.group(2)
+        if word.lower() in _NOT_NAME:
+            continue
+        if len(numeral) == 1:
+            if numeral.isupper() and not word[0].isupper():
+                continue
+            if numeral.islower() and (numeral != "i" or not _LONE_I_END.match(question, m.end())):
+                continue
+        found.add(numeral.lower())
     return frozenset(found)
 
 

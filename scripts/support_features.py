@@ -45,11 +45,12 @@ def main() -> int:
     ap.add_argument("--seeds", type=Path, required=True)
     ap.add_argument("--index", type=Path, required=True)
     args = ap.parse_args()
+    for path in args.datasets:  # before anything is read
+        if path.name.startswith("honesty-heldout") and path.name not in DEVELOPMENT:
+            raise SystemExit(f"{path}: a held-out set is never dumped (fitting or tuning)")
     engine = QAEngine.from_settings(Settings(seeds_dir=args.seeds, index_dir=args.index))
     s, reader = engine.settings, engine.reader
     for path in args.datasets:
-        if path.name.startswith("honesty-heldout") and path.name not in DEVELOPMENT:
-            raise SystemExit(f"{path}: a held-out set is never dumped (fitting or tuning)")
         for item in load_dataset(path):
             text = engine.check_question(item.question)
             earlier = ""

@@ -203,3 +203,133 @@ def test_a_profession_question_is_answered_without_a_role_word(food_engine) -> N
     answer = food_engine.ask("what was nijinsky's profession")
     assert not answer.abstained, answer.signals
     assert answer.short_answer is not None and "dancer" in answer.short_answer.text
+
+
+# ---- round 2 (docs/quality.md #65): the asked words beyond the title, a regnal numeral ----------
+
+
+def test_rest_cover_wants_the_asked_words_the_title_lacks() -> None:
+    """A lower-case question names no subject the rule checks see; the title stands in for it, and
+    what is left ("commissioned") is what is asked."""
+    from qabot.support_model import _rest_cover
+
+    question = analyze("who commissioned the taj mahal")
+    title = set(tokenize("Taj Mahal"))
+    definition = "The Taj Mahal is an ivory-white marble mausoleum on the right bank of the river Yamuna."
+    commissioned = "It was commissioned in 1631 by the fifth Mughal emperor, Shah Jahan."
+    assert _rest_cover(question, title, set(tokenize(definition))) == 0.0
+    assert _rest_cover(question, title, set(tokenize(commissioned))) == 1.0
+    assert _rest_cover(analyze("taj mahal"), title, set(tokenize(definition))) == 1.0  # nothing beyond the title
+
+
+def test_a_regnal_numeral_must_be_in_the_sentence_or_its_title() -> None:
+    from qabot.support_model import _numeral_missing, question_numerals
+
+    assert question_numerals("who was leopold II's wife") == {"ii"}
+    assert question_numerals("who was louis xiv's wife") == {"xiv"}
+    assert question_numerals("who was the father of emperor leopold i") == {"i"}
+    assert question_numerals("When did Ferdinand IV, King of the Romans, die?") == {"iv"}
+    assert question_numerals("Should I take ibuprofen or paracetamol?") == frozenset()  # a pronoun, no numeral
+    assert question_numerals("how do i reset my router") == frozenset()
+    numerals = question_numerals("who was leopold II's wife")
+    sentence = "The second son of Ferdinand III, by his first wife, Maria Anna of Spain, Leopold became heir."
+    assert _numeral_missing(numerals, "Leopold I, Holy Roman Emperor", sentence) == 1.0
+    assert _numeral_missing(numerals, "Leopold II of Belgium", "Leopold II was the second king.") == 0.0
+    assert _numeral_missing(frozenset(), "Leopold I", sentence) == 0.0
+
+
+def test_advice_and_shopping_questions_are_requests() -> None:
+    from qabot.support_model import REQUEST
+
+    for question in (
+        "what painkiller should I take for a headache",
+        "How many steps a day should I walk to lose weight?",
+        "which laptop has the best anti-glare screen",
+        "best way to train for a marathon in 12 weeks",
+        "cheapest flights to costa rica in march",
+        "Which smartphone has the best camera this year?",
+    ):
+        assert REQUEST.search(question), question
+    for question in (
+        "what is lovecraft best known for creating",
+        "Which dynasty built the best-known sections of the Great Wall of China?",
+        "Where is the Ali Akbar College of Music based today?",
+        "who was louis xiv's wife",
+    ):
+        assert not REQUEST.search(question), question
+
+
+def test_the_feature_dump_refuses_the_fresh_held_out_set(tmp_path: Path) -> None:
+    """honesty-heldout, -heldout2 and -heldout3 have judged their rounds and are training data; any
+    other honesty-heldout*.jsonl is refused before anything is read (the file need not exist)."""
+    script = ROOT / "scripts" / "support_features.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fresh = tmp_path / "honesty-heldout4.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(script), "--seeds", str(tmp_path), "--index", str(tmp_path), str(fresh)],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode != 0 and "held-out" in done.stderr
+    assert not fresh.exists()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import support_features
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert {"honesty-heldout.jsonl", "honesty-heldout2.jsonl", "honesty-heldout3.jsonl"} <= support_features.DEVELOPMENT
+    assert "honesty-heldout4.jsonl" not in support_features.DEVELOPMENT
+
+
+TAJ_MAHAL = (  # the Wikipedia summaries of the training sets' documents, verbatim
+    "Taj Mahal\n\nThe Taj Mahal is an ivory-white marble mausoleum on the right bank of the river Yamuna in Agra, "
+    "Uttar Pradesh, India. It was commissioned in 1631 by the fifth Mughal emperor, Shah Jahan, to house the tomb "
+    "of his late wife, Mumtaz Mahal; it also houses the tomb of Shah Jahan himself. The tomb is the centrepiece of a "
+    "17-hectare (42-acre) complex, which includes a mosque and a guest house, and is set in formal gardens bounded "
+    "on three sides by a crenellated wall.\n"
+)
+QIN_SHI_HUANG = (
+    "Qin Shi Huang\n\nQin Shi Huang was the founder of the Qin dynasty and the first emperor of China. He invented "
+    "the title hu\u00e1ngd\u00ec rather than reuse the existing title for \"king\" ; the new title was used by "
+    "monarchs in China and other countries for the next two millennia.\n"
+)
+LEOPOLD_I = (
+    "Leopold I, Holy Roman Emperor\n\nLeopold I was Holy Roman Emperor, King of Germany, King of Hungary, Croatia "
+    "and Bohemia. The second son of Ferdinand III, Holy Roman Emperor, by his first wife, Maria Anna of Spain, "
+    "Leopold became heir apparent in 1654 after the death of his elder brother Ferdinand IV, King of the Romans. "
+    "Elected in 1658, Leopold ruled the Holy Roman Empire until his death in 1705, becoming the second-longest-ruling "
+    "emperor of the House of Habsburg. He was both a composer and a considerable patron of music.\n"
+)
+LEOPOLD_II = (
+    "Leopold II of Belgium\n\nLeopold II was the second king of the Belgians from 1865 to 1909, and the founder and "
+    "sole owner of the Congo Free State from 1885 to 1908.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def round2_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    from .small_corpus import engine_over
+
+    documents = {
+        "Taj_Mahal.txt": TAJ_MAHAL, "Qin_Shi_Huang.txt": QIN_SHI_HUANG,
+        "Leopold_I_Holy_Roman_Emperor.txt": LEOPOLD_I, "Leopold_II_of_Belgium.txt": LEOPOLD_II,
+    }  # fmt: skip
+    yield engine_over(tmp_path_factory.mktemp("support-round2"), embedder, documents)
+
+
+@pytest.mark.slow
+def test_the_sentence_holding_the_asked_words_wins_over_the_definition(round2_engine) -> None:  # type: ignore[no-untyped-def]
+    """#63's model answered these lower-case questions with the article's first sentence (#65)."""
+    taj = round2_engine.ask("who commissioned the taj mahal")
+    assert not taj.abstained, taj.signals
+    assert "Shah Jahan" in (taj.text or "").split("[1]")[0]
+    qin = round2_engine.ask("what royal title did qin shi huang invent")
+    assert not qin.abstained, qin.signals
+    assert "invented the title" in (qin.text or "").split("[1]")[0]
+
+
+@pytest.mark.slow
+def test_a_namesake_with_another_numeral_does_not_answer(round2_engine) -> None:  # type: ignore[no-untyped-def]
+    """Leopold II's wife is not in these documents; Leopold I's father's "first wife" is no answer."""
+    assert round2_engine.ask("who was leopold II's wife").abstained
+    father = round2_engine.ask("who was the father of emperor leopold i")
+    assert not father.abstained and "Ferdinand III" in (father.text or "")
