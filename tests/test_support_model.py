@@ -299,10 +299,6 @@ LEOPOLD_I = (
     "Elected in 1658, Leopold ruled the Holy Roman Empire until his death in 1705, becoming the second-longest-ruling "
     "emperor of the House of Habsburg. He was both a composer and a considerable patron of music.\n"
 )
-LEOPOLD_II = (
-    "Leopold II of Belgium\n\nLeopold II was the second king of the Belgians from 1865 to 1909, and the founder and "
-    "sole owner of the Congo Free State from 1885 to 1908.\n"
-)
 
 
 @pytest.fixture(scope="module")
@@ -311,25 +307,30 @@ def round2_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterato
 
     documents = {
         "Taj_Mahal.txt": TAJ_MAHAL, "Qin_Shi_Huang.txt": QIN_SHI_HUANG,
-        "Leopold_I_Holy_Roman_Emperor.txt": LEOPOLD_I, "Leopold_II_of_Belgium.txt": LEOPOLD_II,
+        "Leopold_I_Holy_Roman_Emperor.txt": LEOPOLD_I,
     }  # fmt: skip
     yield engine_over(tmp_path_factory.mktemp("support-round2"), embedder, documents)
 
 
 @pytest.mark.slow
 def test_the_sentence_holding_the_asked_words_wins_over_the_definition(round2_engine) -> None:  # type: ignore[no-untyped-def]
-    """#63's model answered these lower-case questions with the article's first sentence (#65)."""
+    """#63's model answered "who was the father of emperor leopold i" with the article's first sentence
+    ("Leopold I was Holy Roman Emperor, ..."); the words the title lacks ("father", held as "son")
+    pick the sentence that states it (#65)."""
+    father = round2_engine.ask("who was the father of emperor leopold i")
+    assert not father.abstained, father.signals
+    assert "Ferdinand III" in (father.text or "").split("[1]")[0]
     taj = round2_engine.ask("who commissioned the taj mahal")
-    assert not taj.abstained, taj.signals
     assert "Shah Jahan" in (taj.text or "").split("[1]")[0]
     qin = round2_engine.ask("what royal title did qin shi huang invent")
-    assert not qin.abstained, qin.signals
     assert "invented the title" in (qin.text or "").split("[1]")[0]
 
 
 @pytest.mark.slow
 def test_a_namesake_with_another_numeral_does_not_answer(round2_engine) -> None:  # type: ignore[no-untyped-def]
-    """Leopold II's wife is not in these documents; Leopold I's father's "first wife" is no answer."""
-    assert round2_engine.ask("who was leopold II's wife").abstained
-    father = round2_engine.ask("who was the father of emperor leopold i")
-    assert not father.abstained and "Ferdinand III" in (father.text or "")
+    """Only Leopold I is in these documents: #63's model answered Leopold II's wife and death with
+    Leopold I's sentence about "his first wife" and "the death of his elder brother" (#65)."""
+    wife = round2_engine.ask("who was leopold II's wife")
+    assert wife.abstained, wife.text
+    died = round2_engine.ask("when did leopold ii die")
+    assert died.abstained, died.text
