@@ -164,6 +164,7 @@ _RELATED = (
     ("began", "begun", "begin", "start"), ("made", "make", "creat", "produc"), ("built", "build", "construct"),
     ("led", "lead", "leader"), ("taught", "teach", "teacher"), ("met", "meet", "meeting"),
     ("die", "death", "dead", "kill"), ("born", "birth"), ("call", "name", "known", "nicknam"),
+    ("talk", "tell", "told", "said", "say", "speak", "spoke", "interview"),
 )  # fmt: skip
 _RELATED_TO = {w: {x for group in _RELATED if w in group for x in group} for g in _RELATED for w in g}
 
@@ -193,7 +194,8 @@ def _loose_share(asked: Iterable[str], context: set[str]) -> float:
 
 
 def _rest_cover(analysis: QuestionAnalysis, title_stems: set[str], context: set[str]) -> float:
-    """Share of the question's words its title does not hold that the sentence holds in any form: with
+    """Share of the question's words its title does not hold that the sentence holds in any form (its
+    stems and its words as written, so "talk" finds "told"): with
     the title standing in for the subject, what is left is what is asked, even in a lower-case question
     ("who commissioned the taj mahal": "commissioned" is in "It was commissioned in 1631 by ...", not in
     "The Taj Mahal is an ivory-white marble mausoleum ..."). 1 when the title holds every word."""
@@ -212,6 +214,7 @@ _NOT_NAME = frozenset((
     "why", "will", "would", "and", "or", "then",
 ))  # fmt: skip
 _ROMAN = re.compile(r"\b[IVXivx]+\b")
+_WORDS = re.compile(r"[a-z]+").findall  # the sentence's words as written: "told", "said" are no stems
 
 
 def question_numerals(question: str) -> frozenset[str]:
@@ -314,7 +317,7 @@ def feature_row(
         _rare_cover(analysis, present, ctx.idf),
         _focus_loose(analysis, context),
         _numeral_missing(question_numerals(analysis.text), title, text),
-        _rest_cover(analysis, title_stems, context),
+        _rest_cover(analysis, title_stems, context | set(_WORDS(text.lower()))),
     ]
     return row
 
