@@ -145,8 +145,8 @@ def _clause_share(
     said = set(tokenize("".join(chars)))
     if not said:
         return 0.0
-    if analysis.focus == "role":
-        return float(sum(1 for s in _near_stems(analysis) if _said(s, said)))
+    if analysis.focus == "role":  # the person's name, and a year the question gives ("hold from 1821")
+        return float(sum(1 for s in _near_stems(analysis) if _said(s, said)) + len(analysis.numbers & said))
     groups = subject_groups(analysis)
     share = sum(1 for s in _asked(analysis) if _said(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
     main = groups[0] if groups else frozenset()  # the subject itself: what a list item is about
@@ -174,18 +174,22 @@ def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[s
 _ASKS_ALIAS = lazy_compile(
     r"\b(?:nick ?names?|nicknamed|(?:an)?other names?|also (?:called|known)|known as|courtesy name|pen name|"
     r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called|"
-    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden|personal) "
+    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden|personal|"
+    r"former|old|older|previous|earlier|given|true|proper|family) "
     r"name|epithet|another word for|historically called|called in)\b",
     re.IGNORECASE,
 )
 _ALIAS = lazy_compile(
     r"\b(?:nicknamed|(?:also |better |commonly |popularly |sometimes |often )?known(?: [\w-]+){0,3} as|also called|"
     r"(?:once |originally |formerly |informally )?called|courtesy name|pen name|real name|birth name|stage name|"
-    r"personal name|(?:given )?the epithet|historically|formerly|originally|"
+    r"personal name|(?:given )?the epithet|(?:historically|formerly|originally)(?!\s+(?:known|called|named)\b)|"
     r"by (?:his|her|the|their) (?:title|name)|known by (?:the|his|her|its) (?:\w+ )?(?:name|variant|title)|a\.k\.a\.?)"
     r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
-    r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
+    r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))",
+    re.IGNORECASE,
 )
+# The name a sentence opens with, before it gives another ("Marion Robert Morrison, known professionally as").
+_LEADING_NAME = lazy_compile(r"^\W*((?:[A-Z][\w’'.-]*)(?:\s+(?:(?:of|de|di|da|von|van|al|bin|ibn)\s+)?[A-Z][\w’'.-]*){0,5}),\s*(?:[a-z]+\s+){0,2}$")
 _ASKS_ORDINAL = lazy_compile(r"\b(?:what|which) number\b|\bwhich in (?:line|order)\b", re.IGNORECASE)
 _ORDINAL = lazy_compile(
     r"\b(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
@@ -212,7 +216,7 @@ _QUANTITY_STEMS = frozenset(
 )
 _NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before|that|which)\b)"
 _AMOUNT = lazy_compile(
-    rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
+    rf"(?<![\w.,])(?:[$€£¥]\s?|[−-])?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
     rf"(?:\s?(?:%|°\s?[CFK]|(?:square |cubic )?{_NOT_UNIT}[A-Za-z]+[²³23]?\b))?"
 )
 
@@ -224,7 +228,13 @@ def _alias(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
         group = next(i for i in range(1, 5) if m.group(i) is not None)
         start, end = m.span(group)
         text = m.group(group)
-        if not text.strip() or not set(tokenize(text)) - analysis.stems:
+        if not text.strip():
+            continue
+        if not set(tokenize(text)) - analysis.stems:
+            # the other name is the question's own: the answer is the name the sentence opens with
+            if leading := _LEADING_NAME.match(sentence[: m.start()]):
+                if set(tokenize(leading.group(1))) - analysis.stems:
+                    return leading.span(1)
             continue
         if group == 4 and (lead := re.match(r"(?:a|an|the)\s+", text)) and not text.lower().startswith("the "):
             start += lead.end()
@@ -305,6 +315,91 @@ def _after_verb(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | 
     return None
 
 
+_AMOUNT_LEAD = lazy_compile(
+    r"\s*,?\s+((?:of|is|was|are|were|at|exceeding|totall?ing|reaching)\s+)?"
+    r"((?:about|around|approximately|nearly|almost|over|under|above|below|some|(?:more|less|fewer) than|up to)\s+)?"
+    r"(?=[$€£¥−-]?\d)"
+)
+
+
+def _amount_after_asked(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What is the market capitalization of the NYSE?" - "by market capitalization, exceeding $44
+    trillion"; "what is the electric charge of a muon?" - "an electric charge of −1 e": a number right
+    after the noun the question asks about (a description question's amount with no stock noun)."""
+    asked = _asked(analysis)
+    if not asked:
+        return None
+    for w in re.finditer(r"\w+", sentence):
+        if not any(_said(s, set(tokenize(w.group(0)))) for s in asked):
+            continue
+        lead = _AMOUNT_LEAD.match(sentence, w.end())
+        m = _AMOUNT.match(sentence, lead.end()) if lead else None
+        if lead is None or m is None or re.fullmatch(r"(?:1\d|20)\d\d", m.group(0)):
+            continue
+        if re.match(r"\s?[°′″'\"]", sentence[m.end() :]):
+            continue  # "168° 58′ 37″ W": a coordinate, not an amount
+        start, end = _with_range(sentence, *m.span(), "amount")
+        if lead.group(2):
+            start = lead.start(2)  # "more than 2%"
+        if lead.group(1) and lead.group(1).startswith("of"):
+            start = w.start()  # "a spin of 1", "an electric charge of −1 e"
+        return start, end
+    return None
+
+
+# Kin and succession: the question's relation noun, and how a sentence names the one related.
+# "who was Roger II's father?" - "son of Roger I of Sicily"; "John Wesley's brother" - "John's
+# brother Charles Wesley"; "who did Stephen marry?" - "married Gisela of Bavaria".
+_NAME_START = r"[A-Z]"
+_CHILD_OF = r"(?:sons?|daughters?|child|children|heirs?)\s+of"
+_RELATION_CUES = {
+    stem: lazy_compile(rf"\b(?:{cue})(?:,)?\s+(?:(?:the|his|her|their)\s+)?(?={_NAME_START})", re.IGNORECASE)
+    for stem, cue in (
+        ("father", rf"{_CHILD_OF}|father"), ("mother", rf"{_CHILD_OF}|mother"),
+        ("parent", rf"{_CHILD_OF}|parents"), ("son", r"sons?(?!\s+of)"), ("daughter", r"daughters?(?!\s+of)"),
+        ("brother", r"brothers?"), ("sister", r"sisters?"), ("wife", r"wife|married(?:\s+to)?"),
+        ("husband", r"husband|married(?:\s+to)?"), ("marri", r"wife|husband|spouse|married(?:\s+to)?"),
+        ("spous", r"wife|husband|spouse|married(?:\s+to)?"),
+        ("successor", r"successor|succeeded by"), ("predecessor", r"predecessor|succeeded"),
+    )
+}  # fmt: skip
+_KIN_NAME = lazy_compile(
+    r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|de|di|da|von|van|the|and|bin|ibn)\s+)?(?:[A-Z][\w’'.-]*|[IVX]+\b))*"
+)
+
+
+def _relation(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """The person the sentence names by the relation the question asks for ("father", "brother", "wife"),
+    not one the question names itself."""
+    asked_words = set(re.findall(r"\w+", re.sub(r"[’']s\b", "", analysis.text.lower())))
+    for stem in sorted(analysis.predicate & _RELATION_CUES.keys()):
+        for cue in _RELATION_CUES[stem].finditer(sentence):
+            name = _KIN_NAME.match(sentence, cue.end())
+            if name is None:
+                continue
+            text = name.group(0).rstrip(".")
+            if set(re.findall(r"\w+", re.sub(r"[’']s\b", "", text.lower()))) - asked_words:
+                return name.start(), name.start() + len(text)
+    return None
+
+
+def _named_focus(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"Which Indian state is Kaziranga in?" - "the Indian state of Assam"; "capital of which Nigerian
+    state?" - "Oyo State": the name a sentence gives with the noun a "which X" question asks for."""
+    if not analysis.focus or analysis.focus == analysis.event or " " in analysis.focus:
+        return None
+    noun = re.escape(analysis.focus)
+    for m in re.finditer(rf"\b(?i:{noun})s?\s+of\s+(?:the\s+)?({_KIN_NAME.pattern})", sentence):
+        if set(tokenize(m.group(1))) - analysis.stems:
+            start = m.start() if m.group(0)[:1].isupper() else m.start(1)  # "University of Manchester"
+            return start, m.start(1) + len(m.group(1).rstrip("."))
+    title = noun[:1].upper() + noun[1:]
+    for m in re.finditer(rf"((?:[A-Z][\w’'-]*\s+)+){title}\b", sentence):
+        if set(tokenize(m.group(1))) - analysis.stems and m.start() > 0:
+            return m.span()
+    return None
+
+
 def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> tuple[int, int] | None:
     """The short answer when the question asks for a shape its answer type does not give: another name,
     an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
@@ -314,6 +409,10 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
     if alias and (found := _alias(analysis, sentence)):
         return found
     if _ASKS_ORDINAL.search(text) and (found := _ordinal(analysis, sentence)):
+        return found
+    if analysis.answer_type == "person" and (found := _relation(analysis, sentence)):
+        return found
+    if analysis.family in {"place", "name"} and (found := _named_focus(analysis, sentence)):
         return found
     known_for = analysis.answer_type == "description" and _ASKS_KNOWN_FOR.search(text)
     if known_for and (found := _known_for(analysis, sentence)):
@@ -328,6 +427,8 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
     )
     if wants_amount or (analysis.family in {"measure", "count"} and not spans):
         return _amount(analysis, sentence)
+    if analysis.answer_type == "description" and analysis.focus != "role":
+        return _amount_after_asked(analysis, sentence)
     return None
 
 
@@ -380,6 +481,15 @@ def _span_preference(
             score += 0.5  # "the Ming dynasty", "the company Horizon Pictures"
     if kind == "person" and _WHOSE.search(analysis.text) and text.endswith(("'s", "’s")):
         score += 1.0  # "whose comments did he mirror?": "President Trump’s"
+        following = set(tokenize(" ".join(re.findall(r"\w+", sentence[end : end + 30])[:1])))
+        if following and any(_said(s, following) for s in _asked(analysis)):
+            score += 2.0  # "whose killing did Trump defend?": "Soleimani’s killing"
+    if kind in {"person", "organisation"} and analysis.event and _BY_BEFORE.search(sentence[max(0, start - 8) : start]):
+        before = set(tokenize(sentence[max(0, start - 80) : start]))
+        asked = _asked(analysis)  # not a word of the document's title ("The Birth of a Nation")
+        adjective = " " not in text and _ADJECTIVE_AFTER.match(sentence, end)  # "by the American radio astronomers"
+        if not adjective and any(e in asked and _said(e, before) for e in tokenize(analysis.event)):
+            score += 1.5  # "who created it?": "was created by Joan Ganz Cooney", the one who did it
     if kind == "person":
         words = text.split()
         if 2 <= len(words) <= 5:
@@ -392,10 +502,18 @@ def _span_preference(
         score -= 2.0  # "President Gamal Abdel Nasser": the title of someone else
     if kind == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))
-        if wanted & set(tokenize(sentence[end : min(end + 30, _own_clause_end(sentence, end))])):
-            score += 2.0  # "75 districts" for "how many districts"
+        following = re.findall(r"[\w’'-]+", sentence[end : min(end + 30, _own_clause_end(sentence, end))])
+        at = next((i for i, w in enumerate(following) if wanted & set(tokenize(w))), None)
+        if at is not None:
+            near = at <= 1 or " " in analysis.focus  # a noun right after it, not a further one
+            score += 2.0 if near else 1.0  # "75 districts" for "how many districts"; "two teams of six players"
         if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
+    if analysis.family == "measure" and analysis.focus and (adjective := _ADJECTIVE_NEXT.match(sentence, end)):
+        if set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus)):
+            score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
+    if _ASKS_END.search(analysis.text) and _A_RANGE.search(text):
+        score += 0.5  # "when did it come to an end?": "from 1199 to 1349", not "from 1253"
     if analysis.family in {"measure", "date"}:
         inside = set(tokenize(text))
         score += sum(1 for s in _asked(analysis) if s in inside)  # "how long ago": "251.9 million years ago"
@@ -420,6 +538,10 @@ def _span_preference(
 
 
 CLAUSE_WEIGHT = 1.0
+_BY_BEFORE = lazy_compile(r"\bby\s+(?:the\s+)?$")
+_ADJECTIVE_NEXT = lazy_compile(r"\s*(?:\([^()]{1,30}\)\s*)?([a-z]+)\b")
+_ASKS_END = lazy_compile(r"\b(?:until|till|end|ended|ends|last|lasted)\b", re.IGNORECASE)
+_A_RANGE = lazy_compile(r"\d\s*(?:to|–|-|until|till)\s*\d|\bto\s+\d")
 _IN_NAME = lazy_compile(_MONTH_NAME)
 _CAPITAL_BEFORE = lazy_compile(r"\b[A-Z][\w’'-]*\s$")
 _CAPITAL_NEXT = lazy_compile(r"\s[A-Z]")
@@ -525,7 +647,7 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
         break
     if start >= 4 and sentence[start - 4 : start] == "The " and sentence[: start - 4].rstrip()[-1:].isalnum():
         start -= 4
-    if analysis.focus and analysis.family == "name":
+    if analysis.focus and _focus_nouns(analysis):  # "which dynasty", not the event of "who created"
         noun = re.escape(analysis.focus.split()[-1])
         more = re.match(rf"(?:\s+[a-z][\w-]*){{0,2}}\s+{noun}s?\b(?!\s+[A-Z])", sentence[end:])
         if more:
