@@ -40,6 +40,7 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The clause around a span: from the last break before it to the first break after it. A clause
     that is only the span ("On 29 May 1885, ... the king announced", "whose patriarch, José Arcadio
     Buendía, founded") is read with the next two clauses, which say what the span is about."""
+    sentence = _ACRONYM_BRACKETS.sub(lambda m: f" {m.group(1)} ", sentence)  # "(CDU)" names what stands before
     breaks = [m for m in _CLAUSE_BREAK.finditer(sentence, 0, start)]
     left = breaks[-1].end() if breaks else 0
     if breaks and breaks[-1].group(0) == "(":
@@ -60,6 +61,7 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     return left, len(sentence)
 
 
+_ACRONYM_BRACKETS = lazy_compile(r"\(([A-Z][A-Za-z.&]{1,9})\)")
 _APPOSITION = lazy_compile(r",\s+(?:the|a|an)\s+[^,;:()]{1,60}?(?=,|;|\.\s|\.?$)")
 
 
@@ -484,11 +486,18 @@ def _span_preference(
         following = set(tokenize(" ".join(re.findall(r"\w+", sentence[end : end + 30])[:1])))
         if following and any(_said(s, following) for s in _asked(analysis)):
             score += 2.0  # "whose killing did Trump defend?": "Soleimani’s killing"
-    if kind in {"person", "organisation"} and analysis.event and _BY_BEFORE.search(sentence[max(0, start - 8) : start]):
+    if kind in {"person", "organisation"} and _BY_BEFORE.search(sentence[max(0, start - 8) : start]):
         before = set(tokenize(sentence[max(0, start - 80) : start]))
         asked = _asked(analysis)  # not a word of the document's title ("The Birth of a Nation")
         adjective = " " not in text and _ADJECTIVE_AFTER.match(sentence, end)  # "by the American radio astronomers"
-        if not adjective and any(e in asked and _said(e, before) for e in tokenize(analysis.event)):
+        words = re.findall(r"\w+", sentence[max(0, start - 40) : start])
+        words = words[:-1] if words and words[-1].lower() == "the" else words
+        participle = len(words) >= 2 and words[-2].lower().endswith(("ed", "en", "wn", "un", "lt", "ot"))
+        verb = set(tokenize(words[-2])) if participle and analysis.answer_type == "person" else set()
+        if not adjective and (
+            any(e in asked and _said(e, before) for e in tokenize(analysis.event or ""))
+            or any(_said(s, verb) for s in asked)  # "operated by Mission Delta 31"
+        ):
             score += 1.5  # "who created it?": "was created by Joan Ganz Cooney", the one who did it
     if kind == "person":
         words = text.split()
@@ -498,12 +507,12 @@ def _span_preference(
             score -= 1.0
         if _ROLE_WORDS.search(text.split()[-1]):
             score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
-    if analysis.focus == "role" and _ROLE_WORDS.fullmatch(text) and _names_another(analysis, sentence, end):
+    if analysis.focus == "role" and _ROLE_WORDS.fullmatch(text.split()[-1]) and _names_another(analysis, sentence, end):
         score -= 2.0  # "President Gamal Abdel Nasser": the title of someone else
     if kind == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))
         following = re.findall(r"[\w’'-]+", sentence[end : min(end + 30, _own_clause_end(sentence, end))])
-        at = next((i for i, w in enumerate(following) if wanted & set(tokenize(w))), None)
+        at = next((i for i, w in enumerate(following) if wanted & set(tokenize(w)) and _head(following, i)), None)
         if at is not None:
             near = at <= 1 or " " in analysis.focus  # a noun right after it, not a further one
             score += 2.0 if near else 1.0  # "75 districts" for "how many districts"; "two teams of six players"
@@ -742,6 +751,42 @@ _MANY_OF = lazy_compile(r"\s+of\s+(?:[A-Z][\w’'-]*|[a-z]+)")
 _LIFE_EVENTS = frozenset({"born", "birth", "die", "died", "death", "dies"})
 
 
+_COUNTED_AFTER = lazy_compile(r"\s+(?:([a-z][\w’'-]*)\s+)?([a-z][\w’'-]*)\b")
+
+
+def _counted(analysis: QuestionAnalysis, sentence: str, end: int) -> int:
+    """A count with the noun "how many X" asks for when it follows (one word may stand between): "200
+    countries", "143 extant species"."""
+    if not analysis.focus or analysis.focus == analysis.event:
+        return end
+    words = analysis.focus.split()  # the noun: "players", "living species", "countries and territories"
+    nouns = words if len(words) == 1 else words[-1:] if len(words) == 2 else words[:1] if words[1] in {"and", "or"} else []
+    wanted = set(tokenize(" ".join(nouns)))
+    m = _COUNTED_AFTER.match(sentence, end)
+    if m is None:
+        return end
+    words = re.findall(r"[\w’'-]+", sentence[end : end + 60])
+    if m.group(1) and wanted & set(tokenize(m.group(1))) and _head(words, 0):
+        return m.end(1)
+    if m.group(1) not in _FUNCTION_WORDS and wanted & set(tokenize(m.group(2))) and _head(words, 1 if m.group(1) else 0):
+        return m.end(2)
+    return end
+
+
+_FUNCTION_WORDS = frozenset(
+    "and or of in on at to for from with by as is was are were that which who whose when where while than each "
+    "worldwide in total".split()
+)
+
+
+def _head(words: list[str], i: int) -> bool:
+    """Is words[i] the end of its noun phrase, not a word describing the next ("four story collections")?"""
+    if i + 1 >= len(words):
+        return True
+    after = words[i + 1]
+    return after.lower() in _FUNCTION_WORDS or not after.islower()
+
+
 def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
     """What a reader would quote around a span of the given kind."""
     if (analysis.event or "") in _LIFE_EVENTS and (
@@ -821,7 +866,8 @@ def best_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> 
     if not SPAN_MODEL or len(options) == 1:
         numeric = analysis.family in {"measure", "count", "date"}  # words of a competing figure are its own
         others = {o: tuple(p for p in options if p != o and numeric) for o in options}
-        return max(options, key=lambda o: (_span_preference(analysis, sentence, o[0], o[1], others[o]), -o[0]))
+        start, end = max(options, key=lambda o: (_span_preference(analysis, sentence, o[0], o[1], others[o]), -o[0]))
+        return start, _counted(analysis, sentence, end) if analysis.family == "count" else end
     coef = SPAN_MODEL["coef"]
     mean, scale = SPAN_MODEL["mean"], SPAN_MODEL["scale"]
 
