@@ -579,7 +579,7 @@ _NUMBER_WORDS = (
 _QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
 _RANGE_LEFT = lazy_compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
 _AND_LEFT = lazy_compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
-_RANGE_RIGHT = lazy_compile(rf"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_RANGE_RIGHT = lazy_compile(rf"\s*(?:to|–|—|or|±)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
 _COUNT_RIGHT = lazy_compile(
     r"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:million|billion|thousand|%|"
     + "|".join(_UNIT_NAMES.values())
@@ -627,7 +627,12 @@ def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
         end = seconds.end()
     if split := re.search(r"\d{1,3}(?:,\d{3})*,$", sentence[max(0, start - 16) : start]):
         start -= len(split.group(0))  # "105,000 years ago", not "000 years ago"
+    elif re.match(rf"\d{{1,2}}\s+{_MONTH}", sentence[start:end]) and (days := _DAYS_LEFT.search(sentence[max(0, start - 24) : start])):
+        start -= len(sentence[max(0, start - 24) : start]) - days.start()  # "6 and 9 August 1945"
     return start, end
+
+
+_DAYS_LEFT = lazy_compile(r"\b\d{1,2}(?:,\s*\d{1,2})*,?\s+(?:and|or|to|–|-)\s+$|\b\d{1,2}\s?[–-]$")
 
 
 _SENTENCE_END = lazy_compile(r"(\w{2,})\.\s+(?=[A-Z])")
@@ -690,7 +695,15 @@ def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
         start -= len(sentence[max(0, start - 16) : start]) - direction.start()
     if more := _PLACE_MORE.match(sentence, end):
         end = more.end()  # "Pieve di Cadore"
+    elif land := _LAND_AFTER.match(sentence, end):
+        end = land.end()  # "the Armenian highlands"
     return start, end
+
+
+_LAND_AFTER = lazy_compile(
+    r"\s+(?:highlands?|lowlands?|mountains|hills|plateau|plain|plains|valley|basin|coast|peninsula|islands?|desert|"
+    r"region|province|delta|steppe|uplands?)\b"
+)
 
 
 _PLACE_MORE = lazy_compile(

@@ -17,8 +17,8 @@ from qabot.span_model import best_span
         ("How long do people survive?", "Without treatment, people survive 9 to 11 years.", "9 to 11 years"),
         ("When did Shakespeare write Hamlet?", "He wrote Hamlet between 1599 and 1601.", "between 1599 and 1601"),
         ("How long did Louis XIV reign?", "Louis XIV reigned for 72 years and 110 days.", "72 years and 110 days"),
-        ("How many species are there?", "There are 65,000 to 80,000 living species.", "65,000 to 80,000"),
-        ("How many missiles were launched?", "Officials said 15 missiles were launched.", "15"),
+        ("How many species are there?", "There are 65,000 to 80,000 living species.", "65,000 to 80,000 living species"),
+        ("How many missiles were launched?", "Officials said 15 missiles were launched.", "15 missiles"),
     ],
 )
 def test_a_range_is_quoted_whole(question: str, sentence: str, expected: str) -> None:
@@ -100,7 +100,7 @@ def _short(question: str, sentence: str) -> str:
         ),
         # a count and the whole it is taken from
         ("how many UN members voted for the UDHR", "Of the 58 members of the UN at the time, 48 voted in favour.", "48"),  # noqa: E501
-        ("How many poems did Wang Wei write?", "Wang Wei wrote about 400 poems; 29 of his poems are in the anthology Three Hundred Tang Poems.", "about 400"),  # noqa: E501
+        ("How many poems did Wang Wei write?", "Wang Wei wrote about 400 poems; 29 of his poems are in the anthology Three Hundred Tang Poems.", "about 400 poems"),  # noqa: E501
         # a month inside a name is not a date; born is a life's first year
         ("When were tardigrades first described?", "They were first described by the zoologist Johann August Ephraim Goeze in 1773.", "in 1773"),  # noqa: E501
         ("when was ibn khaldun born", "Ibn Khaldun, also known as Abu Zayd, 1332 – 1406, was an Arab historian.", "1332"),  # noqa: E501
@@ -165,7 +165,7 @@ def _short_in(question: str, sentence: str, title: str) -> str:
         # the same event in other words, a longer form of a word
         ("when did leland stanford die", "He was governor of California from 1862 to 1863 and sat in the Senate from 1885 until his death in 1893.", "Leland Stanford", "in 1893"),  # noqa: E501
         ("when was the colosseum finished", "Construction began under the Emperor Vespasian in 72 and was completed in AD 80 under Titus.", "Colosseum", "AD 80"),  # noqa: E501
-        ("how many bones does an adult human have", "It is composed of around 270 bones at birth – this total decreases to around 206 bones by adulthood.", "Human skeleton", "around 206"),  # noqa: E501
+        ("how many bones does an adult human have", "It is composed of around 270 bones at birth – this total decreases to around 206 bones by adulthood.", "Human skeleton", "around 206 bones"),  # noqa: E501
         # a bracket is about what stands before it; an apposition about the name before it
         ("In what year was Lady Chatterley's Lover published?", "His novels Sons and Lovers (1913), Women in Love (1920), and Lady Chatterley's Lover (1928) were censored.", "D. H. Lawrence", "1928"),  # noqa: E501
         ("who was the last ruler of the later zhou", "Emperor Taizu came to power after forcing Emperor Gong, the last Later Zhou ruler, to abdicate.", "Song dynasty", "Emperor Gong"),  # noqa: E501
