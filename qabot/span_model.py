@@ -102,6 +102,7 @@ _SAME_EVENT = [
         "build built construct constructed complete completed finish finished",
         "end ended finish finished conclude concluded",
         "begin began start started",
+        "hold held serve served",
     )
 ]
 
@@ -147,8 +148,9 @@ def _clause_share(
     said = set(tokenize("".join(chars)))
     if not said:
         return 0.0
-    if analysis.focus == "role":  # the person's name, and a year the question gives ("hold from 1821")
-        return float(sum(1 for s in _near_stems(analysis) if _said(s, said)) + len(analysis.numbers & said))
+    if analysis.focus == "role":  # the person's name, and what the question asks beside ("hold from 1821")
+        person = 1.0 if any(_said(s, said) for s in _near_stems(analysis)) else 0.0
+        return person + sum(1 for s in _asked(analysis) - _near_stems(analysis) if _said(s, said))
     groups = subject_groups(analysis)
     share = sum(1 for s in _asked(analysis) if _said(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
     main = groups[0] if groups else frozenset()  # the subject itself: what a list item is about
