@@ -523,8 +523,8 @@ def _span_preference(
     if analysis.family == "measure" and analysis.focus and (adjective := _ADJECTIVE_NEXT.match(sentence, end)):
         if set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus)):
             score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
-    if _ASKS_END.search(analysis.text) and _A_RANGE.search(text):
-        score += 0.5  # "when did it come to an end?": "from 1199 to 1349", not "from 1253"
+    if _ASKS_END.search(analysis.text) and (_A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start])):
+        score += 0.5  # "when did it come to an end?": "from 1199 to 1349", "until 2002", not "from 1253"
     if analysis.family in {"measure", "date"}:
         inside = set(tokenize(text))
         score += sum(1 for s in _asked(analysis) if s in inside)  # "how long ago": "251.9 million years ago"
@@ -552,6 +552,7 @@ CLAUSE_WEIGHT = 1.0
 _BY_BEFORE = lazy_compile(r"\bby\s+(?:the\s+)?$")
 _ADJECTIVE_NEXT = lazy_compile(r"\s*(?:\([^()]{1,30}\)\s*)?([a-z]+)\b")
 _ASKS_END = lazy_compile(r"\b(?:until|till|end|ended|ends|last|lasted)\b", re.IGNORECASE)
+_UNTIL_BEFORE = lazy_compile(r"\b(?:until|till|to|ending in|ended in)\s+$")
 _A_RANGE = lazy_compile(r"\d\s*(?:to|–|-|until|till)\s*\d|\bto\s+\d")
 _IN_NAME = lazy_compile(_MONTH_NAME)
 _CAPITAL_BEFORE = lazy_compile(r"\b[A-Z][\w’'-]*\s$")
@@ -668,6 +669,8 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
         more = re.match(rf"(?:\s+[a-z][\w-]*){{0,2}}\s+{noun}s?\b(?!\s+[A-Z])", sentence[end:])
         if more:
             end += more.end()
+    if number := _NAME_NUMBER.match(sentence, end):
+        end = number.end()  # "Mission Delta 31", "Apollo 11"
     if acronym := _ACRONYM_AFTER.match(sentence, end):
         end = acronym.end()  # "the People's Movement for the Liberation of Angola (MPLA)"
     elif analysis.answer_type == "person" and (group := _GROUP_AFTER.match(sentence, end)):
@@ -675,6 +678,7 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
     return start, end
 
 
+_NAME_NUMBER = lazy_compile(r"\s+\d{1,3}\b(?=\s*(?:[,.;:)]|$)|\s+(?:and|is|was|in|at|on)\b)")
 _ACRONYM_AFTER = lazy_compile(
     r"(?:\s+(?:for|of)\s+(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:(?:of|the|for|and)\s+)*[A-Z][\w’'-]*)*)?\s+\([A-Z][A-Za-z.&]{1,9}\)"
 )
