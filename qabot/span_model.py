@@ -346,7 +346,11 @@ def _amount_after_asked(analysis: QuestionAnalysis, sentence: str) -> tuple[int,
         if lead.group(2):
             start = lead.start(2)  # "more than 2%"
         if lead.group(1) and lead.group(1).startswith("of"):
-            start = w.start()  # "a spin of 1", "an electric charge of −1 e"
+            start = w.start()  # "a spin of 1", "an electric charge of −1 e": the asked noun's words too
+            while (prev := re.search(r"(\w+)\s+$", sentence[:start])) and any(
+                _said(s, set(tokenize(prev.group(1)))) for s in asked
+            ):
+                start = prev.start(1)
         return start, end
     return None
 
