@@ -193,7 +193,9 @@ _ALIAS = lazy_compile(
     re.IGNORECASE,
 )
 # The name a sentence opens with, before it gives another ("Marion Robert Morrison, known professionally as").
-_LEADING_NAME = lazy_compile(r"^\W*((?:[A-Z][\w’'.-]*)(?:\s+(?:(?:of|de|di|da|von|van|al|bin|ibn)\s+)?[A-Z][\w’'.-]*){0,5}),\s*(?:[a-z]+\s+){0,2}$")
+_LEADING_NAME = lazy_compile(
+    r"^\W*((?:[A-Z][\w’'.-]*)(?:\s+(?:(?:of|de|di|da|von|van|al|bin|ibn)\s+)?[A-Z][\w’'.-]*){0,5}),\s*(?:[a-z]+\s+){0,2}$"
+)
 _ASKS_ORDINAL = lazy_compile(r"\b(?:what|which) number\b|\bwhich in (?:line|order)\b", re.IGNORECASE)
 _ORDINAL = lazy_compile(
     r"\b(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
@@ -236,9 +238,9 @@ def _alias(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
             continue
         if not set(tokenize(text)) - analysis.stems:
             # the other name is the question's own: the answer is the name the sentence opens with
-            if leading := _LEADING_NAME.match(sentence[: m.start()]):
-                if set(tokenize(leading.group(1))) - analysis.stems:
-                    return leading.span(1)
+            leading = _LEADING_NAME.match(sentence[: m.start()])
+            if leading and set(tokenize(leading.group(1))) - analysis.stems:
+                return leading.span(1)
             continue
         if group == 4 and (lead := re.match(r"(?:a|an|the)\s+", text)) and not text.lower().startswith("the "):
             start += lead.end()
@@ -489,8 +491,8 @@ def _span_preference(
             score += 0.5  # "the Ming dynasty", "the company Horizon Pictures"
     if kind == "person" and _WHOSE.search(analysis.text) and text.endswith(("'s", "’s")):
         score += 1.0  # "whose comments did he mirror?": "President Trump’s"
-        following = set(tokenize(" ".join(re.findall(r"\w+", sentence[end : end + 30])[:1])))
-        if following and any(_said(s, following) for s in _asked(analysis)):
+        next_word = set(tokenize(" ".join(re.findall(r"\w+", sentence[end : end + 30])[:1])))
+        if next_word and any(_said(s, next_word) for s in _asked(analysis)):
             score += 2.0  # "whose killing did Trump defend?": "Soleimani’s killing"
     if kind in {"person", "organisation"} and _BY_BEFORE.search(sentence[max(0, start - 8) : start]):
         before = set(tokenize(sentence[max(0, start - 80) : start]))
@@ -524,9 +526,9 @@ def _span_preference(
             score += 2.0 if near else 1.0  # "75 districts" for "how many districts"; "two teams of six players"
         if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
-    if analysis.family == "measure" and analysis.focus and (adjective := _ADJECTIVE_NEXT.match(sentence, end)):
-        if set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus)):
-            score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
+    adjective = _ADJECTIVE_NEXT.match(sentence, end) if analysis.family == "measure" and analysis.focus else None
+    if adjective and set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus or "")):
+        score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
     if _ASKS_END.search(analysis.text) and (_A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start])):
         score += 0.5  # "when did it come to an end?": "from 1199 to 1349", "until 2002", not "from 1253"
     if analysis.family in {"measure", "date"}:
@@ -586,7 +588,9 @@ _NUMBER_WORDS = (
 _QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
 _RANGE_LEFT = lazy_compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
 _AND_LEFT = lazy_compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
-_RANGE_RIGHT = lazy_compile(rf"\s*(?:to|–|—|or|±)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_RANGE_RIGHT = lazy_compile(
+    rf"\s*(?:to|–|—|or|±)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE
+)
 _COUNT_RIGHT = lazy_compile(
     r"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:million|billion|thousand|%|"
     + "|".join(_UNIT_NAMES.values())
@@ -634,7 +638,9 @@ def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
         end = seconds.end()
     if split := re.search(r"\d{1,3}(?:,\d{3})*,$", sentence[max(0, start - 16) : start]):
         start -= len(split.group(0))  # "105,000 years ago", not "000 years ago"
-    elif re.match(rf"\d{{1,2}}\s+{_MONTH}", sentence[start:end]) and (days := _DAYS_LEFT.search(sentence[max(0, start - 24) : start])):
+    elif re.match(rf"\d{{1,2}}\s+{_MONTH}", sentence[start:end]) and (
+        days := _DAYS_LEFT.search(sentence[max(0, start - 24) : start])
+    ):
         start -= len(sentence[max(0, start - 24) : start]) - days.start()  # "6 and 9 August 1945"
     return start, end
 
@@ -783,7 +789,8 @@ def _counted(analysis: QuestionAnalysis, sentence: str, end: int) -> int:
     if not analysis.focus or analysis.focus == analysis.event:
         return end
     words = analysis.focus.split()  # the noun: "players", "living species", "countries and territories"
-    nouns = words if len(words) == 1 else words[-1:] if len(words) == 2 else words[:1] if words[1] in {"and", "or"} else []
+    listed = len(words) > 2 and words[1] in {"and", "or"}
+    nouns = words[-1:] if len(words) <= 2 else words[:1] if listed else []  # "un members voted": no noun to add
     wanted = set(tokenize(" ".join(nouns)))
     m = _COUNTED_AFTER.match(sentence, end)
     if m is None:
@@ -791,15 +798,16 @@ def _counted(analysis: QuestionAnalysis, sentence: str, end: int) -> int:
     words = re.findall(r"[\w’'-]+", sentence[end : end + 60])
     if m.group(1) and wanted & set(tokenize(m.group(1))) and _head(words, 0):
         return m.end(1)
-    if m.group(1) not in _FUNCTION_WORDS and wanted & set(tokenize(m.group(2))) and _head(words, 1 if m.group(1) else 0):
+    noun_at = 1 if m.group(1) else 0
+    if m.group(1) not in _FUNCTION_WORDS and wanted & set(tokenize(m.group(2))) and _head(words, noun_at):
         return m.end(2)
     return end
 
 
 _FUNCTION_WORDS = frozenset(
-    "and or of in on at to for from with by as is was are were that which who whose when where while than each "
-    "worldwide in total".split()
-)
+    ["and", "or", "of", "in", "on", "at", "to", "for", "from", "with", "by", "as", "is", "was", "are", "were", "that",
+     "which", "who", "whose", "when", "where", "while", "than", "each", "worldwide", "total"]
+)  # fmt: skip
 
 
 def _head(words: list[str], i: int) -> bool:

@@ -17,7 +17,7 @@ from qabot.span_model import best_span
         ("How long do people survive?", "Without treatment, people survive 9 to 11 years.", "9 to 11 years"),
         ("When did Shakespeare write Hamlet?", "He wrote Hamlet between 1599 and 1601.", "between 1599 and 1601"),
         ("How long did Louis XIV reign?", "Louis XIV reigned for 72 years and 110 days.", "72 years and 110 days"),
-        ("How many species are there?", "There are 65,000 to 80,000 living species.", "65,000 to 80,000 living species"),
+        ("How many species are there?", "There are 65,000 to 80,000 living species.", "65,000 to 80,000 living species"),  # noqa: E501
         ("How many missiles were launched?", "Officials said 15 missiles were launched.", "15 missiles"),
     ],
 )
