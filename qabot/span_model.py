@@ -806,7 +806,8 @@ def _counted(analysis: QuestionAnalysis, sentence: str, end: int) -> int:
 
 _FUNCTION_WORDS = frozenset(
     ["and", "or", "of", "in", "on", "at", "to", "for", "from", "with", "by", "as", "is", "was", "are", "were", "that",
-     "which", "who", "whose", "when", "where", "while", "than", "each", "worldwide", "total"]
+     "which", "who", "whose", "when", "where", "while", "than", "each", "worldwide", "total", "had", "has", "have",
+     "been", "be", "will", "would", "could", "can", "may", "might", "did", "do", "does", "not", "also", "only"]
 )  # fmt: skip
 
 
@@ -815,7 +816,8 @@ def _head(words: list[str], i: int) -> bool:
     if i + 1 >= len(words):
         return True
     after = words[i + 1]
-    return after.lower() in _FUNCTION_WORDS or not after.islower()
+    verb = after.endswith(("ed", "ing"))  # "15 ballistic missiles launched", "six players competing"
+    return after.lower() in _FUNCTION_WORDS or verb or not after.islower()
 
 
 def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
