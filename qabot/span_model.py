@@ -40,6 +40,7 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The clause around a span: from the last break before it to the first break after it. A clause
     that is only the span ("On 29 May 1885, ... the king announced", "whose patriarch, José Arcadio
     Buendía, founded") is read with the next two clauses, which say what the span is about."""
+    sentence = _ACRONYM_BRACKETS.sub(lambda m: f" {m.group(1)} ", sentence)  # "(CDU)" names what stands before
     breaks = [m for m in _CLAUSE_BREAK.finditer(sentence, 0, start)]
     left = breaks[-1].end() if breaks else 0
     if breaks and breaks[-1].group(0) == "(":
@@ -60,6 +61,7 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     return left, len(sentence)
 
 
+_ACRONYM_BRACKETS = lazy_compile(r"\(([A-Z][A-Za-z.&]{1,9})\)")
 _APPOSITION = lazy_compile(r",\s+(?:the|a|an)\s+[^,;:()]{1,60}?(?=,|;|\.\s|\.?$)")
 
 
@@ -100,6 +102,7 @@ _SAME_EVENT = [
         "build built construct constructed complete completed finish finished",
         "end ended finish finished conclude concluded",
         "begin began start started",
+        "hold held serve served",
     )
 ]
 
@@ -145,8 +148,9 @@ def _clause_share(
     said = set(tokenize("".join(chars)))
     if not said:
         return 0.0
-    if analysis.focus == "role":
-        return float(sum(1 for s in _near_stems(analysis) if _said(s, said)))
+    if analysis.focus == "role":  # the person's name, and what the question asks beside ("hold from 1821")
+        person = 1.0 if any(_said(s, said) for s in _near_stems(analysis)) else 0.0
+        return person + sum(1 for s in _asked(analysis) - _near_stems(analysis) if _said(s, said))
     groups = subject_groups(analysis)
     share = sum(1 for s in _asked(analysis) if _said(s, said)) + 0.5 * sum(1 for g in groups[1:] if g & said)
     main = groups[0] if groups else frozenset()  # the subject itself: what a list item is about
@@ -174,17 +178,23 @@ def _distance(sentence: str, start: int, end: int, stems: frozenset[str] | set[s
 _ASKS_ALIAS = lazy_compile(
     r"\b(?:nick ?names?|nicknamed|(?:an)?other names?|also (?:called|known)|known as|courtesy name|pen name|"
     r"real name|birth name|stage name|go(?:es)? by|went by|(?:once|also|originally|formerly) called|called|"
-    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden|personal) "
+    r"(?:latin|greek|english|arabic|chinese|japanese|native|original|full|official|common|scientific|maiden|personal|"
+    r"former|old|older|previous|earlier|given|true|proper|family) "
     r"name|epithet|another word for|historically called|called in)\b",
     re.IGNORECASE,
 )
 _ALIAS = lazy_compile(
     r"\b(?:nicknamed|(?:also |better |commonly |popularly |sometimes |often )?known(?: [\w-]+){0,3} as|also called|"
     r"(?:once |originally |formerly |informally )?called|courtesy name|pen name|real name|birth name|stage name|"
-    r"personal name|(?:given )?the epithet|historically|formerly|originally|"
+    r"personal name|(?:given )?the epithet|(?:historically|formerly|originally)(?!\s+(?:known|called|named)\b)|"
     r"by (?:his|her|the|their) (?:title|name)|known by (?:the|his|her|its) (?:\w+ )?(?:name|variant|title)|a\.k\.a\.?)"
     r"\s*,?\s+(?:“([^”]{1,60})”|\"([^\"]{1,60})\"|‘([^’]{1,60})’|((?:(?:a|an|the)\s+)?[\w’'-]+(?:\s+[\w’'-]+){0,5}?)"
-    r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))"
+    r"(?=\s*(?:[,;:.()]|\s(?:is|was|are|were|who|which|in|by|from|after|for)\b|$)))",
+    re.IGNORECASE,
+)
+# The name a sentence opens with, before it gives another ("Marion Robert Morrison, known professionally as").
+_LEADING_NAME = lazy_compile(
+    r"^\W*((?:[A-Z][\w’'.-]*)(?:\s+(?:(?:of|de|di|da|von|van|al|bin|ibn)\s+)?[A-Z][\w’'.-]*){0,5}),\s*(?:[a-z]+\s+){0,2}$"
 )
 _ASKS_ORDINAL = lazy_compile(r"\b(?:what|which) number\b|\bwhich in (?:line|order)\b", re.IGNORECASE)
 _ORDINAL = lazy_compile(
@@ -212,7 +222,7 @@ _QUANTITY_STEMS = frozenset(
 )
 _NOT_UNIT = r"(?!(?:in|on|at|and|or|of|the|by|to|for|from|with|as|was|is|are|were|when|after|before|that|which)\b)"
 _AMOUNT = lazy_compile(
-    rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
+    rf"(?<![\w.,])(?:[$€£¥]\s?|[−-])?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|trillion|thousand))?"
     rf"(?:\s?(?:%|°\s?[CFK]|(?:square |cubic )?{_NOT_UNIT}[A-Za-z]+[²³23]?\b))?"
 )
 
@@ -224,7 +234,13 @@ def _alias(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
         group = next(i for i in range(1, 5) if m.group(i) is not None)
         start, end = m.span(group)
         text = m.group(group)
-        if not text.strip() or not set(tokenize(text)) - analysis.stems:
+        if not text.strip():
+            continue
+        if not set(tokenize(text)) - analysis.stems:
+            # the other name is the question's own: the answer is the name the sentence opens with
+            leading = _LEADING_NAME.match(sentence[: m.start()])
+            if leading and set(tokenize(leading.group(1))) - analysis.stems:
+                return leading.span(1)
             continue
         if group == 4 and (lead := re.match(r"(?:a|an|the)\s+", text)) and not text.lower().startswith("the "):
             start += lead.end()
@@ -305,6 +321,95 @@ def _after_verb(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | 
     return None
 
 
+_AMOUNT_LEAD = lazy_compile(
+    r"\s*,?\s+((?:of|is|was|are|were|at|exceeding|totall?ing|reaching)\s+)?"
+    r"((?:about|around|approximately|nearly|almost|over|under|above|below|some|(?:more|less|fewer) than|up to)\s+)?"
+    r"(?=[$€£¥−-]?\d)"
+)
+
+
+def _amount_after_asked(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What is the market capitalization of the NYSE?" - "by market capitalization, exceeding $44
+    trillion"; "what is the electric charge of a muon?" - "an electric charge of −1 e": a number right
+    after the noun the question asks about (a description question's amount with no stock noun)."""
+    asked = _asked(analysis)
+    if not asked:
+        return None
+    for w in re.finditer(r"\w+", sentence):
+        if not any(_said(s, set(tokenize(w.group(0)))) for s in asked):
+            continue
+        lead = _AMOUNT_LEAD.match(sentence, w.end())
+        m = _AMOUNT.match(sentence, lead.end()) if lead else None
+        if lead is None or m is None or re.fullmatch(r"(?:1\d|20)\d\d", m.group(0)):
+            continue
+        if re.match(r"\s?[°′″'\"]", sentence[m.end() :]):
+            continue  # "168° 58′ 37″ W": a coordinate, not an amount
+        start, end = _with_range(sentence, *m.span(), "amount")
+        if lead.group(2):
+            start = lead.start(2)  # "more than 2%"
+        if lead.group(1) and lead.group(1).startswith("of"):
+            start = w.start()  # "a spin of 1", "an electric charge of −1 e": the asked noun's words too
+            while (prev := re.search(r"(\w+)\s+$", sentence[:start])) and any(
+                _said(s, set(tokenize(prev.group(1)))) for s in asked
+            ):
+                start = prev.start(1)
+        return start, end
+    return None
+
+
+# Kin and succession: the question's relation noun, and how a sentence names the one related.
+# "who was Roger II's father?" - "son of Roger I of Sicily"; "John Wesley's brother" - "John's
+# brother Charles Wesley"; "who did Stephen marry?" - "married Gisela of Bavaria".
+_NAME_START = r"[A-Z]"
+_CHILD_OF = r"(?:sons?|daughters?|child|children|heirs?)\s+of"
+_RELATION_CUES = {
+    stem: lazy_compile(rf"\b(?:{cue})(?:,)?\s+(?:(?:the|his|her|their)\s+)?(?={_NAME_START})", re.IGNORECASE)
+    for stem, cue in (
+        ("father", rf"{_CHILD_OF}|father"), ("mother", rf"{_CHILD_OF}|mother"),
+        ("parent", rf"{_CHILD_OF}|parents"), ("son", r"sons?(?!\s+of)"), ("daughter", r"daughters?(?!\s+of)"),
+        ("brother", r"brothers?"), ("sister", r"sisters?"), ("wife", r"wife|married(?:\s+to)?"),
+        ("husband", r"husband|married(?:\s+to)?"), ("marri", r"wife|husband|spouse|married(?:\s+to)?"),
+        ("spous", r"wife|husband|spouse|married(?:\s+to)?"),
+        ("successor", r"successor|succeeded by"), ("predecessor", r"predecessor|succeeded"),
+    )
+}  # fmt: skip
+_KIN_NAME = lazy_compile(
+    r"[A-Z][\w’'.-]*(?:\s+(?:(?:of|de|di|da|von|van|the|and|bin|ibn)\s+)?(?:[A-Z][\w’'.-]*|[IVX]+\b))*"
+)
+
+
+def _relation(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """The person the sentence names by the relation the question asks for ("father", "brother", "wife"),
+    not one the question names itself."""
+    asked_words = set(re.findall(r"\w+", re.sub(r"[’']s\b", "", analysis.text.lower())))
+    for stem in sorted(analysis.predicate & _RELATION_CUES.keys()):
+        for cue in _RELATION_CUES[stem].finditer(sentence):
+            name = _KIN_NAME.match(sentence, cue.end())
+            if name is None:
+                continue
+            text = name.group(0).rstrip(".")
+            if set(re.findall(r"\w+", re.sub(r"[’']s\b", "", text.lower()))) - asked_words:
+                return name.start(), name.start() + len(text)
+    return None
+
+
+def _named_focus(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"Which Indian state is Kaziranga in?" - "the Indian state of Assam"; "capital of which Nigerian
+    state?" - "Oyo State": the name a sentence gives with the noun a "which X" question asks for."""
+    if not analysis.focus or analysis.focus == analysis.event or " " in analysis.focus:
+        return None
+    noun = re.escape(analysis.focus)
+    for m in re.finditer(rf"\b(?i:{noun})s?\s+of\s+(?:the\s+)?({_KIN_NAME.pattern})", sentence):
+        if set(tokenize(m.group(1))) - analysis.stems:
+            start = m.start() if m.group(0)[:1].isupper() else m.start(1)  # "University of Manchester"
+            return start, m.start(1) + len(m.group(1).rstrip("."))
+    title = noun[:1].upper() + noun[1:]
+    for m in re.finditer(rf"((?:[A-Z][\w’'-]*\s+)+){title}\b", sentence):
+        if set(tokenize(m.group(1))) - analysis.stems and m.start() > 0:
+            return m.span()
+    return None
+
+
 def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> tuple[int, int] | None:
     """The short answer when the question asks for a shape its answer type does not give: another name,
     an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
@@ -314,6 +419,10 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
     if alias and (found := _alias(analysis, sentence)):
         return found
     if _ASKS_ORDINAL.search(text) and (found := _ordinal(analysis, sentence)):
+        return found
+    if analysis.answer_type == "person" and (found := _relation(analysis, sentence)):
+        return found
+    if analysis.family in {"place", "name"} and (found := _named_focus(analysis, sentence)):
         return found
     known_for = analysis.answer_type == "description" and _ASKS_KNOWN_FOR.search(text)
     if known_for and (found := _known_for(analysis, sentence)):
@@ -328,6 +437,8 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
     )
     if wants_amount or (analysis.family in {"measure", "count"} and not spans):
         return _amount(analysis, sentence)
+    if analysis.answer_type == "description" and analysis.focus != "role":
+        return _amount_after_asked(analysis, sentence)
     return None
 
 
@@ -380,6 +491,22 @@ def _span_preference(
             score += 0.5  # "the Ming dynasty", "the company Horizon Pictures"
     if kind == "person" and _WHOSE.search(analysis.text) and text.endswith(("'s", "’s")):
         score += 1.0  # "whose comments did he mirror?": "President Trump’s"
+        next_word = set(tokenize(" ".join(re.findall(r"\w+", sentence[end : end + 30])[:1])))
+        if next_word and any(_said(s, next_word) for s in _asked(analysis)):
+            score += 2.0  # "whose killing did Trump defend?": "Soleimani’s killing"
+    if kind in {"person", "organisation"} and _BY_BEFORE.search(sentence[max(0, start - 8) : start]):
+        before = set(tokenize(sentence[max(0, start - 80) : start]))
+        asked = _asked(analysis)  # not a word of the document's title ("The Birth of a Nation")
+        adjective = " " not in text and _ADJECTIVE_AFTER.match(sentence, end)  # "by the American radio astronomers"
+        words = re.findall(r"\w+", sentence[max(0, start - 40) : start])
+        words = words[:-1] if words and words[-1].lower() == "the" else words
+        participle = len(words) >= 2 and words[-2].lower().endswith(("ed", "en", "wn", "un", "lt", "ot"))
+        verb = set(tokenize(words[-2])) if participle and analysis.answer_type == "person" else set()
+        if not adjective and (
+            any(e in asked and _said(e, before) for e in tokenize(analysis.event or ""))
+            or any(_said(s, verb) for s in asked)  # "operated by Mission Delta 31"
+        ):
+            score += 1.5  # "who created it?": "was created by Joan Ganz Cooney", the one who did it
     if kind == "person":
         words = text.split()
         if 2 <= len(words) <= 5:
@@ -388,14 +515,22 @@ def _span_preference(
             score -= 1.0
         if _ROLE_WORDS.search(text.split()[-1]):
             score -= 1.5  # "Representative of the Supreme Leader" is a title, not the person
-    if analysis.focus == "role" and _ROLE_WORDS.fullmatch(text) and _names_another(analysis, sentence, end):
+    if analysis.focus == "role" and _ROLE_WORDS.fullmatch(text.split()[-1]) and _names_another(analysis, sentence, end):
         score -= 2.0  # "President Gamal Abdel Nasser": the title of someone else
     if kind == "count" and analysis.focus:
         wanted = set(tokenize(analysis.focus))
-        if wanted & set(tokenize(sentence[end : min(end + 30, _own_clause_end(sentence, end))])):
-            score += 2.0  # "75 districts" for "how many districts"
+        following = re.findall(r"[\w’'-]+", sentence[end : min(end + 30, _own_clause_end(sentence, end))])
+        at = next((i for i, w in enumerate(following) if wanted & set(tokenize(w)) and _head(following, i)), None)
+        if at is not None:
+            near = at <= 1 or " " in analysis.focus  # a noun right after it, not a further one
+            score += 2.0 if near else 1.0  # "75 districts" for "how many districts"; "two teams of six players"
         if _OF_THE_BEFORE.search(sentence[max(0, start - 12) : start]):
             score -= 1.0  # "Of the 58 members, 48 voted": the whole the part is taken from
+    adjective = _ADJECTIVE_NEXT.match(sentence, end) if analysis.family == "measure" and analysis.focus else None
+    if adjective and set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus or "")):
+        score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
+    if _ASKS_END.search(analysis.text) and (_A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start])):
+        score += 0.5  # "when did it come to an end?": "from 1199 to 1349", "until 2002", not "from 1253"
     if analysis.family in {"measure", "date"}:
         inside = set(tokenize(text))
         score += sum(1 for s in _asked(analysis) if s in inside)  # "how long ago": "251.9 million years ago"
@@ -420,6 +555,11 @@ def _span_preference(
 
 
 CLAUSE_WEIGHT = 1.0
+_BY_BEFORE = lazy_compile(r"\bby\s+(?:the\s+)?$")
+_ADJECTIVE_NEXT = lazy_compile(r"\s*(?:\([^()]{1,30}\)\s*)?([a-z]+)\b")
+_ASKS_END = lazy_compile(r"\b(?:until|till|end|ended|ends|last|lasted)\b", re.IGNORECASE)
+_UNTIL_BEFORE = lazy_compile(r"\b(?:until|till|to|ending in|ended in)\s+$")
+_A_RANGE = lazy_compile(r"\d\s*(?:to|–|-|until|till)\s*\d|\bto\s+\d")
 _IN_NAME = lazy_compile(_MONTH_NAME)
 _CAPITAL_BEFORE = lazy_compile(r"\b[A-Z][\w’'-]*\s$")
 _CAPITAL_NEXT = lazy_compile(r"\s[A-Z]")
@@ -448,7 +588,9 @@ _NUMBER_WORDS = (
 _QUANTITY = rf"(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))(?:\s?(?:%|°\s?[CFK]|(?!(?:in|on|at|and|or|of|the)\b)[A-Za-z]+\.?))?"
 _RANGE_LEFT = lazy_compile(rf"(?:\bbetween\s+)?\b{_QUANTITY}\s*(?:to|–|—|-)\s*$|\bbetween\s+$", re.IGNORECASE)
 _AND_LEFT = lazy_compile(rf"\bbetween\s+{_QUANTITY}\s+and\s+$", re.IGNORECASE)
-_RANGE_RIGHT = lazy_compile(rf"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE)
+_RANGE_RIGHT = lazy_compile(
+    rf"\s*(?:to|–|—|or|±)\s*\d(?:[\d,.]*\d)?(?:\s?(?:%|{_NOT_UNIT}[A-Za-z]+\b))?", re.IGNORECASE
+)
 _COUNT_RIGHT = lazy_compile(
     r"\s*(?:to|–|—|or)\s*\d(?:[\d,.]*\d)?(?:\s?(?:million|billion|thousand|%|"
     + "|".join(_UNIT_NAMES.values())
@@ -496,7 +638,14 @@ def _date(sentence: str, start: int, end: int) -> tuple[int, int]:
         end = seconds.end()
     if split := re.search(r"\d{1,3}(?:,\d{3})*,$", sentence[max(0, start - 16) : start]):
         start -= len(split.group(0))  # "105,000 years ago", not "000 years ago"
+    elif re.match(rf"\d{{1,2}}\s+{_MONTH}", sentence[start:end]) and (
+        days := _DAYS_LEFT.search(sentence[max(0, start - 24) : start])
+    ):
+        start -= len(sentence[max(0, start - 24) : start]) - days.start()  # "6 and 9 August 1945"
     return start, end
+
+
+_DAYS_LEFT = lazy_compile(r"\b\d{1,2}(?:,\s*\d{1,2})*,?\s+(?:and|or|to|–|-)\s+$|\b\d{1,2}\s?[–-]$")
 
 
 _SENTENCE_END = lazy_compile(r"(\w{2,})\.\s+(?=[A-Z])")
@@ -525,11 +674,13 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
         break
     if start >= 4 and sentence[start - 4 : start] == "The " and sentence[: start - 4].rstrip()[-1:].isalnum():
         start -= 4
-    if analysis.focus and analysis.family == "name":
+    if analysis.focus and _focus_nouns(analysis):  # "which dynasty", not the event of "who created"
         noun = re.escape(analysis.focus.split()[-1])
         more = re.match(rf"(?:\s+[a-z][\w-]*){{0,2}}\s+{noun}s?\b(?!\s+[A-Z])", sentence[end:])
         if more:
             end += more.end()
+    if number := _NAME_NUMBER.match(sentence, end):
+        end = number.end()  # "Mission Delta 31", "Apollo 11"
     if acronym := _ACRONYM_AFTER.match(sentence, end):
         end = acronym.end()  # "the People's Movement for the Liberation of Angola (MPLA)"
     elif analysis.answer_type == "person" and (group := _GROUP_AFTER.match(sentence, end)):
@@ -537,6 +688,7 @@ def _name(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
     return start, end
 
 
+_NAME_NUMBER = lazy_compile(r"\s+\d{1,3}\b(?=\s*(?:[,.;:)]|$)|\s+(?:and|is|was|in|at|on)\b)")
 _ACRONYM_AFTER = lazy_compile(
     r"(?:\s+(?:for|of)\s+(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:(?:of|the|for|and)\s+)*[A-Z][\w’'-]*)*)?\s+\([A-Z][A-Za-z.&]{1,9}\)"
 )
@@ -559,7 +711,15 @@ def _place(sentence: str, start: int, end: int) -> tuple[int, int]:
         start -= len(sentence[max(0, start - 16) : start]) - direction.start()
     if more := _PLACE_MORE.match(sentence, end):
         end = more.end()  # "Pieve di Cadore"
+    elif land := _LAND_AFTER.match(sentence, end):
+        end = land.end()  # "the Armenian highlands"
     return start, end
+
+
+_LAND_AFTER = lazy_compile(
+    r"\s+(?:highlands?|lowlands?|mountains|hills|plateau|plain|plains|valley|basin|coast|peninsula|islands?|desert|"
+    r"region|province|delta|steppe|uplands?)\b"
+)
 
 
 _PLACE_MORE = lazy_compile(
@@ -618,6 +778,46 @@ def _role(analysis: QuestionAnalysis, sentence: str, start: int, end: int) -> tu
 _MANY = lazy_compile(r"(?:hundreds|thousands|millions|billions|dozens|tens|scores)", re.IGNORECASE)
 _MANY_OF = lazy_compile(r"\s+of\s+(?:[A-Z][\w’'-]*|[a-z]+)")
 _LIFE_EVENTS = frozenset({"born", "birth", "die", "died", "death", "dies"})
+
+
+_COUNTED_AFTER = lazy_compile(r"\s+(?:([a-z][\w’'-]*)\s+)?([a-z][\w’'-]*)\b")
+
+
+def _counted(analysis: QuestionAnalysis, sentence: str, end: int) -> int:
+    """A count with the noun "how many X" asks for when it follows (one word may stand between): "200
+    countries", "143 extant species"."""
+    if not analysis.focus or analysis.focus == analysis.event:
+        return end
+    words = analysis.focus.split()  # the noun: "players", "living species", "countries and territories"
+    listed = len(words) > 2 and words[1] in {"and", "or"}
+    nouns = words[-1:] if len(words) <= 2 else words[:1] if listed else []  # "un members voted": no noun to add
+    wanted = set(tokenize(" ".join(nouns)))
+    m = _COUNTED_AFTER.match(sentence, end)
+    if m is None:
+        return end
+    words = re.findall(r"[\w’'-]+", sentence[end : end + 60])
+    if m.group(1) and wanted & set(tokenize(m.group(1))) and _head(words, 0):
+        return m.end(1)
+    noun_at = 1 if m.group(1) else 0
+    if m.group(1) not in _FUNCTION_WORDS and wanted & set(tokenize(m.group(2))) and _head(words, noun_at):
+        return m.end(2)
+    return end
+
+
+_FUNCTION_WORDS = frozenset(
+    ["and", "or", "of", "in", "on", "at", "to", "for", "from", "with", "by", "as", "is", "was", "are", "were", "that",
+     "which", "who", "whose", "when", "where", "while", "than", "each", "worldwide", "total", "had", "has", "have",
+     "been", "be", "will", "would", "could", "can", "may", "might", "did", "do", "does", "not", "also", "only"]
+)  # fmt: skip
+
+
+def _head(words: list[str], i: int) -> bool:
+    """Is words[i] the end of its noun phrase, not a word describing the next ("four story collections")?"""
+    if i + 1 >= len(words):
+        return True
+    after = words[i + 1]
+    verb = after.endswith(("ed", "ing"))  # "15 ballistic missiles launched", "six players competing"
+    return after.lower() in _FUNCTION_WORDS or verb or not after.islower()
 
 
 def _widen(analysis: QuestionAnalysis, sentence: str, start: int, end: int, kind: str) -> tuple[int, int]:
@@ -699,7 +899,8 @@ def best_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> 
     if not SPAN_MODEL or len(options) == 1:
         numeric = analysis.family in {"measure", "count", "date"}  # words of a competing figure are its own
         others = {o: tuple(p for p in options if p != o and numeric) for o in options}
-        return max(options, key=lambda o: (_span_preference(analysis, sentence, o[0], o[1], others[o]), -o[0]))
+        start, end = max(options, key=lambda o: (_span_preference(analysis, sentence, o[0], o[1], others[o]), -o[0]))
+        return start, _counted(analysis, sentence, end) if analysis.family == "count" else end
     coef = SPAN_MODEL["coef"]
     mean, scale = SPAN_MODEL["mean"], SPAN_MODEL["scale"]
 

@@ -17,8 +17,8 @@ from qabot.span_model import best_span
         ("How long do people survive?", "Without treatment, people survive 9 to 11 years.", "9 to 11 years"),
         ("When did Shakespeare write Hamlet?", "He wrote Hamlet between 1599 and 1601.", "between 1599 and 1601"),
         ("How long did Louis XIV reign?", "Louis XIV reigned for 72 years and 110 days.", "72 years and 110 days"),
-        ("How many species are there?", "There are 65,000 to 80,000 living species.", "65,000 to 80,000"),
-        ("How many missiles were launched?", "Officials said 15 missiles were launched.", "15"),
+        ("How many species are there?", "There are 65,000 to 80,000 living species.", "65,000 to 80,000 living species"),  # noqa: E501
+        ("How many missiles were launched?", "Officials said 15 missiles were launched.", "15 missiles"),
     ],
 )
 def test_a_range_is_quoted_whole(question: str, sentence: str, expected: str) -> None:
@@ -100,7 +100,7 @@ def _short(question: str, sentence: str) -> str:
         ),
         # a count and the whole it is taken from
         ("how many UN members voted for the UDHR", "Of the 58 members of the UN at the time, 48 voted in favour.", "48"),  # noqa: E501
-        ("How many poems did Wang Wei write?", "Wang Wei wrote about 400 poems; 29 of his poems are in the anthology Three Hundred Tang Poems.", "about 400"),  # noqa: E501
+        ("How many poems did Wang Wei write?", "Wang Wei wrote about 400 poems; 29 of his poems are in the anthology Three Hundred Tang Poems.", "about 400 poems"),  # noqa: E501
         # a month inside a name is not a date; born is a life's first year
         ("When were tardigrades first described?", "They were first described by the zoologist Johann August Ephraim Goeze in 1773.", "in 1773"),  # noqa: E501
         ("when was ibn khaldun born", "Ibn Khaldun, also known as Abu Zayd, 1332 – 1406, was an Arab historian.", "1332"),  # noqa: E501
@@ -165,7 +165,7 @@ def _short_in(question: str, sentence: str, title: str) -> str:
         # the same event in other words, a longer form of a word
         ("when did leland stanford die", "He was governor of California from 1862 to 1863 and sat in the Senate from 1885 until his death in 1893.", "Leland Stanford", "in 1893"),  # noqa: E501
         ("when was the colosseum finished", "Construction began under the Emperor Vespasian in 72 and was completed in AD 80 under Titus.", "Colosseum", "AD 80"),  # noqa: E501
-        ("how many bones does an adult human have", "It is composed of around 270 bones at birth – this total decreases to around 206 bones by adulthood.", "Human skeleton", "around 206"),  # noqa: E501
+        ("how many bones does an adult human have", "It is composed of around 270 bones at birth – this total decreases to around 206 bones by adulthood.", "Human skeleton", "around 206 bones"),  # noqa: E501
         # a bracket is about what stands before it; an apposition about the name before it
         ("In what year was Lady Chatterley's Lover published?", "His novels Sons and Lovers (1913), Women in Love (1920), and Lady Chatterley's Lover (1928) were censored.", "D. H. Lawrence", "1928"),  # noqa: E501
         ("who was the last ruler of the later zhou", "Emperor Taizu came to power after forcing Emperor Gong, the last Later Zhou ruler, to abdicate.", "Song dynasty", "Emperor Gong"),  # noqa: E501
@@ -220,6 +220,47 @@ def test_spans_find_spans_now_finds(question: str, sentence: str, expected: str)
 def test_round_three_rules(question: str, sentence: str, expected: str) -> None:
     """quality.md #62."""
     assert _short(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # kin and succession: the person the sentence names by the asked relation
+        ("who was roger ii of sicily's father", "Roger II was King of Sicily, son of Roger I of Sicily and successor to his brother Simon.", "Roger I of Sicily"),  # noqa: E501
+        ("what was the name of john wesley's brother", "George Whitefield and John's brother Charles Wesley were also leaders.", "Charles Wesley"),  # noqa: E501
+        # the name a sentence opens with when the other name is the question's own; a capitalised "Nicknamed"
+        ("what was john wayne's real name", "Marion Robert Morrison, known professionally as John Wayne, was an American actor.", "Marion Robert Morrison"),  # noqa: E501
+        ("What was John Wayne's nickname?", 'Nicknamed "Duke", he became a popular icon through his starring roles.', "Duke"),  # noqa: E501
+        ("What was Faisalabad's former name?", "Faisalabad, formerly known as Lyallpur, is the second-largest city of Punjab.", "Lyallpur"),  # noqa: E501
+        # the name given with the noun a "which X" question asks for
+        ("kaziranga national park is in which indian state", "It lies in the Golaghat and Nagaon districts of the Indian state of Assam.", "Assam"),  # noqa: E501
+        ("ibadan is the capital of which nigerian state", "Ibadan is the capital and most populous city of Oyo State, in Nigeria.", "Oyo State"),  # noqa: E501
+        # an amount right after the noun a description question asks about
+        ("What is the market capitalization of the New York Stock Exchange?", "It is the largest stock exchange in the world by market capitalization, exceeding $44 trillion in January 2026.", "$44 trillion"),  # noqa: E501
+        ("what is the electric charge of a muon", "A muon is an elementary particle with an electric charge of −1 e and a spin of 1/2.", "electric charge of −1 e"),  # noqa: E501
+        # who did what the question asks: the agent after its verb and "by"
+        ("Who created Sesame Street?", "It is produced by Sesame Workshop and was created by Joan Ganz Cooney and Lloyd Morrisett.", "Joan Ganz Cooney and Lloyd Morrisett"),  # noqa: E501
+        ("Who published Lolita first?", "Fear of censorship in the U.S. and Britain led to it being first published in Paris, France, in 1955 by Olympia Press.", "Olympia Press"),  # noqa: E501
+        ("Who operates the GPS satellite navigation system?", "The Global Positioning System is a navigation system owned by the United States Space Force and operated by Mission Delta 31.", "Mission Delta 31"),  # noqa: E501
+        # the fewest words between the figure and what the question asks: the counted noun, the measure's adjective
+        ("how many players are on a volleyball team", "Volleyball is a team sport in which two teams of six players are separated by a net.", "six players"),  # noqa: E501
+        ("How long can a brown bear's paws be?", "It has paws up to 21 cm (8.3 in) wide and 36 cm (14 in) long, to dig through dirt.", "36 cm"),  # noqa: E501
+        ("in how many countries and territories was coca-cola sold in 2013", "In 2013, Coke products were sold in over 200 countries and territories worldwide.", "over 200 countries"),  # noqa: E501
+        ("how many short stories did f scott fitzgerald publish", "He published four novels, four story collections, and 164 short stories.", "164 short stories"),  # noqa: E501
+        # an end: the range that ends, a date after "until"; a role's years; a list of days
+        ("when did the kingdom of galicia volhynia come to an end", "The Principality or, from 1253, Kingdom of Galicia–Volhynia was a medieval state which existed from 1199 to 1349.", "from 1199 to 1349"),  # noqa: E501
+        ("What position did Metternich hold from 1821?", "He was Austrian foreign minister from 1809 and chancellor from 1821 until the Revolutions of 1848.", "chancellor"),  # noqa: E501
+        ("What title did Eleanor of Aquitaine hold from 1154 to 1189?", "Eleanor was Queen of France from 1137 to 1152 as the wife of King Louis VII, and Queen of England from 1154 to 1189.", "Queen of England"),  # noqa: E501
+        ("What position did Zhuge Liang hold under Liu Bei?", "He served as chancellor under its founding emperor Liu Bei from 221.", "chancellor"),  # noqa: E501
+        ("what day were the atomic bombs dropped on hiroshima and nagasaki", "On 6 and 9 August 1945, the United States detonated two atomic bombs over Hiroshima and Nagasaki.", "6 and 9 August 1945"),  # noqa: E501
+        # an acronym in brackets does not end a clause; a place with its land noun
+        ("When did Angela Merkel lead the CDU?", "She was Leader of the Opposition from 2002 to 2005 and Leader of the Christian Democratic Union (CDU) from 2000 to 2018.", "from 2000 to 2018"),  # noqa: E501
+        ("Where was Urartu centred?", "Urartu was an Iron Age kingdom centered on the Armenian highlands between Lake Van and Lake Urmia.", "Armenian highlands"),  # noqa: E501
+    ],
+)
+def test_round_four_rules(question: str, sentence: str, expected: str) -> None:
+    """The general shapes of quality.md #64, each from a miss on the development sets."""
+    assert _short_in(question, sentence, "") == expected
 
 
 def test_no_asked_shape_in_the_sentence_leaves_the_typed_span() -> None:
@@ -281,3 +322,40 @@ def test_the_seed_engine_marks_the_span_that_answers(seed_engine, question: str,
     answer = seed_engine.ask(question)
     assert answer.short_answer is not None, answer.signals
     assert expected in answer.short_answer.text
+
+
+WAYNE = (
+    "John Wayne\n\nMarion Robert Morrison, known professionally as John Wayne, was an American actor. "
+    'Nicknamed "Duke", he became a popular icon through his starring roles in Western films.\n'
+)
+SESAME = (
+    "Sesame Street\n\nSesame Street is an American educational children's television series. "
+    "It is produced by Sesame Workshop and was created by Joan Ganz Cooney and Lloyd Morrisett.\n"
+)
+VOLLEYBALL = (
+    "Volleyball\n\nVolleyball is a team sport in which two teams of six players are separated by a net. "
+    "It has been part of the official program of the Summer Olympic Games since Tokyo 1964.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def shapes_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    from .small_corpus import engine_over
+
+    documents = {"John_Wayne.txt": WAYNE, "Sesame_Street.txt": SESAME, "Volleyball.txt": VOLLEYBALL}
+    yield engine_over(tmp_path_factory.mktemp("shapes"), embedder, documents)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What was John Wayne's nickname?", "Duke"),  # "Nicknamed" opening the sentence
+        ("Who created Sesame Street?", "Joan Ganz Cooney and Lloyd Morrisett"),  # the agent, not the producer
+        ("How many players are on a volleyball team?", "six players"),  # the count next to the noun asked
+    ],
+)
+def test_the_engine_marks_the_general_shapes(shapes_engine, question: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    answer = shapes_engine.ask(question)
+    assert answer.short_answer is not None, answer.signals
+    assert answer.short_answer.text == expected
