@@ -573,7 +573,8 @@ def _span_preference(
     adjective = _ADJECTIVE_NEXT.match(sentence, end) if analysis.family == "measure" and analysis.focus else None
     if adjective and set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus or "")):
         score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
-    if _ASKS_END.search(analysis.text) and (_A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start])):
+    ends = _A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start]) or re.match(r"(?:until|till)\b", text)
+    if _ASKS_END.search(analysis.text) and ends:
         score += 0.5  # "when did it come to an end?": "from 1199 to 1349", "until 2002", not "from 1253"
     if analysis.family in {"measure", "date"}:
         inside = set(tokenize(text))
