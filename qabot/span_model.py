@@ -410,13 +410,57 @@ def _named_focus(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] |
     return None
 
 
+_ASKS_EXPANSION = lazy_compile(r"\bwhat (?:does|did|do) (?:the )?([A-Za-z][A-Za-z.&]{1,9}) stand for\b", re.IGNORECASE)
+
+
+def _expansion(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What does CVD stand for?" - "color vision deficiency (CVD)": the words before the acronym in
+    brackets, one a letter, or the name the acronym follows ("CVD, color vision deficiency")."""
+    asked = _ASKS_EXPANSION.search(analysis.text)
+    if asked is None:
+        return None
+    letters = len(re.sub(r"[^A-Za-z]", "", asked.group(1)))
+    acronym = re.escape(asked.group(1))
+    m = re.search(rf"((?:[\w’'-]+\s+){{1,{letters + 2}}})\({acronym}\)", sentence, re.IGNORECASE)
+    if m is None:
+        return None
+    words = m.group(1).split()
+    initials = asked.group(1).replace(".", "").lower()
+    for n in range(len(words), 0, -1):  # the longest run of words whose initials spell the acronym
+        run = words[-n:]
+        if run[0].lower() in _FUNCTION_WORDS:
+            continue  # "or color vision deficiency": the run starts at a word of its own
+        capitals = "".join(w[0] for w in run if w[:1].isupper() or w.lower() not in _FUNCTION_WORDS).lower()
+        if capitals == initials:
+            start = m.start(1) + len(" ".join(words[:-n])) + (1 if len(words) > n else 0)
+            return start, m.start(1) + len(m.group(1).rstrip())
+    return None
+
+
+_OR_NAME = lazy_compile(
+    r"^\W*(?:(?:a|an|the)\s+)?([\w’'-]+(?:\s+[\w’'-]+){0,2}?)\s+or\s+([\w’'-]+(?:\s+[\w’'-]+){0,3}?)"
+    r"(?=\s*(?:,|\(|\s(?:is|are|was|were|has|have)\b))"
+)
+
+
+def _or_name(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What's another word for a triangle?" - "A triangle or trigon is a polygon": the other name a
+    sentence opens with after "or"."""
+    m = _OR_NAME.match(sentence)
+    if m is None or not set(tokenize(m.group(1))) <= analysis.stems or not set(tokenize(m.group(2))) - analysis.stems:
+        return None
+    return m.span(2)
+
+
 def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) -> tuple[int, int] | None:
     """The short answer when the question asks for a shape its answer type does not give: another name,
     an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
     ("the exact speed of light": "299792458 m⋅s−1"). None when the sentence has no such span."""
     text = analysis.text
     alias = _ASKS_ALIAS.search(text) and analysis.family in {"description", "name", "place", "country"}
-    if alias and (found := _alias(analysis, sentence)):
+    if alias and (found := _alias(analysis, sentence) or _or_name(analysis, sentence)):
+        return found
+    if found := _expansion(analysis, sentence):
         return found
     if _ASKS_ORDINAL.search(text) and (found := _ordinal(analysis, sentence)):
         return found
@@ -529,7 +573,8 @@ def _span_preference(
     adjective = _ADJECTIVE_NEXT.match(sentence, end) if analysis.family == "measure" and analysis.focus else None
     if adjective and set(tokenize(adjective.group(1))) & set(tokenize(analysis.focus or "")):
         score += 1.0  # "how long are its paws?": "36 cm (14 in) long", not "21 cm (8.3 in) wide"
-    if _ASKS_END.search(analysis.text) and (_A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start])):
+    ends = _A_RANGE.search(text) or _UNTIL_BEFORE.search(sentence[:start]) or re.match(r"(?:until|till)\b", text)
+    if _ASKS_END.search(analysis.text) and ends:
         score += 0.5  # "when did it come to an end?": "from 1199 to 1349", "until 2002", not "from 1253"
     if analysis.family in {"measure", "date"}:
         inside = set(tokenize(text))

@@ -256,6 +256,11 @@ def test_round_three_rules(question: str, sentence: str, expected: str) -> None:
         # an acronym in brackets does not end a clause; a place with its land noun
         ("When did Angela Merkel lead the CDU?", "She was Leader of the Opposition from 2002 to 2005 and Leader of the Christian Democratic Union (CDU) from 2000 to 2018.", "from 2000 to 2018"),  # noqa: E501
         ("Where was Urartu centred?", "Urartu was an Iron Age kingdom centered on the Armenian highlands between Lake Van and Lake Urmia.", "Armenian highlands"),  # noqa: E501
+        ("when did the angolan civil war end", "The Angolan Civil War was a civil war in Angola, beginning in 1975 and continuing, with interludes, until 2002.", "until 2002"),  # noqa: E501
+        # what an acronym stands for; another word after "or"
+        ("What does CVD stand for?", "Color blindness or color vision deficiency (CVD) is the decreased ability to see color.", "color vision deficiency"),  # noqa: E501
+        ("What's another word for a triangle?", "A triangle or trigon is a polygon consisting of three sides.", "trigon"),  # noqa: E501
+        ("binoculars other name", "Binoculars or field glasses are two refracting telescopes mounted side-by-side.", "field glasses"),  # noqa: E501
     ],
 )
 def test_round_four_rules(question: str, sentence: str, expected: str) -> None:
