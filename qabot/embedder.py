@@ -180,6 +180,26 @@ def _hub_cache_folder(name: str) -> Path | None:
     return None
 
 
+LONE_EMBEDDING_FROM = 200_000
+"""Chunks from which a question's embedding gets one thread: BM25 then takes ~2-4 ms and runs beside
+the embedding (retriever.lexical_in_background), and two ONNX threads would fight it for the second
+core. At 1M chunks warm ask p50 went 15.3 -> 14.0 ms idle; below, two threads are faster
+(performance.md, "One embedding thread beside a large BM25")."""
+
+
+def query_threads_for(settings: Settings) -> int:
+    """The threads one question's embedding gets: QABOT_QUERY_THREADS when set, else 1 on an index
+    folder of LONE_EMBEDDING_FROM chunks or more and 2 otherwise (Milvus searches BM25 in the caller)."""
+    if settings.query_threads:
+        return settings.query_threads
+    if settings.backend != "faiss":
+        return 2
+    from .store import served_chunks
+
+    chunks = served_chunks(settings.index_dir)
+    return 1 if chunks is not None and chunks >= LONE_EMBEDDING_FROM else 2
+
+
 class SentenceTransformerEmbedder:
     """The sentence-transformers implementation of Embedder (normalized vectors)."""
 
@@ -189,10 +209,11 @@ class SentenceTransformerEmbedder:
         query_threads: int = _DEFAULTS["query_threads"].default,
         precision: BuildPrecision = _DEFAULTS["build_precision"].default,
     ) -> None:
-        """The defaults are the settings' own (QABOT_QUERY_THREADS, QABOT_BUILD_PRECISION)."""
+        """The defaults are the settings' own (QABOT_QUERY_THREADS, QABOT_BUILD_PRECISION); query_threads
+        0 (automatic) is 2 here, where the index is not known: `query_threads_for` decides by it."""
         self._name = model
         self._path = resolve_model_path(model)
-        self._query_threads = query_threads
+        self._query_threads = query_threads or 2
         self._precision = precision
         self._lock = threading.Lock()
         self._model: Any = None

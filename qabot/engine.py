@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from . import backends, store
 from .answer import TITLE_SPARE, candidates, compose, predicate_to_embed, question_weights, unknown_share
 from .backends import IndexView
-from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder, embed_queries
+from .embedder import Embedder, QueryEncoderExport, SentenceTransformerEmbedder, embed_queries, query_threads_for
 from .errors import ConfigError, IndexMissing, InterruptedAfterSwitch, QuestionError
 from .onnx_encoder import export_bytes, legacy_cache_dir, onnx_cache_dir
 from .question import analyze, depends_on_history, with_history
@@ -91,7 +91,7 @@ class QAEngine:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             self._embedder = SentenceTransformerEmbedder(
-                self.settings.model, self.settings.query_threads, self.settings.build_precision
+                self.settings.model, query_threads_for(self.settings), self.settings.build_precision
             )
         return self._embedder
 

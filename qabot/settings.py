@@ -89,7 +89,13 @@ class Settings(BaseSettings):
         "AVX512-BF16 or AMX; vectors agree with float32 to cosine 0.9999+), 'float32', or 'auto' (bfloat16 "
         "only where the CPU computes it natively).",
     )
-    query_threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding a question.")
+    query_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="CPU threads for embedding a question; 0 = automatic: 1 on an index folder of 200,000 "
+        "chunks or more (its BM25 search then runs beside the embedding on a second core), else 2.",
+    )
     onnx_queries: bool = Field(
         True,
         description="Embed questions with an ONNX export of the model (made once per model at build time, in "

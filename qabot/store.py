@@ -127,6 +127,18 @@ def current_generation(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
+def served_chunks(index_dir: Path) -> int | None:
+    """The chunk count the manifest of the generation in use records; None when there is none or it
+    cannot be read (a hint for tuning only: open_generation says what is wrong)."""
+    try:
+        path = current_generation(index_dir)
+        if path is None:
+            return None
+        return int(json.loads((path / MANIFEST).read_text(encoding="utf-8"))["counts"]["chunks"])
+    except (QabotError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def open_generation(index_dir: Path, model: str | None = None) -> Generation:
     """Validate and return the generation in use, or raise a one-line IndexUnusable.
 

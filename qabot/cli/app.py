@@ -168,11 +168,11 @@ def _embedder_loading(settings: Settings) -> Embedder | None:
     model is wrong (the engine says so in its turn)."""
     if not settings.onnx_queries:
         return None
-    from ..embedder import SentenceTransformerEmbedder
+    from ..embedder import SentenceTransformerEmbedder, query_threads_for
     from ..onnx_encoder import onnx_cache_dir
 
     try:
-        embedder = SentenceTransformerEmbedder(settings.model, settings.query_threads, settings.build_precision)
+        embedder = SentenceTransformerEmbedder(settings.model, query_threads_for(settings), settings.build_precision)
     except QabotError:
         return None
     embedder.attach_query_encoder(onnx_cache_dir(settings.onnx_cache_dir))
