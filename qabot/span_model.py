@@ -214,6 +214,16 @@ _KNOWN_FOR = lazy_compile(
 )
 # A question asked as a description whose answer is a number: "what's the area of the Sahara?",
 # "what is the atomic number of gold?" (stems, as `tokenize` gives them).
+# "What did Trump tweet?", "what did the minister say about the attack", "what was written on the sign":
+# the words quoted after the asked verb.
+_ASKS_WORDS = lazy_compile(
+    r"^\W*what\s+(?:did|does|do|has|have|had|was|is|were|are)\b.*\b(?:say|said|says|tweet|tweeted|tweets|write|"
+    r"wrote|written|writes|tell|told|tells|announce|announced|declare|declared|post|posted|shout|shouted|reply|"
+    r"replied|respond|responded)"  # the verb ends the question but for when, where or to whom
+    r"(?:\s+(?:after|on|in|about|to|at|during|following|when|before|last|this|that|yesterday|today)\b[^?]*)?\W*$",
+    re.IGNORECASE,
+)
+_QUOTED = lazy_compile(r"[“\"]([^“”\"]{2,200}?)[”\"]")
 _QUANTITY_STEMS = frozenset(
     tokenize(
         "number value area altitude elevation population basin height length depth size speed temperature weight "
@@ -245,6 +255,18 @@ def _alias(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
         if group == 4 and (lead := re.match(r"(?:a|an|the)\s+", text)) and not text.lower().startswith("the "):
             start += lead.end()
         return start, end
+    return None
+
+
+def _quoted(analysis: QuestionAnalysis, sentence: str) -> tuple[int, int] | None:
+    """"What did Trump tweet?" - "tweeted “All is well!”": the first quotation whose words are not
+    all the question's own (without its quotation marks)."""
+    for m in _QUOTED.finditer(sentence):
+        if set(tokenize(m.group(1))) - analysis.stems:
+            start, end = m.span(1)
+            while end > start and sentence[end - 1] in ",;: ":  # "solid intelligence," - the comma is the sentence's
+                end -= 1
+            return start, end
     return None
 
 
@@ -457,6 +479,8 @@ def asked_span(analysis: QuestionAnalysis, sentence: str, spans: list[Found]) ->
     an ordinal, what someone is known for, a number asked as a description or of no unit the rules know
     ("the exact speed of light": "299792458 m⋅s−1"). None when the sentence has no such span."""
     text = analysis.text
+    if analysis.answer_type == "description" and _ASKS_WORDS.search(text) and (found := _quoted(analysis, sentence)):
+        return found
     alias = _ASKS_ALIAS.search(text) and analysis.family in {"description", "name", "place", "country"}
     if alias and (found := _alias(analysis, sentence) or _or_name(analysis, sentence)):
         return found

@@ -268,6 +268,24 @@ def test_round_four_rules(question: str, sentence: str, expected: str) -> None:
     assert _short_in(question, sentence, "") == expected
 
 
+TWEET = (
+    "After being briefed, President Trump tweeted “All is well!” and said he would brief the nation Wednesday morning."
+)
+OFFICIALS = (
+    'U.S. officials had claimed they had "solid intelligence," that Soleimani was planning attacks on U.S. facilities.'
+)
+
+
+def test_what_someone_said_is_the_quotation() -> None:
+    """"What did Trump tweet?": the quoted words, without the sentence's own comma; a question asking
+    something after the verb ("say he would do", "say Soleimani was planning") keeps its other spans."""
+    assert _short("What did Trump tweet after the attack?", TWEET) == "All is well!"
+    assert _short("what did U.S. officials say on Friday", OFFICIALS) == "solid intelligence"
+    assert _short("what did trump say he would do wednesday morning", TWEET) != "All is well!"
+    assert _short("What did U.S. officials say Soleimani was planning to attack?", OFFICIALS) != "solid intelligence"
+    assert _short("What did Trump say about “All is well!”?", TWEET) != "All is well!"  # the question's own words
+
+
 def test_no_asked_shape_in_the_sentence_leaves_the_typed_span() -> None:
     assert _short("What was Charlie Parker's nickname?", "Charlie Parker was an American jazz saxophonist.") == (
         "American jazz saxophonist"
