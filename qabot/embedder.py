@@ -183,8 +183,8 @@ def _hub_cache_folder(name: str) -> Path | None:
 LONE_EMBEDDING_FROM = 200_000
 """Chunks from which a question's embedding gets one thread: BM25 then takes ~2-4 ms and runs beside
 the embedding (retriever.lexical_in_background), and two ONNX threads would fight it for the second
-core. At 1M chunks warm ask p50 went 15.3 -> 14.0 ms idle; below, two threads are faster
-(performance.md, "One embedding thread beside a large BM25")."""
+core. At 1M chunks, idle, warm ask p50 was 13.7-14.4 ms with one thread against 13.7-15.8 ms with two
+(medians 14.3 and 14.7); below, two threads are faster (performance.md, "The final idle rerun")."""
 
 
 def query_threads_for(settings: Settings) -> int:

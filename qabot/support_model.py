@@ -131,11 +131,10 @@ def _span_new(analysis: QuestionAnalysis, text: str, spans: list) -> float:
     return best
 
 
-def _span_subject_distance(analysis: QuestionAnalysis, text: str, spans: list) -> float:
+def _span_subject_distance(groups: list[frozenset[str]], text: str, spans: list) -> float:
     """How far (hundreds of characters, at most 2) the nearest span is from the subject's name in the
     sentence: "Iran's foreign minister Javad Zarif" and not "President Trump" for Zarif's job. 2 when
-    the sentence does not name the subject (or holds no span)."""
-    groups = subject_groups(analysis)
+    the sentence does not name the subject (or holds no span). `groups`: `subject_groups` of the question."""
     if not groups or not spans:
         return 2.0
     at = [m.start() for m in re.finditer(r"\w+", text) if set(entity_stems(m.group(0))) & groups[0]]
@@ -249,30 +248,50 @@ def _copula_new(analysis: QuestionAnalysis, text: str) -> float:
     return 1.0 if set(tokenize(m.group(1))) - analysis.stems else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What the features read of the question alone: worked out once for all its candidates."""
+
+    groups: list[frozenset[str]]  # subject_groups
+    predicate: list[str]  # predicate_stems
+    family: str
+    named: bool  # names_subject
+    numerals: frozenset[str]  # question_numerals
+    personal: bool  # "my", "you", ...
+
+    @classmethod
+    def of(cls, analysis: QuestionAnalysis) -> _Asked:
+        return cls(
+            subject_groups(analysis), predicate_stems(analysis), family(analysis), names_subject(analysis),
+            question_numerals(analysis.text), bool(_PERSONAL.search(analysis.text)),
+        )  # fmt: skip
+
+
 def feature_row(
-    analysis: QuestionAnalysis, cand: Candidate, order: int, ctx: SupportContext, earlier_rule: bool = False
+    analysis: QuestionAnalysis, q: _Asked, cand: Candidate, order: int, ctx: SupportContext, earlier_rule: bool
 ) -> list[float]:
     """The features of one candidate sentence, in the order of FEATURES.
 
-    `earlier_rule`: a better-ranked candidate already passed every hand check (see "first_rule").
+    `q`: the question's own parts (`_Asked.of(analysis)`). `earlier_rule`: a better-ranked candidate
+    already passed every hand check (see "first_rule").
     """
     text, title, before = cand.text, cand.title, cand.before
     is_title = title != "" and text.strip() == title
     spans = find_spans(analysis, text, is_title=is_title)
     said = set(tokenize(text))
     context = said | (set(tokenize(before)) if is_fragment(text) else set())
-    asked = predicate_stems(analysis)
+    asked = q.predicate
     predicate_cover = sum(1 for s in asked if near_stem(s, context)) / len(asked) if asked else 1.0
     predicate_cosine = cand.cosine  # a question without a named subject is all predicate
     if ctx.predicate_vec is not None and cand.vector is not None:
         predicate_cosine = float(ctx.predicate_vec @ cand.vector)
-    groups = subject_groups(analysis)
+    groups = q.groups
     title_stems = set(entity_stems(title)) | set(tokenize(title))
     sentence_stems = set(entity_stems(text)) | said
     in_title = bool(groups) and all(near_stem(s, title_stems) for s in groups[0])
     in_sentence = bool(groups) and all(near_stem(s, sentence_stems) for s in groups[0])
     passage = ctx.passages[cand.passage_rank] if cand.passage_rank < len(ctx.passages) else text
-    fam = family(analysis)
+    fam = q.family
     subject_ok = subject_found(analysis, text, title, before, ctx.idf)
     focus_ok = focus_found(analysis, text, before)
     rule = subject_ok and focus_ok and bool(spans)
@@ -289,7 +308,7 @@ def feature_row(
         float(cand.passage_rank),
         ctx.top_cosine,
         1.0 if subject_ok else 0.0,
-        1.0 if names_subject(analysis) else 0.0,
+        1.0 if q.named else 0.0,
         1.0 if focus_ok else 0.0,
         1.0 if spans else 0.0,
         float(min(len(spans), 4)),
@@ -310,13 +329,13 @@ def feature_row(
         1.0 if rule and not earlier_rule and score_ratio >= RULE_RATIO and order < RULE_DEPTH else 0.0,
         1.0 if subject_ok and focus_ok else 0.0,
         _span_new(analysis, text, spans),
-        1.0 if _PERSONAL.search(analysis.text) else 0.0,
+        1.0 if q.personal else 0.0,
         _copula_new(analysis, text),
         1.0 if predicate_cover >= 1.0 else 0.0,
-        _span_subject_distance(analysis, text, spans),
+        _span_subject_distance(groups, text, spans),
         _rare_cover(analysis, present, ctx.idf),
         _focus_loose(analysis, context),
-        _numeral_missing(question_numerals(analysis.text), title, text),
+        _numeral_missing(q.numerals, title, text),
         _rest_cover(analysis, title_stems, context | set(_WORDS(text.lower()))),
     ]
     return row
@@ -329,8 +348,9 @@ def feature_matrix(analysis: QuestionAnalysis, cands: list[Candidate], ctx: Supp
     rows: list[list[float]] = []
     passed = False
     first = FEATURES.index("first_rule")
+    q = _Asked.of(analysis)
     for i, c in enumerate(cands):
-        row = feature_row(analysis, c, i, ctx, earlier_rule=passed)
+        row = feature_row(analysis, q, c, i, ctx, earlier_rule=passed)
         passed = passed or bool(row[first])
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
