@@ -54,10 +54,8 @@ _MONEY_KINDS = {  # a focus -> stems of the words that state that kind of money
 _LENGTH_FOCUS = {"range", "wingspan", "deep", "depth", "tall", "height", "high", "long", "length", "far", "distance", "wide",  # noqa: E501
                  "width", "elevation", "altitude", "diameter", "radius", "thick", "thickness"}  # fmt: skip
 _MASS_FOCUS = {"heavy", "weigh", "weighs", "weight", "mass"}
-_AREA_FOCUS = {"big", "large", "area", "size"}
 _SPEED_FOCUS = {"fast", "speed", "quickly"}
 _TEMP_FOCUS = {"temperature", "hot", "cold", "melting", "boiling", "point"}
-_DURATION_FOCUS = {"old", "age", "duration", "last", "lasted", "lifespan"}
 _MEASURE_NOUNS = (
     r"population|area|height|length|depth|diameter|radius|distance|speed|weight|mass|size|temperature|"
     r"thickness|width|elevation|altitude|volume|capacity|density|melting point|boiling point|age|lifespan|range|"
